@@ -1,0 +1,2356 @@
+
+/*
+ * Copyright (C) ngx_http_aigw_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_aigw_module.h"
+
+
+/*
+ * The Anthropic Messages wire format (Claude Code speaks it).
+ */
+
+
+typedef struct {
+    ngx_uint_t                 block;      /* open block: a part type */
+} ngx_http_aigw_anthropic_parse_t;
+
+
+typedef struct {
+    ngx_str_t                  id;
+    ngx_str_t                  model;
+    ngx_uint_t                 index;      /* of the next block */
+    ngx_uint_t                 block;      /* open block: a part type */
+    ngx_uint_t                 stop;
+    ngx_uint_t                 started;
+} ngx_http_aigw_anthropic_write_t;
+
+
+static ngx_int_t ngx_http_aigw_anthropic_validate(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_array_t *parts, ngx_uint_t nested);
+static ngx_int_t ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
+    ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_open(ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_close(
+    ngx_http_aigw_anthropic_write_t *st, ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_write_usage(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_usage_t *u);
+static void ngx_http_aigw_anthropic_write_stop(ngx_http_aigw_jw_t *w,
+    ngx_uint_t stop);
+static void ngx_http_aigw_anthropic_write_error(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_error_t *err);
+static void ngx_http_aigw_anthropic_write_models(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_array_t *models, ngx_uint_t one);
+static void ngx_http_aigw_anthropic_write_count(ngx_http_aigw_jw_t *w,
+    int64_t tokens);
+static ngx_int_t ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_json_edit_t *edits, ngx_uint_t *n);
+static ngx_int_t ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w);
+static ngx_uint_t ngx_http_aigw_anthropic_write_blocks(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_array_t *parts, ngx_uint_t n);
+static ngx_int_t ngx_http_aigw_anthropic_write_input(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part);
+static ngx_int_t ngx_http_aigw_anthropic_request_headers(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_target_t *t, ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_anthropic_parse_response(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_str_t *body,
+    ngx_http_aigw_response_t *resp);
+static ngx_int_t ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
+    ngx_array_t *events);
+static void ngx_http_aigw_anthropic_parse_error(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err);
+static void ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j,
+    ngx_uint_t u, ngx_http_aigw_usage_t *usage);
+static ngx_uint_t ngx_http_aigw_anthropic_stop(ngx_http_aigw_json_t *j,
+    ngx_uint_t v);
+static ngx_uint_t ngx_http_aigw_anthropic_kind(ngx_http_aigw_json_t *j,
+    ngx_uint_t v);
+static ngx_int_t ngx_http_aigw_anthropic_fail(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, const char *fmt, ngx_str_t *what);
+static ngx_http_aigw_event_t *ngx_http_aigw_anthropic_event(
+    ngx_array_t *events, ngx_uint_t type, ngx_uint_t kind);
+
+
+const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
+    ngx_string("anthropic"),
+    { ngx_string("/v1/messages"),                       /* chat */
+      ngx_string("/v1/messages/count_tokens"),          /* count tokens */
+      ngx_null_string },                                /* embeddings */
+    ngx_http_aigw_auth_x_api_key,
+
+    ngx_http_aigw_anthropic_validate,                   /* validate */
+    ngx_http_aigw_anthropic_parse_request,              /* parse request */
+    ngx_http_aigw_anthropic_write_response,             /* write response */
+    ngx_http_aigw_anthropic_write_event,                /* write event */
+    ngx_http_aigw_anthropic_write_error,                /* write error */
+    ngx_http_aigw_anthropic_write_models,               /* write models */
+    ngx_http_aigw_anthropic_write_count,                /* write count */
+
+    ngx_http_aigw_anthropic_passthrough,                /* passthrough */
+    ngx_http_aigw_anthropic_write_request,              /* write request */
+    ngx_http_aigw_anthropic_request_headers,            /* request headers */
+    ngx_http_aigw_anthropic_parse_response,             /* parse response */
+    ngx_http_aigw_anthropic_parse_event,                /* parse event */
+    ngx_http_aigw_anthropic_parse_error                 /* parse error */
+};
+
+
+typedef struct {
+    const char                *name;
+    ngx_uint_t                 type;
+    ngx_uint_t                 alt;
+    const char                *expect;
+} ngx_http_aigw_anthropic_field_t;
+
+
+static ngx_http_aigw_anthropic_field_t  ngx_http_aigw_anthropic_fields[] = {
+    { "messages", ngx_http_aigw_json_array, 0, "an array" },
+    { "max_tokens", ngx_http_aigw_json_number, 0, "an integer" },
+    { "system", ngx_http_aigw_json_string, ngx_http_aigw_json_array,
+      "a string or an array" },
+    { "tools", ngx_http_aigw_json_array, 0, "an array" },
+    { "tool_choice", ngx_http_aigw_json_object, 0, "an object" },
+    { "temperature", ngx_http_aigw_json_number, 0, "a number" },
+    { "top_p", ngx_http_aigw_json_number, 0, "a number" },
+    { "top_k", ngx_http_aigw_json_number, 0, "an integer" },
+    { "stop_sequences", ngx_http_aigw_json_array, 0, "an array" },
+    { "metadata", ngx_http_aigw_json_object, 0, "an object" },
+    { "thinking", ngx_http_aigw_json_object, 0, "an object" },
+    { NULL, 0, 0, NULL }
+};
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_validate(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t                        v, key;
+    ngx_http_aigw_json_t             *j;
+    ngx_http_aigw_anthropic_field_t  *f;
+
+    j = &ctx->json;
+
+    for (f = ngx_http_aigw_anthropic_fields; f->name; f++) {
+        v = ngx_http_aigw_json_get_unique(j, 0, f->name, &key);
+
+        if (key == NGX_HTTP_AIGW_JSON_NONE) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "duplicate field \"%s\"",
+                                            f->name);
+        }
+
+        if (v == NGX_HTTP_AIGW_JSON_NONE
+            || j->toks[v].type == ngx_http_aigw_json_null)
+        {
+            continue;
+        }
+
+        if ((j->toks[v].type != f->type && j->toks[v].type != f->alt)
+            || (ngx_strcmp(f->expect, "an integer") == 0
+                && !(j->toks[v].flags & NGX_HTTP_AIGW_JSON_INTEGER)))
+        {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "%s: Input should be %s",
+                                            f->name, f->expect);
+        }
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "messages");
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE
+        || j->toks[v].type == ngx_http_aigw_json_null)
+    {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "messages: Field required");
+    }
+
+    if (j->toks[v].count == 0) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "messages: at least one message is "
+                                        "required");
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_chat) {
+        v = ngx_http_aigw_json_get(j, 0, "max_tokens");
+
+        if (v == NGX_HTTP_AIGW_JSON_NONE
+            || j->toks[v].type == ngx_http_aigw_json_null)
+        {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "max_tokens: Field "
+                                            "required");
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_json_edit_t *edits, ngx_uint_t *n)
+{
+    size_t                 start, end;
+    ngx_str_t              raw;
+    ngx_uint_t             k;
+    ngx_http_aigw_jw_t     w;
+    ngx_http_aigw_json_t  *j;
+
+    j = &ctx->json;
+    k = 0;
+
+    ngx_http_aigw_json_str_raw(j, ctx->model_tok, &raw);
+
+    if (raw.len != t->id.len
+        || ngx_strncmp(raw.data, t->id.data, raw.len) != 0)
+    {
+        ngx_http_aigw_jw_init(&w, r->pool, t->id.len + 8);
+        ngx_http_aigw_jw_lit(&w, "\"");
+        ngx_http_aigw_jw_escape(&w, t->id.data, t->id.len);
+        ngx_http_aigw_jw_lit(&w, "\"");
+
+        edits[k].start = j->toks[ctx->model_tok].start;
+        edits[k].end = j->toks[ctx->model_tok].end;
+
+        if (ngx_http_aigw_jw_flatten(&w, &edits[k].text) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        k++;
+    }
+
+    if (ctx->options_key) {
+        if (ngx_http_aigw_json_member_range(j, 0, ctx->options_key,
+                                            &start, &end)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        edits[k].start = start;
+        edits[k].end = end;
+        ngx_str_null(&edits[k].text);
+
+        if (k && edits[0].start > start) {
+            edits[k] = edits[0];
+            edits[0].start = start;
+            edits[0].end = end;
+            ngx_str_null(&edits[0].text);
+        }
+
+        k++;
+    }
+
+    *n = k;
+
+    return NGX_OK;
+}
+
+
+/* anthropic-version and anthropic-beta: the client's, else configured */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_request_headers(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t         version, beta;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    version = t->provider->version;
+    ngx_str_null(&beta);
+
+    if (ctx->client == &ngx_http_aigw_anthropic_format) {
+        part = &r->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].key.len == 17
+                && ngx_strncasecmp(h[i].key.data,
+                                   (u_char *) "anthropic-version", 17) == 0)
+            {
+                version = h[i].value;
+
+            } else if (h[i].key.len == 14
+                       && ngx_strncasecmp(h[i].key.data,
+                                          (u_char *) "anthropic-beta", 14)
+                          == 0)
+            {
+                beta = h[i].value;
+            }
+        }
+    }
+
+    ngx_http_aigw_jw_lit(w, "anthropic-version: ");
+    ngx_http_aigw_jw_str(w, &version);
+    ngx_http_aigw_jw_lit(w, CRLF);
+
+    if (beta.len) {
+        ngx_http_aigw_jw_lit(w, "anthropic-beta: ");
+        ngx_http_aigw_jw_str(w, &beta);
+        ngx_http_aigw_jw_lit(w, CRLF);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
+    ngx_http_aigw_usage_t *usage)
+{
+    int64_t     n, input, cw, cr;
+    ngx_uint_t  v, any;
+
+    if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
+        return;
+    }
+
+    usage->seen = 1;
+
+    input = -1;
+    cw = -1;
+    cr = -1;
+    any = 0;
+
+    v = ngx_http_aigw_json_get(j, u, "input_tokens");
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+    {
+        input = n;
+        any = 1;
+    }
+
+    v = ngx_http_aigw_json_get(j, u, "cache_creation_input_tokens");
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+    {
+        cw = n;
+        any = 1;
+    }
+
+    v = ngx_http_aigw_json_get(j, u, "cache_read_input_tokens");
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+    {
+        cr = n;
+        any = 1;
+    }
+
+    /* message_delta repeats what message_start said, or leaves it out */
+
+    if (any && (input > 0 || cw > 0 || cr > 0 || usage->input == 0)) {
+        usage->cache_write = cw > 0 ? cw : (cw == 0 ? 0 : usage->cache_write);
+        usage->cache_read = cr > 0 ? cr : (cr == 0 ? 0 : usage->cache_read);
+
+        if (input >= 0) {
+            usage->input = input + usage->cache_write + usage->cache_read;
+        }
+    }
+
+    v = ngx_http_aigw_json_get(j, u, "output_tokens");
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+    {
+        usage->output = n;               /* cumulative */
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_stop(ngx_http_aigw_json_t *j, ngx_uint_t v)
+{
+    if (ngx_http_aigw_json_str_eq(j, v, "max_tokens")
+        || ngx_http_aigw_json_str_eq(j, v, "model_context_window_exceeded"))
+    {
+        return ngx_http_aigw_stop_length;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "tool_use")) {
+        return ngx_http_aigw_stop_tool;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "stop_sequence")) {
+        return ngx_http_aigw_stop_sequence;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "refusal")) {
+        return ngx_http_aigw_stop_filter;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "pause_turn")) {
+        return ngx_http_aigw_stop_pause;
+    }
+
+    return ngx_http_aigw_stop_end;
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_stop(ngx_http_aigw_jw_t *w, ngx_uint_t stop)
+{
+    switch (stop) {
+
+    case ngx_http_aigw_stop_length:
+        ngx_http_aigw_jw_lit(w, "\"max_tokens\"");
+        break;
+
+    case ngx_http_aigw_stop_tool:
+        ngx_http_aigw_jw_lit(w, "\"tool_use\"");
+        break;
+
+    case ngx_http_aigw_stop_sequence:
+        ngx_http_aigw_jw_lit(w, "\"stop_sequence\"");
+        break;
+
+    case ngx_http_aigw_stop_filter:
+        ngx_http_aigw_jw_lit(w, "\"refusal\"");
+        break;
+
+    case ngx_http_aigw_stop_pause:
+        ngx_http_aigw_jw_lit(w, "\"pause_turn\"");
+        break;
+
+    default:
+        ngx_http_aigw_jw_lit(w, "\"end_turn\"");
+        break;
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_kind(ngx_http_aigw_json_t *j, ngx_uint_t v)
+{
+    if (ngx_http_aigw_json_str_eq(j, v, "text")) {
+        return ngx_http_aigw_part_text;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "tool_use")) {
+        return ngx_http_aigw_part_tool_call;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "thinking")) {
+        return ngx_http_aigw_part_thinking;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "redacted_thinking")) {
+        return ngx_http_aigw_part_redacted;
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_response_t *resp)
+{
+    ngx_uint_t             v, c, e, m;
+    ngx_http_aigw_json_t   j;
+    ngx_http_aigw_part_t  *part;
+
+    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
+    j.pool = r->pool;
+    j.record = resp ? NGX_HTTP_AIGW_JSON_RECORD_ALL : 2;
+
+    if (ngx_http_aigw_json_parse(&j, body->data, body->len) != NGX_OK
+        || j.toks[0].type != ngx_http_aigw_json_object)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_anthropic_usage(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
+                                  &ctx->usage);
+
+    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens) {
+        v = ngx_http_aigw_json_get(&j, 0, "input_tokens");
+
+        if (v != NGX_HTTP_AIGW_JSON_NONE) {
+            (void) ngx_http_aigw_json_int(&j, v, &ctx->usage.input);
+        }
+    }
+
+    if (resp == NULL) {
+        return NGX_OK;
+    }
+
+    v = ngx_http_aigw_json_get(&j, 0, "id");
+    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(&j, v, &resp->id);
+    }
+
+    v = ngx_http_aigw_json_get(&j, 0, "model");
+    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(&j, v, &resp->model);
+    }
+
+    resp->stop = ngx_http_aigw_anthropic_stop(&j,
+                     ngx_http_aigw_json_get(&j, 0, "stop_reason"));
+
+    c = ngx_http_aigw_json_get(&j, 0, "content");
+
+    if (!ngx_http_aigw_json_is(&j, c, ngx_http_aigw_json_array)) {
+        return NGX_OK;
+    }
+
+    for (e = c + 1; e < j.toks[c].next; e = j.toks[e].next) {
+
+        m = ngx_http_aigw_anthropic_kind(&j,
+                                         ngx_http_aigw_json_get(&j, e, "type"));
+        if (m == 0) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "aigw: a content block of the provider has no "
+                          "equivalent in the client's format");
+            continue;
+        }
+
+        part = ngx_array_push(&resp->parts);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        part->type = m;
+
+        switch (m) {
+
+        case ngx_http_aigw_part_text:
+            v = ngx_http_aigw_json_get(&j, e, "text");
+            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(&j, v, &part->text);
+            }
+
+            break;
+
+        case ngx_http_aigw_part_tool_call:
+            v = ngx_http_aigw_json_get(&j, e, "id");
+            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(&j, v, &part->id);
+            }
+
+            v = ngx_http_aigw_json_get(&j, e, "name");
+            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(&j, v, &part->name);
+            }
+
+            v = ngx_http_aigw_json_get(&j, e, "input");
+            if (v != NGX_HTTP_AIGW_JSON_NONE) {
+                ngx_http_aigw_json_raw(&j, v, &part->input);
+            }
+
+            break;
+
+        case ngx_http_aigw_part_thinking:
+            v = ngx_http_aigw_json_get(&j, e, "thinking");
+            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(&j, v, &part->text);
+            }
+
+            v = ngx_http_aigw_json_get(&j, e, "signature");
+            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(&j, v, &part->signature);
+            }
+
+            break;
+
+        default: /* redacted */
+            v = ngx_http_aigw_json_get(&j, e, "data");
+            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(&j, v, &part->signature);
+            }
+
+            break;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_anthropic_parse_error(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err)
+{
+    ngx_uint_t            e, v;
+    ngx_http_aigw_json_t  j;
+
+    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
+    j.pool = r->pool;
+    j.record = 3;
+
+    if (body->len
+        && ngx_http_aigw_json_parse(&j, body->data, body->len) == NGX_OK)
+    {
+        e = ngx_http_aigw_json_get(&j, 0, "error");
+        v = ngx_http_aigw_json_get(&j, e, "message");
+
+        if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(&j, v, &err->message);
+
+            v = ngx_http_aigw_json_get(&j, e, "type");
+            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(&j, v, &err->type);
+            }
+
+            return;
+        }
+    }
+
+    (void) ngx_http_aigw_json_message(r->pool, &err->message,
+                                      "the provider returned HTTP %ui",
+                                      err->status);
+}
+
+
+static ngx_http_aigw_event_t *
+ngx_http_aigw_anthropic_event(ngx_array_t *events, ngx_uint_t type,
+    ngx_uint_t kind)
+{
+    ngx_http_aigw_event_t  *ev;
+
+    ev = ngx_array_push(events);
+    if (ev == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+    ev->type = type;
+    ev->kind = kind;
+
+    return ev;
+}
+
+
+/* a stream event from the provider: usage, the end, and its content */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
+    ngx_array_t *events)
+{
+    ngx_uint_t                        t, m, v, d, b;
+    ngx_http_aigw_json_t             *j;
+    ngx_http_aigw_event_t            *ev;
+    ngx_http_aigw_anthropic_parse_t  *st;
+
+    if (!sev->has_data) {
+        return NGX_OK;
+    }
+
+    st = ctx->pstate;
+
+    if (st == NULL) {
+        st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_anthropic_parse_t));
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->pstate = st;
+    }
+
+    j = &ctx->ej;
+
+    if (ngx_http_aigw_json_parse(j, sev->data.data, sev->data.len) != NGX_OK
+        || j->toks[0].type != ngx_http_aigw_json_object)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "aigw: provider \"%V\" sent an invalid stream event",
+                      &ctx->target->provider->name);
+        return NGX_ERROR;
+    }
+
+    t = ngx_http_aigw_json_get(j, 0, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, t, "message_start")) {
+        m = ngx_http_aigw_json_get(j, 0, "message");
+
+        ngx_http_aigw_anthropic_usage(j, ngx_http_aigw_json_get(j, m, "usage"),
+                                      &ctx->usage);
+
+        if (!ctx->translate) {
+            return NGX_OK;
+        }
+
+        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_start, 0);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        v = ngx_http_aigw_json_get(j, m, "id");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->id);
+        }
+
+        v = ngx_http_aigw_json_get(j, m, "model");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->name);
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "message_delta")) {
+        ngx_http_aigw_anthropic_usage(j, ngx_http_aigw_json_get(j, 0, "usage"),
+                                      &ctx->usage);
+
+        if (!ctx->translate) {
+            return NGX_OK;
+        }
+
+        d = ngx_http_aigw_json_get(j, 0, "delta");
+        v = ngx_http_aigw_json_get(j, d, "stop_reason");
+
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_finish,
+                                               0);
+            if (ev == NULL) {
+                return NGX_ERROR;
+            }
+
+            ev->stop = ngx_http_aigw_anthropic_stop(j, v);
+
+            v = ngx_http_aigw_json_get(j, d, "stop_sequence");
+            if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, v, &ev->stop_sequence);
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "message_stop")) {
+        if (ctx->translate) {
+            if (ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_end, 0)
+                == NULL)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        return NGX_DONE;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "error")) {
+        if (!ctx->translate) {
+            return NGX_OK;
+        }
+
+        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_error, 0);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        ev->status = NGX_HTTP_BAD_GATEWAY;
+
+        m = ngx_http_aigw_json_get(j, 0, "error");
+
+        v = ngx_http_aigw_json_get(j, m, "type");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->err_type);
+        }
+
+        v = ngx_http_aigw_json_get(j, m, "message");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->text);
+
+        } else {
+            ngx_str_set(&ev->text, "the provider reported an error");
+        }
+
+        return NGX_OK;
+    }
+
+    if (!ctx->translate) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "content_block_start")) {
+        b = ngx_http_aigw_json_get(j, 0, "content_block");
+
+        st->block = ngx_http_aigw_anthropic_kind(j,
+                                        ngx_http_aigw_json_get(j, b, "type"));
+
+        if (st->block == 0) {
+            return NGX_OK;
+        }
+
+        ev = ngx_http_aigw_anthropic_event(events,
+                                           ngx_http_aigw_ev_block_start,
+                                           st->block);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        v = ngx_http_aigw_json_get(j, b, "id");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->id);
+        }
+
+        v = ngx_http_aigw_json_get(j, b, "name");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->name);
+        }
+
+        v = ngx_http_aigw_json_get(j, b, "data");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->text);
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "content_block_delta")) {
+        if (st->block == 0) {
+            return NGX_OK;
+        }
+
+        d = ngx_http_aigw_json_get(j, 0, "delta");
+        t = ngx_http_aigw_json_get(j, d, "type");
+
+        if (ngx_http_aigw_json_str_eq(j, t, "text_delta")) {
+            m = ngx_http_aigw_part_text;
+            v = ngx_http_aigw_json_get(j, d, "text");
+
+        } else if (ngx_http_aigw_json_str_eq(j, t, "input_json_delta")) {
+            m = ngx_http_aigw_part_tool_call;
+            v = ngx_http_aigw_json_get(j, d, "partial_json");
+
+        } else if (ngx_http_aigw_json_str_eq(j, t, "thinking_delta")) {
+            m = ngx_http_aigw_part_thinking;
+            v = ngx_http_aigw_json_get(j, d, "thinking");
+
+        } else if (ngx_http_aigw_json_str_eq(j, t, "signature_delta")) {
+            m = ngx_http_aigw_part_signature;
+            v = ngx_http_aigw_json_get(j, d, "signature");
+
+        } else {
+            return NGX_OK;
+        }
+
+        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+            || j->toks[v].end - j->toks[v].start <= 2)
+        {
+            return NGX_OK;
+        }
+
+        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_delta, m);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, v, &ev->text);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "content_block_stop")) {
+        if (st->block == 0) {
+            return NGX_OK;
+        }
+
+        ev = ngx_http_aigw_anthropic_event(events,
+                                           ngx_http_aigw_ev_block_stop,
+                                           st->block);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->block = 0;
+
+        return NGX_OK;
+    }
+
+    /* ping and unknown events */
+
+    return NGX_OK;
+}
+
+
+/* client side: the event stream */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_event_t             open;
+    ngx_http_aigw_anthropic_write_t  *st;
+
+    st = ctx->wstate;
+
+    if (st == NULL) {
+        st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_anthropic_write_t));
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&st->id, "msg_aigw");
+        st->model = ctx->model;
+        st->stop = ngx_http_aigw_stop_end;
+
+        ctx->wstate = st;
+    }
+
+    switch (ev->type) {
+
+    case ngx_http_aigw_ev_start:
+
+        if (ev->id.len) {
+            st->id.data = ngx_pstrdup(r->pool, &ev->id);
+            if (st->id.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            st->id.len = ev->id.len;
+        }
+
+        if (ev->name.len) {
+            st->model.data = ngx_pstrdup(r->pool, &ev->name);
+            if (st->model.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            st->model.len = ev->name.len;
+        }
+
+        st->started = 1;
+
+        ngx_http_aigw_jw_lit(w, "event: message_start\ndata: "
+                                "{\"type\":\"message_start\",\"message\":"
+                                "{\"id\":");
+        ngx_http_aigw_jw_qstr(w, &st->id);
+        ngx_http_aigw_jw_lit(w, ",\"type\":\"message\",\"role\":"
+                                "\"assistant\",\"model\":");
+        ngx_http_aigw_jw_qstr(w, &st->model);
+        ngx_http_aigw_jw_lit(w, ",\"content\":[],\"stop_reason\":null,"
+                                "\"stop_sequence\":null,\"usage\":");
+        ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
+        ngx_http_aigw_jw_lit(w, "}}\n\nevent: ping\ndata: "
+                                "{\"type\":\"ping\"}\n\n");
+        break;
+
+    case ngx_http_aigw_ev_block_start:
+        ngx_http_aigw_anthropic_close(st, w);
+        ngx_http_aigw_anthropic_open(st, ev, w);
+        break;
+
+    case ngx_http_aigw_ev_delta:
+
+        if (st->block == 0 && ev->kind != ngx_http_aigw_part_signature) {
+            ngx_memzero(&open, sizeof(ngx_http_aigw_event_t));
+            open.kind = ev->kind;
+            ngx_http_aigw_anthropic_open(st, &open, w);
+        }
+
+        ngx_http_aigw_jw_lit(w, "event: content_block_delta\ndata: "
+                                "{\"type\":\"content_block_delta\","
+                                "\"index\":");
+        ngx_http_aigw_jw_int(w, st->index - 1);
+
+        switch (ev->kind) {
+
+        case ngx_http_aigw_part_tool_call:
+            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"input_json_delta\","
+                                    "\"partial_json\":");
+            break;
+
+        case ngx_http_aigw_part_thinking:
+            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"thinking_delta\","
+                                    "\"thinking\":");
+            break;
+
+        case ngx_http_aigw_part_signature:
+            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"signature_delta\","
+                                    "\"signature\":");
+            break;
+
+        default:
+            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"text_delta\","
+                                    "\"text\":");
+            break;
+        }
+
+        ngx_http_aigw_jw_qstr(w, &ev->text);
+        ngx_http_aigw_jw_lit(w, "}}\n\n");
+        break;
+
+    case ngx_http_aigw_ev_block_stop:
+        ngx_http_aigw_anthropic_close(st, w);
+        break;
+
+    case ngx_http_aigw_ev_finish:
+        st->stop = ev->stop;
+        break;
+
+    case ngx_http_aigw_ev_end:
+        ngx_http_aigw_anthropic_close(st, w);
+
+        ngx_http_aigw_jw_lit(w, "event: message_delta\ndata: {\"type\":"
+                                "\"message_delta\",\"delta\":{\"stop_reason\":");
+        ngx_http_aigw_anthropic_write_stop(w, st->stop);
+        ngx_http_aigw_jw_lit(w, ",\"stop_sequence\":null},\"usage\":");
+        ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
+        ngx_http_aigw_jw_lit(w, "}\n\nevent: message_stop\ndata: "
+                                "{\"type\":\"message_stop\"}\n\n");
+        break;
+
+    case ngx_http_aigw_ev_error:
+        ngx_http_aigw_jw_lit(w, "event: error\ndata: {\"type\":\"error\","
+                                "\"error\":{\"type\":");
+
+        if (ev->err_type.len) {
+            ngx_http_aigw_jw_qstr(w, &ev->err_type);
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "\"api_error\"");
+        }
+
+        ngx_http_aigw_jw_lit(w, ",\"message\":");
+        ngx_http_aigw_jw_qstr(w, &ev->text);
+        ngx_http_aigw_jw_lit(w, "}}\n\n");
+        break;
+
+    case ngx_http_aigw_ev_ping:
+        ngx_http_aigw_jw_lit(w, "event: ping\ndata: {\"type\":\"ping\"}\n\n");
+        break;
+
+    default:
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_anthropic_open(ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_jw_lit(w, "event: content_block_start\ndata: "
+                            "{\"type\":\"content_block_start\",\"index\":");
+    ngx_http_aigw_jw_int(w, st->index++);
+    ngx_http_aigw_jw_lit(w, ",\"content_block\":");
+
+    switch (ev->kind) {
+
+    case ngx_http_aigw_part_tool_call:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"tool_use\",\"id\":");
+        ngx_http_aigw_jw_qstr(w, &ev->id);
+        ngx_http_aigw_jw_lit(w, ",\"name\":");
+        ngx_http_aigw_jw_qstr(w, &ev->name);
+        ngx_http_aigw_jw_lit(w, ",\"input\":{}}");
+        break;
+
+    case ngx_http_aigw_part_thinking:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"thinking\",\"thinking\":\"\","
+                                "\"signature\":\"\"}");
+        break;
+
+    case ngx_http_aigw_part_redacted:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"redacted_thinking\",\"data\":");
+        ngx_http_aigw_jw_qstr(w, &ev->text);
+        ngx_http_aigw_jw_lit(w, "}");
+        break;
+
+    default:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"text\",\"text\":\"\"}");
+        break;
+    }
+
+    ngx_http_aigw_jw_lit(w, "}\n\n");
+
+    st->block = ev->kind ? ev->kind : ngx_http_aigw_part_text;
+}
+
+
+static void
+ngx_http_aigw_anthropic_close(ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_jw_t *w)
+{
+    if (st->block == 0) {
+        return;
+    }
+
+    ngx_http_aigw_jw_lit(w, "event: content_block_stop\ndata: "
+                            "{\"type\":\"content_block_stop\",\"index\":");
+    ngx_http_aigw_jw_int(w, st->index - 1);
+    ngx_http_aigw_jw_lit(w, "}\n\n");
+
+    st->block = 0;
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_usage(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_usage_t *u)
+{
+    int64_t  input;
+
+    input = u->input - u->cache_read - u->cache_write;
+
+    ngx_http_aigw_jw_lit(w, "{\"input_tokens\":");
+    ngx_http_aigw_jw_int(w, input > 0 ? input : 0);
+    ngx_http_aigw_jw_lit(w, ",\"cache_creation_input_tokens\":");
+    ngx_http_aigw_jw_int(w, u->cache_write);
+    ngx_http_aigw_jw_lit(w, ",\"cache_read_input_tokens\":");
+    ngx_http_aigw_jw_int(w, u->cache_read);
+    ngx_http_aigw_jw_lit(w, ",\"output_tokens\":");
+    ngx_http_aigw_jw_int(w, u->output);
+    ngx_http_aigw_jw_lit(w, "}");
+}
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_uint_t             i, n;
+    ngx_http_aigw_part_t  *part;
+
+    part = resp->parts.elts;
+
+    ngx_http_aigw_jw_lit(w, "{\"id\":");
+
+    if (resp->id.len) {
+        ngx_http_aigw_jw_qstr(w, &resp->id);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "\"msg_aigw\"");
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"type\":\"message\",\"role\":\"assistant\","
+                            "\"model\":");
+
+    if (resp->model.len) {
+        ngx_http_aigw_jw_qstr(w, &resp->model);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "\"");
+        ngx_http_aigw_jw_escape(w, ctx->model.data, ctx->model.len);
+        ngx_http_aigw_jw_lit(w, "\"");
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"content\":[");
+
+    for (i = 0, n = 0; i < resp->parts.nelts; i++) {
+
+        switch (part[i].type) {
+
+        case ngx_http_aigw_part_text:
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"text\",\"text\":"
+                                        : "{\"type\":\"text\",\"text\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].text);
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        case ngx_http_aigw_part_thinking:
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"thinking\","
+                                          "\"thinking\":"
+                                        : "{\"type\":\"thinking\","
+                                          "\"thinking\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].text);
+            ngx_http_aigw_jw_lit(w, ",\"signature\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].signature);
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        case ngx_http_aigw_part_redacted:
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"redacted_thinking\","
+                                          "\"data\":"
+                                        : "{\"type\":\"redacted_thinking\","
+                                          "\"data\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].signature);
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        case ngx_http_aigw_part_tool_call:
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"tool_use\",\"id\":"
+                                        : "{\"type\":\"tool_use\",\"id\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].id);
+            ngx_http_aigw_jw_lit(w, ",\"name\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].name);
+            ngx_http_aigw_jw_lit(w, ",\"input\":");
+
+            if (ngx_http_aigw_anthropic_write_input(r, w, &part[i])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    ngx_http_aigw_jw_lit(w, "],\"stop_reason\":");
+    ngx_http_aigw_anthropic_write_stop(w, resp->stop);
+    ngx_http_aigw_jw_lit(w, ",\"stop_sequence\":");
+
+    if (resp->stop_sequence.len) {
+        ngx_http_aigw_jw_qstr(w, &resp->stop_sequence);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "null");
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"usage\":");
+    ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
+    ngx_http_aigw_jw_lit(w, "}\n");
+
+    return NGX_OK;
+}
+
+
+/*
+ * A tool input as a JSON object: OpenAI gives it as JSON text in a
+ * string, which is decoded and checked.
+ */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_write_input(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part)
+{
+    ngx_str_t             text;
+    ngx_http_aigw_json_t  j;
+
+    if (!part->input_string) {
+        if (part->input.len) {
+            ngx_http_aigw_jw_str(w, &part->input);
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "{}");
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_unescape(r->pool, &part->input, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
+    j.pool = r->pool;
+    j.record = 0;
+
+    if (text.len
+        && ngx_http_aigw_json_parse(&j, text.data, text.len) == NGX_OK
+        && j.toks[0].type == ngx_http_aigw_json_object)
+    {
+        ngx_http_aigw_jw_str(w, &text);
+        return NGX_OK;
+    }
+
+    if (text.len) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: the arguments of a tool call are not a JSON "
+                      "object, an empty object is sent instead");
+    }
+
+    ngx_http_aigw_jw_lit(w, "{}");
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_error(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_error_t *err)
+{
+    ngx_str_t  type;
+
+    type = err->type;
+
+    if (type.len == 0
+        || (type.len == 11 && ngx_strncmp(type.data, "server_error", 11) == 0))
+    {
+        switch (err->status) {
+        case 401: ngx_str_set(&type, "authentication_error"); break;
+        case 403: ngx_str_set(&type, "permission_error"); break;
+        case 404: ngx_str_set(&type, "not_found_error"); break;
+        case 413: ngx_str_set(&type, "request_too_large"); break;
+        case 429: ngx_str_set(&type, "rate_limit_error"); break;
+        case 503:
+        case 529: ngx_str_set(&type, "overloaded_error"); break;
+        default:
+            if (err->status >= 500) {
+                ngx_str_set(&type, "api_error");
+
+            } else {
+                ngx_str_set(&type, "invalid_request_error");
+            }
+        }
+    }
+
+    ngx_http_aigw_jw_lit(w, "{\"type\":\"error\",\"error\":{\"type\":");
+    ngx_http_aigw_jw_qstr(w, &type);
+    ngx_http_aigw_jw_lit(w, ",\"message\":");
+    ngx_http_aigw_jw_qstr(w, &err->message);
+    ngx_http_aigw_jw_lit(w, "}}");
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_models(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_array_t *models, ngx_uint_t one)
+{
+    ngx_str_t                slug;
+    ngx_uint_t               i;
+    ngx_http_aigw_ctx_t     *ctx;
+    ngx_http_aigw_model_t  **m;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+    m = models->elts;
+
+    if (!one) {
+        ngx_http_aigw_jw_lit(w, "{\"data\":[");
+    }
+
+    for (i = 0; i < models->nelts; i++) {
+        slug = (one && m[i]->wildcard) ? ctx->model : m[i]->slug;
+
+        ngx_http_aigw_jw_cstr(w, i ? ",{\"type\":\"model\",\"id\":\""
+                                  : "{\"type\":\"model\",\"id\":\"");
+        ngx_http_aigw_jw_escape(w, slug.data, slug.len);
+        ngx_http_aigw_jw_lit(w, "\",\"display_name\":\"");
+        ngx_http_aigw_jw_escape(w, slug.data, slug.len);
+        ngx_http_aigw_jw_lit(w, "\",\"created_at\":\"1970-01-01T00:00:00Z\"}");
+    }
+
+    if (one) {
+        return;
+    }
+
+    ngx_http_aigw_jw_lit(w, "],\"has_more\":false,\"first_id\":");
+
+    if (models->nelts) {
+        ngx_http_aigw_jw_lit(w, "\"");
+        ngx_http_aigw_jw_escape(w, m[0]->slug.data, m[0]->slug.len);
+        ngx_http_aigw_jw_lit(w, "\",\"last_id\":\"");
+        ngx_http_aigw_jw_escape(w, m[models->nelts - 1]->slug.data,
+                                m[models->nelts - 1]->slug.len);
+        ngx_http_aigw_jw_lit(w, "\"}");
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "null,\"last_id\":null}");
+    }
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_count(ngx_http_aigw_jw_t *w, int64_t tokens)
+{
+    ngx_http_aigw_jw_lit(w, "{\"input_tokens\":");
+    ngx_http_aigw_jw_int(w, tokens);
+    ngx_http_aigw_jw_lit(w, ",\"estimated\":true}");
+}
+
+
+/* translation: an Anthropic request into the canonical form */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_fail(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    const char *fmt, ngx_str_t *what)
+{
+    ngx_str_t  none = ngx_null_string;
+
+    ctx->error.status = NGX_HTTP_BAD_REQUEST;
+
+    if (ngx_http_aigw_json_message(r->pool, &ctx->error.message, fmt,
+                                   what ? what : &none)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_chat_t *chat)
+{
+    int64_t                n;
+    ngx_int_t              rc;
+    ngx_str_t              key, *s;
+    ngx_uint_t             k, v, e, m, d;
+    ngx_http_aigw_msg_t   *msg;
+    ngx_http_aigw_tool_t  *tool;
+    ngx_http_aigw_json_t   jj, *j;
+
+    j = &jj;
+    ngx_memzero(j, sizeof(ngx_http_aigw_json_t));
+    j->pool = r->pool;
+    j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+
+    if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    chat->max_tokens = -1;
+    chat->parallel_tools = -1;
+
+    for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
+        v = k + 1;
+        ngx_http_aigw_json_str_raw(j, k, &key);
+
+        if (j->toks[v].type == ngx_http_aigw_json_null) {
+            continue;
+        }
+
+#define ngx_http_aigw_is(name)                                               \
+        (key.len == sizeof(name) - 1                                         \
+         && ngx_strncmp(key.data, name, sizeof(name) - 1) == 0)
+
+        if (ngx_http_aigw_is("model") || ngx_http_aigw_is("stream")
+            || ngx_http_aigw_is("providerOptions")
+            || ngx_http_aigw_is("messages"))
+        {
+            continue;
+        }
+
+        if (ngx_http_aigw_is("max_tokens")) {
+            if (ngx_http_aigw_json_int(j, v, &n) == NGX_OK && n > 0) {
+                chat->max_tokens = n;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("system")) {
+            if (ngx_array_init(&chat->system, r->pool, 2,
+                               sizeof(ngx_http_aigw_part_t))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j, v,
+                                                      &chat->system, 0);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("temperature")) {
+            ngx_http_aigw_json_raw(j, v, &chat->temperature);
+            continue;
+        }
+
+        if (ngx_http_aigw_is("top_p")) {
+            ngx_http_aigw_json_raw(j, v, &chat->top_p);
+            continue;
+        }
+
+        if (ngx_http_aigw_is("top_k")) {
+            ngx_http_aigw_json_raw(j, v, &chat->top_k);
+            continue;
+        }
+
+        if (ngx_http_aigw_is("stop_sequences")) {
+            if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+                if (j->toks[e].type != ngx_http_aigw_json_string) {
+                    return ngx_http_aigw_anthropic_fail(r, ctx,
+                                                "stop_sequences must hold "
+                                                "strings", NULL);
+                }
+
+                s = ngx_array_push(&chat->stop);
+                if (s == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_http_aigw_json_str_raw(j, e, s);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("metadata")) {
+            m = ngx_http_aigw_json_get(j, v, "user_id");
+
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &chat->user);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("thinking")) {
+            m = ngx_http_aigw_json_get(j, v, "type");
+
+            if (ngx_http_aigw_json_str_eq(j, m, "enabled")) {
+                chat->thinking = ngx_http_aigw_think_enabled;
+
+                m = ngx_http_aigw_json_get(j, v, "budget_tokens");
+                if (m != NGX_HTTP_AIGW_JSON_NONE) {
+                    (void) ngx_http_aigw_json_int(j, m,
+                                                  &chat->thinking_budget);
+                }
+
+            } else if (ngx_http_aigw_json_str_eq(j, m, "adaptive")) {
+                chat->thinking = ngx_http_aigw_think_adaptive;
+
+            } else {
+                chat->thinking = ngx_http_aigw_think_disabled;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("output_config")) {
+            m = ngx_http_aigw_json_get(j, v, "effort");
+
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &chat->effort);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("tool_choice")) {
+            m = ngx_http_aigw_json_get(j, v, "type");
+
+            if (ngx_http_aigw_json_str_eq(j, m, "auto")) {
+                chat->tool_choice = ngx_http_aigw_choice_auto;
+
+            } else if (ngx_http_aigw_json_str_eq(j, m, "any")) {
+                chat->tool_choice = ngx_http_aigw_choice_any;
+
+            } else if (ngx_http_aigw_json_str_eq(j, m, "none")) {
+                chat->tool_choice = ngx_http_aigw_choice_none;
+
+            } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
+                chat->tool_choice = ngx_http_aigw_choice_tool;
+
+                m = ngx_http_aigw_json_get(j, v, "name");
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    ngx_http_aigw_json_str_raw(j, m, &chat->tool_choice_name);
+                }
+            }
+
+            m = ngx_http_aigw_json_get(j, v, "disable_parallel_tool_use");
+
+            if (m != NGX_HTTP_AIGW_JSON_NONE
+                && j->toks[m].type == ngx_http_aigw_json_true)
+            {
+                chat->parallel_tools = 0;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("tools")) {
+            if (ngx_array_init(&chat->tools, r->pool,
+                               ngx_max(j->toks[v].count, 1),
+                               sizeof(ngx_http_aigw_tool_t))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+                m = ngx_http_aigw_json_get(j, e, "type");
+
+                if (m != NGX_HTTP_AIGW_JSON_NONE
+                    && !ngx_http_aigw_json_str_eq(j, m, "custom"))
+                {
+                    ngx_http_aigw_json_str_raw(j, m, &key);
+
+                    return ngx_http_aigw_anthropic_fail(r, ctx, "the server "
+                                                "tool \"%V\" cannot be "
+                                                "translated for this "
+                                                "provider", &key);
+                }
+
+                m = ngx_http_aigw_json_get(j, e, "name");
+
+                if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    return ngx_http_aigw_anthropic_fail(r, ctx, "tools: each "
+                                                "tool needs a \"name\"",
+                                                NULL);
+                }
+
+                tool = ngx_array_push(&chat->tools);
+                if (tool == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
+                ngx_http_aigw_json_str_raw(j, m, &tool->name);
+
+                m = ngx_http_aigw_json_get(j, e, "description");
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    ngx_http_aigw_json_str_raw(j, m, &tool->description);
+                }
+
+                m = ngx_http_aigw_json_get(j, e, "input_schema");
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+                    ngx_http_aigw_json_raw(j, m, &tool->schema);
+                }
+
+                m = ngx_http_aigw_json_get(j, e, "cache_control");
+                if (m != NGX_HTTP_AIGW_JSON_NONE) {
+                    ngx_http_aigw_json_raw(j, m, &tool->cache_control);
+                }
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("mcp_servers") || ngx_http_aigw_is("container"))
+        {
+            return ngx_http_aigw_anthropic_fail(r, ctx, "\"%V\" cannot be "
+                                                "translated for this "
+                                                "provider", &key);
+        }
+
+        /* context_management, service_tier, ...: no equivalent */
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "aigw: field \"%V\" dropped in translation", &key);
+
+#undef ngx_http_aigw_is
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "messages");
+
+    if (ngx_array_init(&chat->messages, r->pool, j->toks[v].count + 1,
+                       sizeof(ngx_http_aigw_msg_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+
+        if (j->toks[e].type != ngx_http_aigw_json_object) {
+            return ngx_http_aigw_anthropic_fail(r, ctx, "messages: each "
+                                                "message must be an object",
+                                                NULL);
+        }
+
+        msg = ngx_array_push(&chat->messages);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(msg, sizeof(ngx_http_aigw_msg_t));
+
+        if (ngx_array_init(&msg->parts, r->pool, 2,
+                           sizeof(ngx_http_aigw_part_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        m = ngx_http_aigw_json_get(j, e, "role");
+
+        if (ngx_http_aigw_json_str_eq(j, m, "user")) {
+            msg->role = ngx_http_aigw_role_user;
+
+        } else if (ngx_http_aigw_json_str_eq(j, m, "assistant")) {
+            msg->role = ngx_http_aigw_role_assistant;
+
+        } else if (ngx_http_aigw_json_str_eq(j, m, "system")) {
+
+            /* mid-conversation system messages (Claude Code sends them) */
+
+            msg->role = ngx_http_aigw_role_system;
+
+        } else {
+            return ngx_http_aigw_anthropic_fail(r, ctx, "messages: a message "
+                                                "has no valid \"role\"",
+                                                NULL);
+        }
+
+        d = ngx_http_aigw_json_get(j, e, "content");
+
+        rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j, d, &msg->parts,
+                                                  0);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a string or content blocks into parts; "nested": inside a tool result */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_array_t *parts, ngx_uint_t nested)
+{
+    ngx_int_t              rc;
+    ngx_str_t              type;
+    ngx_uint_t             e, t, m, s;
+    ngx_http_aigw_part_t  *part;
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE
+        || j->toks[v].type == ngx_http_aigw_json_null)
+    {
+        return NGX_OK;
+    }
+
+    if (j->toks[v].type == ngx_http_aigw_json_string) {
+        part = ngx_array_push(parts);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        part->type = ngx_http_aigw_part_text;
+        ngx_http_aigw_json_str_raw(j, v, &part->text);
+
+        return NGX_OK;
+    }
+
+    if (j->toks[v].type != ngx_http_aigw_json_array) {
+        return ngx_http_aigw_anthropic_fail(r, ctx, "content must be a string "
+                                            "or an array of blocks", NULL);
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        t = ngx_http_aigw_json_get(j, e, "type");
+
+        if (!ngx_http_aigw_json_is(j, t, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_anthropic_fail(r, ctx, "a content block has "
+                                                "no \"type\"", NULL);
+        }
+
+        part = ngx_array_push(parts);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+
+        m = ngx_http_aigw_json_get(j, e, "cache_control");
+        if (m != NGX_HTTP_AIGW_JSON_NONE) {
+            ngx_http_aigw_json_raw(j, m, &part->cache_control);
+        }
+
+        if (ngx_http_aigw_json_str_eq(j, t, "text")) {
+            part->type = ngx_http_aigw_part_text;
+
+            m = ngx_http_aigw_json_get(j, e, "text");
+            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                return ngx_http_aigw_anthropic_fail(r, ctx, "a text block "
+                                                    "has no \"text\"", NULL);
+            }
+
+            ngx_http_aigw_json_str_raw(j, m, &part->text);
+            continue;
+        }
+
+        if (ngx_http_aigw_json_str_eq(j, t, "image")
+            || ngx_http_aigw_json_str_eq(j, t, "document"))
+        {
+            part->type = ngx_http_aigw_json_str_eq(j, t, "image")
+                         ? ngx_http_aigw_part_image
+                         : ngx_http_aigw_part_document;
+
+            s = ngx_http_aigw_json_get(j, e, "source");
+            m = ngx_http_aigw_json_get(j, s, "type");
+
+            if (ngx_http_aigw_json_str_eq(j, m, "base64")) {
+                m = ngx_http_aigw_json_get(j, s, "media_type");
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    ngx_http_aigw_json_str_raw(j, m, &part->media_type);
+                }
+
+                m = ngx_http_aigw_json_get(j, s, "data");
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    ngx_http_aigw_json_str_raw(j, m, &part->data);
+                }
+
+                continue;
+            }
+
+            if (ngx_http_aigw_json_str_eq(j, m, "url")
+                && part->type == ngx_http_aigw_part_image)
+            {
+                m = ngx_http_aigw_json_get(j, s, "url");
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    ngx_http_aigw_json_str_raw(j, m, &part->url);
+                }
+
+                continue;
+            }
+
+            return ngx_http_aigw_anthropic_fail(r, ctx, "only base64 "
+                                                "documents and base64 or URL "
+                                                "images can be translated",
+                                                NULL);
+        }
+
+        if (nested) {
+            ngx_http_aigw_json_str_raw(j, t, &type);
+
+            return ngx_http_aigw_anthropic_fail(r, ctx, "a \"%V\" block in a "
+                                                "tool result cannot be "
+                                                "translated", &type);
+        }
+
+        if (ngx_http_aigw_json_str_eq(j, t, "tool_use")) {
+            part->type = ngx_http_aigw_part_tool_call;
+
+            m = ngx_http_aigw_json_get(j, e, "id");
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &part->id);
+            }
+
+            m = ngx_http_aigw_json_get(j, e, "name");
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &part->name);
+            }
+
+            m = ngx_http_aigw_json_get(j, e, "input");
+            if (m != NGX_HTTP_AIGW_JSON_NONE) {
+                ngx_http_aigw_json_raw(j, m, &part->input);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_json_str_eq(j, t, "tool_result")) {
+            part->type = ngx_http_aigw_part_tool_result;
+
+            m = ngx_http_aigw_json_get(j, e, "tool_use_id");
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &part->id);
+            }
+
+            m = ngx_http_aigw_json_get(j, e, "is_error");
+            part->is_error = ngx_http_aigw_json_is(j, m,
+                                                   ngx_http_aigw_json_true);
+
+            part->content = ngx_array_create(r->pool, 1,
+                                             sizeof(ngx_http_aigw_part_t));
+            if (part->content == NULL) {
+                return NGX_ERROR;
+            }
+
+            rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j,
+                                     ngx_http_aigw_json_get(j, e, "content"),
+                                     part->content, 1);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_json_str_eq(j, t, "thinking")) {
+            part->type = ngx_http_aigw_part_thinking;
+
+            m = ngx_http_aigw_json_get(j, e, "thinking");
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &part->text);
+            }
+
+            m = ngx_http_aigw_json_get(j, e, "signature");
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &part->signature);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_json_str_eq(j, t, "redacted_thinking")) {
+            part->type = ngx_http_aigw_part_redacted;
+
+            m = ngx_http_aigw_json_get(j, e, "data");
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &part->signature);
+            }
+
+            continue;
+        }
+
+        ngx_http_aigw_json_str_raw(j, t, &type);
+
+        return ngx_http_aigw_anthropic_fail(r, ctx, "a \"%V\" content block "
+                                            "cannot be translated for this "
+                                            "provider", &type);
+    }
+
+    return NGX_OK;
+}
+
+
+/* translation: the canonical form into an Anthropic request */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w)
+{
+    int64_t                     max, budget;
+    ngx_str_t                  *s;
+    ngx_uint_t                  i, k, n, sys, role, think, opened;
+    ngx_array_t                *parts;
+    ngx_http_aigw_msg_t        *msg;
+    ngx_http_aigw_chat_t       *chat;
+    ngx_http_aigw_part_t       *part;
+    ngx_http_aigw_tool_t       *tool;
+    ngx_http_aigw_loc_conf_t   *alcf;
+
+    chat = ctx->chat;
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+    max = chat->max_tokens;
+
+    if (max <= 0) {
+        max = t->provider->max_tokens != NGX_CONF_UNSET_UINT
+              ? (int64_t) t->provider->max_tokens
+              : (int64_t) alcf->max_tokens;
+    }
+
+    ngx_http_aigw_jw_lit(w, "{\"model\":\"");
+    ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
+    ngx_http_aigw_jw_lit(w, "\",\"max_tokens\":");
+    ngx_http_aigw_jw_int(w, max);
+
+    /* system prompts, wherever they were */
+
+    msg = chat->messages.elts;
+    sys = 0;
+    opened = 0;
+
+    for (i = 0; i <= chat->messages.nelts; i++) {
+
+        if (i == 0) {
+            parts = &chat->system;
+
+        } else if (msg[i - 1].role == ngx_http_aigw_role_system) {
+            parts = &msg[i - 1].parts;
+
+        } else {
+            continue;
+        }
+
+        if (parts->nelts == 0) {
+            continue;
+        }
+
+        if (!opened) {
+            ngx_http_aigw_jw_lit(w, ",\"system\":[");
+            opened = 1;
+        }
+
+        sys += ngx_http_aigw_anthropic_write_blocks(r, w, parts, sys);
+    }
+
+    if (opened) {
+        ngx_http_aigw_jw_lit(w, "]");
+    }
+
+    /* messages: tool results are user turns; turns of a role are merged */
+
+    ngx_http_aigw_jw_lit(w, ",\"messages\":[");
+
+    role = (ngx_uint_t) -1;
+    n = 0;
+
+    for (i = 0; i < chat->messages.nelts; i++) {
+
+        if (msg[i].role == ngx_http_aigw_role_system) {
+            continue;
+        }
+
+        k = (msg[i].role == ngx_http_aigw_role_assistant)
+            ? ngx_http_aigw_role_assistant : ngx_http_aigw_role_user;
+
+        if (msg[i].role == ngx_http_aigw_role_tool) {
+
+            if (k != role) {
+                ngx_http_aigw_jw_cstr(w, role == (ngx_uint_t) -1
+                                        ? "{\"role\":\"user\",\"content\":["
+                                        : "]},{\"role\":\"user\","
+                                          "\"content\":[");
+                role = k;
+                n = 0;
+            }
+
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"tool_result\","
+                                          "\"tool_use_id\":"
+                                        : "{\"type\":\"tool_result\","
+                                          "\"tool_use_id\":");
+            ngx_http_aigw_jw_qstr(w, &msg[i].tool_call_id);
+            ngx_http_aigw_jw_lit(w, ",\"content\":[");
+            (void) ngx_http_aigw_anthropic_write_blocks(r, w, &msg[i].parts,
+                                                        0);
+            ngx_http_aigw_jw_lit(w, "]}");
+            continue;
+        }
+
+        /* a turn with nothing Anthropic accepts is left out */
+
+        part = msg[i].parts.elts;
+        think = 0;
+
+        for (k = 0; k < msg[i].parts.nelts; k++) {
+            if ((part[k].type == ngx_http_aigw_part_text
+                 && part[k].text.len)
+                || part[k].type == ngx_http_aigw_part_image
+                || part[k].type == ngx_http_aigw_part_document
+                || part[k].type == ngx_http_aigw_part_tool_call
+                || part[k].type == ngx_http_aigw_part_tool_result
+                || part[k].type == ngx_http_aigw_part_redacted
+                || (part[k].type == ngx_http_aigw_part_thinking
+                    && part[k].signature.len))
+            {
+                think = 1;
+                break;
+            }
+        }
+
+        if (!think) {
+            continue;
+        }
+
+        k = (msg[i].role == ngx_http_aigw_role_assistant)
+            ? ngx_http_aigw_role_assistant : ngx_http_aigw_role_user;
+
+        if (k != role) {
+            if (role != (ngx_uint_t) -1) {
+                ngx_http_aigw_jw_lit(w, "]},");
+            }
+
+            ngx_http_aigw_jw_cstr(w, k == ngx_http_aigw_role_assistant
+                                    ? "{\"role\":\"assistant\",\"content\":["
+                                    : "{\"role\":\"user\",\"content\":[");
+            role = k;
+            n = 0;
+        }
+
+        n += ngx_http_aigw_anthropic_write_blocks(r, w, &msg[i].parts, n);
+    }
+
+    if (role != (ngx_uint_t) -1) {
+        ngx_http_aigw_jw_lit(w, "]}");
+    }
+
+    ngx_http_aigw_jw_lit(w, "]");
+
+    if (chat->tools.nelts) {
+        tool = chat->tools.elts;
+
+        ngx_http_aigw_jw_lit(w, ",\"tools\":[");
+
+        for (i = 0; i < chat->tools.nelts; i++) {
+            ngx_http_aigw_jw_cstr(w, i ? ",{\"name\":" : "{\"name\":");
+            ngx_http_aigw_jw_qstr(w, &tool[i].name);
+
+            if (tool[i].description.len) {
+                ngx_http_aigw_jw_lit(w, ",\"description\":");
+                ngx_http_aigw_jw_qstr(w, &tool[i].description);
+            }
+
+            ngx_http_aigw_jw_lit(w, ",\"input_schema\":");
+
+            if (tool[i].schema.len) {
+                ngx_http_aigw_jw_str(w, &tool[i].schema);
+
+            } else {
+                ngx_http_aigw_jw_lit(w, "{\"type\":\"object\"}");
+            }
+
+            ngx_http_aigw_jw_lit(w, "}");
+        }
+
+        ngx_http_aigw_jw_lit(w, "]");
+    }
+
+    if (chat->tool_choice != ngx_http_aigw_choice_unset
+        || (chat->parallel_tools == 0 && chat->tools.nelts))
+    {
+        switch (chat->tool_choice) {
+
+        case ngx_http_aigw_choice_any:
+            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"any\"");
+            break;
+
+        case ngx_http_aigw_choice_none:
+            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"none\"");
+            break;
+
+        case ngx_http_aigw_choice_tool:
+            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"tool\","
+                                    "\"name\":");
+            ngx_http_aigw_jw_qstr(w, &chat->tool_choice_name);
+            break;
+
+        default:
+            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"auto\"");
+            break;
+        }
+
+        if (chat->parallel_tools == 0
+            && chat->tool_choice != ngx_http_aigw_choice_none)
+        {
+            ngx_http_aigw_jw_lit(w, ",\"disable_parallel_tool_use\":true");
+        }
+
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    /* thinking: for models configured as reasoning models */
+
+    think = 0;
+
+    if (t->model->reasoning
+        && (chat->thinking == ngx_http_aigw_think_enabled
+            || chat->thinking == ngx_http_aigw_think_adaptive))
+    {
+        budget = chat->thinking_budget;
+
+        if (budget <= 0) {
+            if (chat->effort.len == 3
+                && ngx_strncmp(chat->effort.data, "low", 3) == 0)
+            {
+                budget = 2048;
+
+            } else if (chat->effort.len == 4
+                       && ngx_strncmp(chat->effort.data, "high", 4) == 0)
+            {
+                budget = 24576;
+
+            } else {
+                budget = 8192;
+            }
+        }
+
+        if (budget >= max) {
+            budget = max - 1;
+        }
+
+        if (budget >= 1024) {
+            ngx_http_aigw_jw_lit(w, ",\"thinking\":{\"type\":\"enabled\","
+                                    "\"budget_tokens\":");
+            ngx_http_aigw_jw_int(w, budget);
+            ngx_http_aigw_jw_lit(w, "}");
+            think = 1;
+        }
+    }
+
+    /* with thinking on, Anthropic takes its default temperature only */
+
+    if (chat->temperature.len && !think) {
+        ngx_http_aigw_jw_lit(w, ",\"temperature\":");
+        ngx_http_aigw_jw_str(w, &chat->temperature);
+    }
+
+    if (chat->top_p.len && !think) {
+        ngx_http_aigw_jw_lit(w, ",\"top_p\":");
+        ngx_http_aigw_jw_str(w, &chat->top_p);
+    }
+
+    if (chat->top_k.len && !think) {
+        ngx_http_aigw_jw_lit(w, ",\"top_k\":");
+        ngx_http_aigw_jw_str(w, &chat->top_k);
+    }
+
+    if (chat->stop.nelts) {
+        s = chat->stop.elts;
+
+        ngx_http_aigw_jw_lit(w, ",\"stop_sequences\":[");
+
+        for (i = 0; i < chat->stop.nelts; i++) {
+            ngx_http_aigw_jw_cstr(w, i ? "," : "");
+            ngx_http_aigw_jw_qstr(w, &s[i]);
+        }
+
+        ngx_http_aigw_jw_lit(w, "]");
+    }
+
+    if (chat->user.len) {
+        ngx_http_aigw_jw_lit(w, ",\"metadata\":{\"user_id\":");
+        ngx_http_aigw_jw_qstr(w, &chat->user);
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    if (ctx->stream) {
+        ngx_http_aigw_jw_lit(w, ",\"stream\":true");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/* content blocks of parts; returns how many were written */
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_write_blocks(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_array_t *parts, ngx_uint_t n)
+{
+    ngx_uint_t             i, k;
+    ngx_http_aigw_part_t  *part;
+
+    part = parts->elts;
+    k = n;
+
+    for (i = 0; i < parts->nelts; i++) {
+
+        switch (part[i].type) {
+
+        case ngx_http_aigw_part_text:
+            if (part[i].text.len == 0) {
+                continue;
+            }
+
+            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"text\",\"text\":"
+                                        : "{\"type\":\"text\",\"text\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].text);
+            break;
+
+        case ngx_http_aigw_part_image:
+        case ngx_http_aigw_part_document:
+            ngx_http_aigw_jw_cstr(w, k++ ? "," : "");
+            ngx_http_aigw_jw_cstr(w, part[i].type == ngx_http_aigw_part_image
+                                    ? "{\"type\":\"image\",\"source\":"
+                                    : "{\"type\":\"document\",\"source\":");
+
+            if (part[i].url.len) {
+                ngx_http_aigw_jw_lit(w, "{\"type\":\"url\",\"url\":");
+                ngx_http_aigw_jw_qstr(w, &part[i].url);
+
+            } else {
+                ngx_http_aigw_jw_lit(w, "{\"type\":\"base64\","
+                                        "\"media_type\":");
+                ngx_http_aigw_jw_qstr(w, &part[i].media_type);
+                ngx_http_aigw_jw_lit(w, ",\"data\":");
+                ngx_http_aigw_jw_qstr(w, &part[i].data);
+            }
+
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        case ngx_http_aigw_part_tool_call:
+            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"tool_use\",\"id\":"
+                                        : "{\"type\":\"tool_use\",\"id\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].id);
+            ngx_http_aigw_jw_lit(w, ",\"name\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].name);
+            ngx_http_aigw_jw_lit(w, ",\"input\":");
+
+            if (ngx_http_aigw_anthropic_write_input(r, w, &part[i])
+                != NGX_OK)
+            {
+                w->error = 1;
+            }
+
+            break;
+
+        case ngx_http_aigw_part_tool_result:
+            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"tool_result\","
+                                          "\"tool_use_id\":"
+                                        : "{\"type\":\"tool_result\","
+                                          "\"tool_use_id\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].id);
+
+            if (part[i].is_error) {
+                ngx_http_aigw_jw_lit(w, ",\"is_error\":true");
+            }
+
+            ngx_http_aigw_jw_lit(w, ",\"content\":[");
+
+            if (part[i].content) {
+                (void) ngx_http_aigw_anthropic_write_blocks(r, w,
+                                                            part[i].content,
+                                                            0);
+            }
+
+            ngx_http_aigw_jw_lit(w, "]");
+            break;
+
+        case ngx_http_aigw_part_thinking:
+
+            /* only signed thinking can go back to Anthropic */
+
+            if (part[i].signature.len == 0) {
+                continue;
+            }
+
+            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"thinking\","
+                                          "\"thinking\":"
+                                        : "{\"type\":\"thinking\","
+                                          "\"thinking\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].text);
+            ngx_http_aigw_jw_lit(w, ",\"signature\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].signature);
+            break;
+
+        case ngx_http_aigw_part_redacted:
+            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"redacted_thinking\","
+                                          "\"data\":"
+                                        : "{\"type\":\"redacted_thinking\","
+                                          "\"data\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].signature);
+            break;
+
+        default:
+            continue;
+        }
+
+        if (part[i].cache_control.len) {
+            ngx_http_aigw_jw_lit(w, ",\"cache_control\":");
+            ngx_http_aigw_jw_str(w, &part[i].cache_control);
+        }
+
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    return k - n;
+}

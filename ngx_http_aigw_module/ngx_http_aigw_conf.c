@@ -1,0 +1,1102 @@
+
+/*
+ * Copyright (C) ngx_http_aigw_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_aigw_module.h"
+
+
+static char *ngx_http_aigw_provider_url(ngx_conf_t *cf,
+    ngx_http_aigw_provider_t *p, ngx_str_t *url);
+static char *ngx_http_aigw_provider_key(ngx_conf_t *cf,
+    ngx_http_aigw_provider_t *p, ngx_str_t *value);
+static char *ngx_http_aigw_price(ngx_conf_t *cf, ngx_str_t *value,
+    size_t skip, int64_t *price);
+static int ngx_libc_cdecl ngx_http_aigw_wildcard_cmp(const void *one,
+    const void *two);
+
+
+static ngx_str_t  ngx_http_aigw_default_version =
+    ngx_string("2023-06-01");
+
+
+#define ngx_http_aigw_param(v, name)                                         \
+    ((v)->len >= sizeof(name) - 1                                            \
+     && ngx_strncmp((v)->data, name, sizeof(name) - 1) == 0)
+
+
+/*
+ * aigw_provider name [format=openai|anthropic] (url=URL | upstream=NAME)
+ *     [url_env=VAR] [host=H] [sni=H] [path=P] [query=Q] [api_version=V]
+ *     [key=K | key_env=VAR | key_file=FILE] [optional]
+ *     [auth=bearer|x-api-key|api-key|none|header:NAME] [header=Name:Value]
+ *     [version=V] [max_tokens=N] [tls=on|off] [keepalive=N]
+ */
+
+char *
+ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_aigw_main_conf_t *amcf = conf;
+
+    u_char                         *env;
+    char                           *rv;
+    ngx_str_t                      *value, s, url, upstream, key, *v;
+    ngx_url_t                       u;
+    ngx_int_t                       n;
+    ngx_uint_t                      i, tls;
+    ngx_keyval_t                   *kv;
+    ngx_http_aigw_provider_t       *p;
+    const ngx_http_aigw_format_t  **f;
+
+    value = cf->args->elts;
+
+    for (i = 0; i < amcf->providers.nelts; i++) {
+        p = &((ngx_http_aigw_provider_t *) amcf->providers.elts)[i];
+
+        if (p->name.len == value[1].len
+            && ngx_strncmp(p->name.data, value[1].data, value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate aigw_provider \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[1].len == 0 || value[1].len > 63) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid aigw_provider name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_array_push(&amcf->providers);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(p, sizeof(ngx_http_aigw_provider_t));
+
+    p->name = value[1];
+    p->index = amcf->providers.nelts - 1;
+    p->format = ngx_http_aigw_formats[0];
+    p->max_tokens = NGX_CONF_UNSET_UINT;
+    p->keepalive = 32;
+    p->file = cf->conf_file->file.name.data;
+    p->line = cf->conf_file->line;
+
+    ngx_str_null(&url);
+    ngx_str_null(&upstream);
+    ngx_str_null(&key);
+    tls = NGX_CONF_UNSET_UINT;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        v = &value[i];
+
+        if (ngx_http_aigw_param(v, "format=")) {
+            s.data = v->data + 7;
+            s.len = v->len - 7;
+
+            for (f = ngx_http_aigw_formats; *f; f++) {
+                if ((*f)->name.len == s.len
+                    && ngx_strncmp((*f)->name.data, s.data, s.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (*f == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "unknown provider format \"%V\" "
+                                   "in aigw_provider \"%V\"", &s, &p->name);
+                return NGX_CONF_ERROR;
+            }
+
+            p->format = *f;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "url=")) {
+            url.data = v->data + 4;
+            url.len = v->len - 4;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "url_env=")) {
+            s.data = v->data + 8;
+            s.len = v->len - 8;
+
+            env = (u_char *) getenv((char *) ngx_pstrdup(cf->pool, &s));
+
+            if (env && *env) {
+                url.data = env;
+                url.len = ngx_strlen(env);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "upstream=")) {
+            upstream.data = v->data + 9;
+            upstream.len = v->len - 9;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "host=")) {
+            p->host.data = v->data + 5;
+            p->host.len = v->len - 5;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "sni=")) {
+            p->sni.data = v->data + 4;
+            p->sni.len = v->len - 4;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "path=")) {
+            p->path.data = v->data + 5;
+            p->path.len = v->len - 5;
+
+            if (p->path.len && p->path.data[0] != '/') {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "path of aigw_provider \"%V\" must start "
+                                   "with \"/\"", &p->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "query=")) {
+            p->query.data = v->data + 6;
+            p->query.len = v->len - 6;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "api_version=")) {
+            p->query.len = sizeof("api-version=") - 1 + v->len - 12;
+            p->query.data = ngx_pnalloc(cf->pool, p->query.len);
+            if (p->query.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_sprintf(p->query.data, "api-version=%*s",
+                        v->len - 12, v->data + 12);
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "key=")
+            || ngx_http_aigw_param(v, "key_env=")
+            || ngx_http_aigw_param(v, "key_file="))
+        {
+            if (key.len) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "aigw_provider \"%V\" has more than one "
+                                   "key", &p->name);
+                return NGX_CONF_ERROR;
+            }
+
+            key = *v;
+            continue;
+        }
+
+        if (v->len == 8 && ngx_strncmp(v->data, "optional", 8) == 0) {
+            p->optional = 1;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "auth=")) {
+            s.data = v->data + 5;
+            s.len = v->len - 5;
+
+            if (s.len == 6 && ngx_strncmp(s.data, "bearer", 6) == 0) {
+                p->auth = ngx_http_aigw_auth_bearer;
+
+            } else if (s.len == 9 && ngx_strncmp(s.data, "x-api-key", 9) == 0)
+            {
+                p->auth = ngx_http_aigw_auth_x_api_key;
+
+            } else if (s.len == 7 && ngx_strncmp(s.data, "api-key", 7) == 0) {
+                p->auth = ngx_http_aigw_auth_api_key;
+
+            } else if (s.len == 4 && ngx_strncmp(s.data, "none", 4) == 0) {
+                p->auth = ngx_http_aigw_auth_none;
+
+            } else if (s.len > 7 && ngx_strncmp(s.data, "header:", 7) == 0) {
+                p->auth = ngx_http_aigw_auth_header;
+                p->auth_header.data = s.data + 7;
+                p->auth_header.len = s.len - 7;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid auth \"%V\" in aigw_provider "
+                                   "\"%V\"", &s, &p->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "header=")) {
+            s.data = v->data + 7;
+            s.len = v->len - 7;
+
+            kv = NULL;
+
+            if (p->headers == NULL) {
+                p->headers = ngx_array_create(cf->pool, 2,
+                                              sizeof(ngx_keyval_t));
+                if (p->headers == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            env = ngx_strlchr(s.data, s.data + s.len, ':');
+
+            if (env == NULL || env == s.data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid header \"%V\" in aigw_provider "
+                                   "\"%V\", expected Name:Value",
+                                   &s, &p->name);
+                return NGX_CONF_ERROR;
+            }
+
+            kv = ngx_array_push(p->headers);
+            if (kv == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            kv->key.data = s.data;
+            kv->key.len = env - s.data;
+            kv->value.data = env + 1;
+            kv->value.len = s.data + s.len - env - 1;
+
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "version=")) {
+            p->version.data = v->data + 8;
+            p->version.len = v->len - 8;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "max_tokens=")) {
+            n = ngx_atoi(v->data + 11, v->len - 11);
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            p->max_tokens = n;
+            continue;
+        }
+
+        if (ngx_http_aigw_param(v, "keepalive=")) {
+            n = ngx_atoi(v->data + 10, v->len - 10);
+            if (n < 0) {
+                goto invalid;
+            }
+
+            p->keepalive = n;
+            continue;
+        }
+
+        if (v->len == 6 && ngx_strncmp(v->data, "tls=on", 6) == 0) {
+            tls = 1;
+            continue;
+        }
+
+        if (v->len == 7 && ngx_strncmp(v->data, "tls=off", 7) == 0) {
+            tls = 0;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (p->version.len == 0) {
+        p->version = ngx_http_aigw_default_version;
+    }
+
+    if (p->auth == ngx_http_aigw_auth_default) {
+        p->auth = p->format->auth;
+    }
+
+    if ((url.len == 0) == (upstream.len == 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "aigw_provider \"%V\" needs either \"url=\" or "
+                           "\"upstream=\"", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (url.len) {
+        rv = ngx_http_aigw_provider_url(cf, p, &url);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+    } else {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = upstream;
+        u.no_resolve = 1;
+
+        p->upstream = ngx_http_upstream_add(cf, &u, 0);
+        if (p->upstream == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        p->url = upstream;
+        p->ssl = (tls != 0);
+
+        if (p->host.len == 0) {
+            p->host = upstream;
+        }
+
+        if (p->path.data == NULL) {
+            ngx_str_set(&p->path, "/v1");
+
+            if (p->format->paths[ngx_http_aigw_ep_chat].len > 3
+                && ngx_strncmp(p->format->paths[ngx_http_aigw_ep_chat].data,
+                               "/v1/", 4) == 0)
+            {
+                ngx_str_null(&p->path);
+            }
+        }
+    }
+
+    if (p->sni.len == 0) {
+        p->sni = p->host;
+
+        s.data = ngx_strlchr(p->host.data, p->host.data + p->host.len, ':');
+
+        if (s.data && p->host.data[0] != '[') {
+            p->sni.len = s.data - p->host.data;
+        }
+    }
+
+#if !(NGX_HTTP_SSL)
+    if (p->ssl) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "aigw_provider \"%V\" needs TLS, but nginx was "
+                           "built without the http_ssl module", &p->name);
+        return NGX_CONF_ERROR;
+    }
+#endif
+
+    if (p->ssl) {
+        amcf->need_ssl = 1;
+    }
+
+    if (key.len) {
+        return ngx_http_aigw_provider_key(cf, p, &key);
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in aigw_provider \"%V\"",
+                       &value[i], &p->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_aigw_provider_url(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
+    ngx_str_t *url)
+{
+    size_t     add;
+    ngx_url_t  u, r;
+
+    p->url = *url;
+
+    if (url->len > 7 && ngx_strncasecmp(url->data, (u_char *) "http://", 7)
+                        == 0)
+    {
+        add = 7;
+        p->ssl = 0;
+
+    } else if (url->len > 8
+               && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0)
+    {
+        add = 8;
+        p->ssl = 1;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid url \"%V\" in aigw_provider \"%V\": "
+                           "expected http:// or https://", url, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = url->data + add;
+    u.url.len = url->len - add;
+    u.default_port = p->ssl ? 443 : 80;
+    u.uri_part = 1;
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s in url \"%V\" of aigw_provider \"%V\"",
+                           u.err ? u.err : "invalid host", url, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.host.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no host in url \"%V\" of aigw_provider \"%V\"",
+                           url, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->host.len == 0) {
+        p->host = u.host;
+
+        if (!u.no_port) {
+            p->host.len = u.uri.data ? (size_t) (u.uri.data - u.url.data)
+                                     : u.url.len;
+            p->host.data = u.url.data;
+        }
+    }
+
+    if (p->path.data == NULL) {
+        p->path = u.uri;
+
+        /* a query in the url is kept */
+
+        if (u.uri.len) {
+            add = 0;
+
+            while (add < u.uri.len && u.uri.data[add] != '?') {
+                add++;
+            }
+
+            p->path.len = add;
+
+            if (add + 1 < u.uri.len && p->query.data == NULL) {
+                p->query.data = u.uri.data + add + 1;
+                p->query.len = u.uri.len - add - 1;
+            }
+        }
+
+        while (p->path.len && p->path.data[p->path.len - 1] == '/') {
+            p->path.len--;
+        }
+    }
+
+    /*
+     * resolve now: a host that does not resolve leaves the provider
+     * failing (and failing over) at request time instead of stopping
+     * nginx, as the gateway may start without network
+     */
+
+    ngx_memzero(&r, sizeof(ngx_url_t));
+
+    r.host = u.host;
+    r.port = u.port;
+
+    if (ngx_inet_resolve_host(cf->pool, &r) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "aigw_provider \"%V\": host \"%V\" not found, "
+                           "the provider is unavailable until reload",
+                           &p->name, &u.host);
+        p->unresolved = 1;
+        return NGX_CONF_OK;
+    }
+
+    p->implicit = 1;
+
+    p->upstream = ngx_http_upstream_add(cf, &u, 0);
+    if (p->upstream == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_provider_key(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
+    ngx_str_t *value)
+{
+    u_char     *env, *s, *e;
+    ssize_t     n;
+    ngx_str_t   name;
+    ngx_file_t  file;
+
+    if (ngx_http_aigw_param(value, "key=")) {
+        p->key.data = value->data + 4;
+        p->key.len = value->len - 4;
+        ngx_str_set(&p->key_source, "key=");
+        goto check;
+    }
+
+    if (ngx_http_aigw_param(value, "key_env=")) {
+        name.data = value->data + 8;
+        name.len = value->len - 8;
+
+        p->key_source.len = sizeof("environment variable ") - 1 + name.len;
+        p->key_source.data = ngx_pnalloc(cf->pool, p->key_source.len);
+        if (p->key_source.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(p->key_source.data, "environment variable %V", &name);
+
+        env = (u_char *) getenv((char *) ngx_pstrdup(cf->pool, &name));
+
+        if (env == NULL || *env == '\0') {
+            if (p->optional) {
+                return NGX_CONF_OK;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "environment variable \"%V\" with the key of "
+                               "aigw_provider \"%V\" is not set",
+                               &name, &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        p->key.len = ngx_strlen(env);
+        p->key.data = ngx_pnalloc(cf->pool, p->key.len);
+        if (p->key.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(p->key.data, env, p->key.len);
+        goto check;
+    }
+
+    /* key_file= */
+
+    name.data = value->data + 9;
+    name.len = value->len - 9;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    p->key_source.len = sizeof("file ") - 1 + name.len;
+    p->key_source.data = ngx_pnalloc(cf->pool, p->key_source.len);
+    if (p->key_source.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(p->key_source.data, "file %V", &name);
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.name = name;
+    file.log = cf->log;
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        if (p->optional) {
+            return NGX_CONF_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open key file \"%V\" of aigw_provider "
+                           "\"%V\"", &name, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    p->key.data = ngx_pnalloc(cf->pool, 4096);
+    if (p->key.data == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, p->key.data, 4096, 0);
+
+    ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    s = p->key.data;
+    e = s + n;
+
+    while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
+        s++;
+    }
+
+    while (e > s
+           && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'
+               || e[-1] == '\n'))
+    {
+        e--;
+    }
+
+    p->key.data = s;
+    p->key.len = e - s;
+
+    if (p->key.len == 0) {
+        if (p->optional) {
+            return NGX_CONF_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key file \"%V\" of aigw_provider \"%V\" is empty",
+                           &name, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+check:
+
+    for (s = p->key.data; s < p->key.data + p->key.len; s++) {
+        if (*s < 0x20 || *s == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the key of aigw_provider \"%V\" contains a "
+                               "control character", &p->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_http_aigw_provider_t *
+ngx_http_aigw_find_provider(ngx_http_aigw_main_conf_t *amcf, ngx_str_t *name)
+{
+    ngx_uint_t                 i;
+    ngx_http_aigw_provider_t  *p;
+
+    p = amcf->providers.elts;
+
+    for (i = 0; i < amcf->providers.nelts; i++) {
+        if (p[i].name.len == name->len
+            && ngx_strncmp(p[i].name.data, name->data, name->len) == 0)
+        {
+            return &p[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * aigw_model slug provider[:id] ... [input=P] [output=P] [cached_input=P]
+ *     [cache_write=P] [fallback=slug,...] [reasoning]
+ *
+ * Prices are USD per 1M tokens.  A slug ending in "*" is a prefix.
+ */
+
+char *
+ngx_http_aigw_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_aigw_main_conf_t *amcf = conf;
+
+    u_char                    *c, *last, *start;
+    char                      *rv;
+    ngx_str_t                 *value, name, *fb, *v;
+    ngx_uint_t                 i, k;
+    ngx_http_aigw_model_t     *m, *models;
+    ngx_http_aigw_route_t     *rt;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0
+        || (value[1].len > 1 && ngx_strlchr(value[1].data,
+                                            value[1].data + value[1].len - 1,
+                                            '*')))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid aigw_model slug \"%V\": \"*\" is only "
+                           "allowed at the end", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    models = amcf->models.elts;
+
+    for (i = 0; i < amcf->models.nelts; i++) {
+        m = &models[i];
+
+        if (m->slug.len + m->wildcard == value[1].len
+            && ngx_strncmp(m->slug.data, value[1].data, m->slug.len) == 0
+            && (m->wildcard == (value[1].data[value[1].len - 1] == '*')))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate aigw_model \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    m = ngx_array_push(&amcf->models);
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(m, sizeof(ngx_http_aigw_model_t));
+
+    m->slug = value[1];
+
+    if (m->slug.data[m->slug.len - 1] == '*') {
+        m->wildcard = 1;
+        m->slug.len--;
+    }
+
+    if (ngx_array_init(&m->routes, cf->pool, 2, sizeof(ngx_http_aigw_route_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        v = &value[i];
+
+        if (ngx_http_aigw_param(v, "input=")) {
+            rv = ngx_http_aigw_price(cf, v, 6, &m->price_input);
+
+        } else if (ngx_http_aigw_param(v, "output=")) {
+            rv = ngx_http_aigw_price(cf, v, 7, &m->price_output);
+
+        } else if (ngx_http_aigw_param(v, "cached_input=")) {
+            rv = ngx_http_aigw_price(cf, v, 13, &m->price_cached);
+
+        } else if (ngx_http_aigw_param(v, "cache_write=")) {
+            rv = ngx_http_aigw_price(cf, v, 12, &m->price_cache_write);
+
+        } else if (ngx_http_aigw_param(v, "fallback=")) {
+            m->fallbacks = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+            if (m->fallbacks == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            start = v->data + 9;
+            last = v->data + v->len;
+
+            while (start < last) {
+                c = ngx_strlchr(start, last, ',');
+                if (c == NULL) {
+                    c = last;
+                }
+
+                if (c == start) {
+                    goto invalid;
+                }
+
+                fb = ngx_array_push(m->fallbacks);
+                if (fb == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+
+                fb->data = start;
+                fb->len = c - start;
+                start = c + 1;
+            }
+
+            continue;
+
+        } else if (v->len == 9 && ngx_strncmp(v->data, "reasoning", 9) == 0) {
+            m->reasoning = 1;
+            continue;
+
+        } else if (ngx_strlchr(v->data, v->data + v->len, '=') == NULL) {
+
+            /* provider[:id] */
+
+            c = ngx_strlchr(v->data, v->data + v->len, ':');
+
+            name.data = v->data;
+            name.len = c ? (size_t) (c - v->data) : v->len;
+
+            rt = ngx_array_push(&m->routes);
+            if (rt == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            rt->provider = ngx_http_aigw_find_provider(amcf, &name);
+
+            if (rt->provider == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "unknown provider \"%V\" in aigw_model "
+                                   "\"%V\" (declare aigw_provider first)",
+                                   &name, &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            for (k = 0; k + 1 < m->routes.nelts; k++) {
+                if (((ngx_http_aigw_route_t *) m->routes.elts)[k].provider
+                    == rt->provider)
+                {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "provider \"%V\" is listed twice in "
+                                       "aigw_model \"%V\"",
+                                       &name, &value[1]);
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            if (c) {
+                rt->id.data = c + 1;
+                rt->id.len = v->data + v->len - c - 1;
+
+                if (rt->id.len == 0) {
+                    goto invalid;
+                }
+
+            } else {
+                ngx_str_null(&rt->id);
+            }
+
+            continue;
+
+        } else {
+            goto invalid;
+        }
+
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (m->routes.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "aigw_model \"%V\" has no provider", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    m->priced = (m->price_input || m->price_output);
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in aigw_model \"%V\"",
+                       &value[i], &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_aigw_price(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
+    int64_t *price)
+{
+    ngx_int_t  n;
+
+    n = ngx_atofp(value->data + skip, value->len - skip, 6);
+
+    if (n == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid price \"%V\": expected USD per 1M "
+                           "tokens, e.g. \"input=2.50\"", value);
+        return NGX_CONF_ERROR;
+    }
+
+    *price = n;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_aigw_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_aigw_main_conf_t *amcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (amcf->zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid aigw_zone size \"%V\", at least %uz "
+                           "bytes are needed", &value[2], 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->zone = ngx_shared_memory_add(cf, &value[1], size,
+                                       &ngx_http_aigw_module);
+    if (amcf->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (amcf->zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->zone->init = ngx_http_aigw_health_init_zone;
+    amcf->zone->data = amcf;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_aigw_init_models(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf)
+{
+    ngx_str_t               *fb;
+    ngx_uint_t               i, k;
+    ngx_array_t              keys;
+    ngx_hash_key_t          *hk;
+    ngx_hash_init_t          hash;
+    ngx_http_aigw_model_t   *m, **w;
+
+    if (ngx_array_init(&keys, cf->temp_pool, amcf->models.nelts + 1,
+                       sizeof(ngx_hash_key_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&amcf->wildcards, cf->pool, 4,
+                       sizeof(ngx_http_aigw_model_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    m = amcf->models.elts;
+
+    for (i = 0; i < amcf->models.nelts; i++) {
+
+        if (m[i].wildcard) {
+            w = ngx_array_push(&amcf->wildcards);
+            if (w == NULL) {
+                return NGX_ERROR;
+            }
+
+            *w = &m[i];
+            continue;
+        }
+
+        hk = ngx_array_push(&keys);
+        if (hk == NULL) {
+            return NGX_ERROR;
+        }
+
+        hk->key = m[i].slug;
+        hk->key_hash = ngx_hash_key(m[i].slug.data, m[i].slug.len);
+        hk->value = &m[i];
+    }
+
+    ngx_qsort(amcf->wildcards.elts, amcf->wildcards.nelts,
+              sizeof(ngx_http_aigw_model_t *), ngx_http_aigw_wildcard_cmp);
+
+    hash.hash = &amcf->models_hash;
+    hash.key = ngx_hash_key;
+    hash.max_size = 4096;
+    hash.bucket_size = ngx_align(128, ngx_cacheline_size);
+    hash.name = "aigw_models_hash";
+    hash.pool = cf->pool;
+    hash.temp_pool = NULL;
+
+    if (ngx_hash_init(&hash, keys.elts, keys.nelts) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* fallbacks name models that exist */
+
+    for (i = 0; i < amcf->models.nelts; i++) {
+        if (m[i].fallbacks == NULL) {
+            continue;
+        }
+
+        fb = m[i].fallbacks->elts;
+
+        for (k = 0; k < m[i].fallbacks->nelts; k++) {
+            if (ngx_http_aigw_find_model(amcf, &fb[k]) == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "unknown fallback model \"%V\" in aigw_model "
+                              "\"%V\"", &fb[k], &m[i].slug);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_aigw_wildcard_cmp(const void *one, const void *two)
+{
+    ngx_http_aigw_model_t  *a, *b;
+
+    a = *(ngx_http_aigw_model_t **) one;
+    b = *(ngx_http_aigw_model_t **) two;
+
+    /* the longest prefix first */
+
+    return (int) b->slug.len - (int) a->slug.len;
+}
+
+
+ngx_http_aigw_model_t *
+ngx_http_aigw_find_model(ngx_http_aigw_main_conf_t *amcf, ngx_str_t *slug)
+{
+    ngx_uint_t               i;
+    ngx_http_aigw_model_t   *m, **w;
+
+    m = ngx_hash_find(&amcf->models_hash,
+                      ngx_hash_key(slug->data, slug->len),
+                      slug->data, slug->len);
+    if (m) {
+        return m;
+    }
+
+    w = amcf->wildcards.elts;
+
+    for (i = 0; i < amcf->wildcards.nelts; i++) {
+        if (slug->len >= w[i]->slug.len
+            && ngx_strncmp(slug->data, w[i]->slug.data, w[i]->slug.len) == 0)
+        {
+            return w[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The provider's model id: the configured one, or the slug without its
+ * first "provider/" segment when the configured slug has one.
+ */
+
+void
+ngx_http_aigw_model_id(ngx_http_aigw_model_t *m, ngx_http_aigw_route_t *rt,
+    ngx_str_t *slug, ngx_str_t *id)
+{
+    u_char  *c;
+
+    if (rt->id.len) {
+        *id = rt->id;
+        return;
+    }
+
+    *id = *slug;
+
+    if (ngx_strlchr(m->slug.data, m->slug.data + m->slug.len, '/') == NULL) {
+        return;
+    }
+
+    c = ngx_strlchr(slug->data, slug->data + slug->len, '/');
+
+    if (c && c + 1 < slug->data + slug->len) {
+        id->data = c + 1;
+        id->len = slug->data + slug->len - c - 1;
+    }
+}

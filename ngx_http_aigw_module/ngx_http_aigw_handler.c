@@ -1,0 +1,1184 @@
+
+/*
+ * Copyright (C) ngx_http_aigw_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_aigw_module.h"
+
+
+/*
+ * aigw_pass: classifies the endpoint, reads the body, validates it with
+ * the scanner, resolves the plan of (provider, model) targets and hands
+ * the request to ngx_http_upstream.
+ */
+
+
+typedef enum {
+    ngx_http_aigw_route_none = 0,
+    ngx_http_aigw_route_chat,
+    ngx_http_aigw_route_messages,
+    ngx_http_aigw_route_count_tokens,
+    ngx_http_aigw_route_embeddings,
+    ngx_http_aigw_route_models,
+    ngx_http_aigw_route_model
+} ngx_http_aigw_route_e;
+
+
+static ngx_uint_t ngx_http_aigw_classify(ngx_http_request_t *r,
+    ngx_str_t *id);
+static ngx_int_t ngx_http_aigw_method_not_allowed(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, const char *allow);
+static ngx_int_t ngx_http_aigw_models(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *id);
+static ngx_int_t ngx_http_aigw_check_content_type(ngx_http_request_t *r);
+static void ngx_http_aigw_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_prepare(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_gateway_options(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_string_list(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t obj, const char *name,
+    ngx_array_t **list);
+static ngx_int_t ngx_http_aigw_plan(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_plan_model(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m, ngx_str_t *slug);
+static ngx_uint_t ngx_http_aigw_in_list(ngx_array_t *list, ngx_str_t *s);
+static ngx_int_t ngx_http_aigw_add_slug(ngx_array_t *slugs, ngx_str_t *s);
+static ngx_int_t ngx_http_aigw_canonical(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_count_tokens(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+
+
+ngx_int_t
+ngx_http_aigw_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_str_t             id;
+    ngx_uint_t            route;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_aigw_module);
+
+    ctx->request = r;
+    ctx->start = ngx_current_msec;
+
+    route = ngx_http_aigw_classify(r, &id);
+
+    if (r->method == NGX_HTTP_HEAD) {
+
+        /* clients warm connections with HEAD on the base URL */
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->headers_out.status = NGX_HTTP_OK;
+        r->headers_out.content_length_n = 0;
+        r->header_only = 1;
+
+        return ngx_http_send_header(r);
+    }
+
+    switch (route) {
+
+    case ngx_http_aigw_route_chat:
+        ctx->client = &ngx_http_aigw_openai_format;
+        ctx->endpoint = ngx_http_aigw_ep_chat;
+        break;
+
+    case ngx_http_aigw_route_embeddings:
+        ctx->client = &ngx_http_aigw_openai_format;
+        ctx->endpoint = ngx_http_aigw_ep_embeddings;
+        break;
+
+    case ngx_http_aigw_route_messages:
+        ctx->client = &ngx_http_aigw_anthropic_format;
+        ctx->endpoint = ngx_http_aigw_ep_chat;
+        break;
+
+    case ngx_http_aigw_route_count_tokens:
+        ctx->client = &ngx_http_aigw_anthropic_format;
+        ctx->endpoint = ngx_http_aigw_ep_count_tokens;
+        break;
+
+    case ngx_http_aigw_route_models:
+    case ngx_http_aigw_route_model:
+        ctx->client = ngx_http_aigw_surface(r);
+
+        if (!(r->method & NGX_HTTP_GET)) {
+            return ngx_http_aigw_method_not_allowed(r, ctx, "GET, HEAD");
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_aigw_models(r, ctx,
+                                    route == ngx_http_aigw_route_model
+                                    ? &id : NULL);
+
+    default:
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_NOT_FOUND, NULL,
+                                        "unknown endpoint \"%V\": the "
+                                        "gateway serves /v1/chat/"
+                                        "completions, /v1/messages, "
+                                        "/v1/messages/count_tokens, "
+                                        "/v1/embeddings and /v1/models",
+                                        &r->uri);
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_aigw_method_not_allowed(r, ctx, "POST");
+    }
+
+    if (ngx_http_aigw_check_content_type(r) != NGX_OK) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_aigw_send_error(r, ctx,
+                                        NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        "invalid_request_error",
+                                        "unsupported Content-Type \"%V\": "
+                                        "send the request as "
+                                        "application/json",
+                                        &r->headers_in.content_type->value);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_aigw_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_classify(ngx_http_request_t *r, ngx_str_t *id)
+{
+    u_char  *p, *last, *m;
+
+    p = r->uri.data;
+    last = p + r->uri.len;
+
+    while (last > p && last[-1] == '/') {
+        last--;
+    }
+
+#define ngx_http_aigw_ends(s)                                                \
+    (last - p >= (ssize_t) sizeof(s) - 1                                     \
+     && ngx_strncmp(last - (sizeof(s) - 1), s, sizeof(s) - 1) == 0)
+
+    if (ngx_http_aigw_ends("/chat/completions")) {
+        return ngx_http_aigw_route_chat;
+    }
+
+    if (ngx_http_aigw_ends("/messages/count_tokens")) {
+        return ngx_http_aigw_route_count_tokens;
+    }
+
+    if (ngx_http_aigw_ends("/messages")) {
+        return ngx_http_aigw_route_messages;
+    }
+
+    if (ngx_http_aigw_ends("/embeddings")) {
+        return ngx_http_aigw_route_embeddings;
+    }
+
+    if (ngx_http_aigw_ends("/models")) {
+        return ngx_http_aigw_route_models;
+    }
+
+#undef ngx_http_aigw_ends
+
+    /* /v1/models/{id}: the id may hold slashes ("openai/gpt-5.4") */
+
+    m = ngx_strlcasestrn(p, last, (u_char *) "/models/", 8 - 1);
+
+    if (m && m + 8 < last) {
+        id->data = m + 8;
+        id->len = last - m - 8;
+        return ngx_http_aigw_route_model;
+    }
+
+    return ngx_http_aigw_route_none;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_method_not_allowed(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, const char *allow)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                                    "invalid_request_error",
+                                    "method %V is not allowed on %V, "
+                                    "use %s", &r->method_name, &r->uri,
+                                    allow);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_check_content_type(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t  *ct;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_OK;
+    }
+
+    ct = &r->headers_in.content_type->value;
+    p = ct->data;
+    last = ngx_strlchr(p, p + ct->len, ';');
+
+    if (last == NULL) {
+        last = p + ct->len;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    if (last - p == 16
+        && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
+    {
+        return NGX_OK;
+    }
+
+    /* application/...+json */
+
+    if (last - p > 5 && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_aigw_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+    rc = ngx_http_aigw_prepare(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_aigw_upstream_start(r, ctx);
+
+        if (rc == NGX_OK) {
+            return;
+        }
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* the body as one contiguous buffer, read back from a temp file if any */
+
+ngx_int_t
+ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    off_t         len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ngx_str_null(body);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "aigw: could not read the request body "
+                              "back from \"%V\"", &b->file->name);
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Returns NGX_DECLINED when the request goes upstream, otherwise what
+ * ngx_http_finalize_request() gets.
+ */
+
+static ngx_int_t
+ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             v, key;
+    ngx_http_aigw_json_t  *j;
+
+    if (ngx_http_aigw_request_body(r, &ctx->body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->body.len == 0) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "the request body is empty: send a "
+                                        "JSON object");
+    }
+
+    j = &ctx->json;
+    j->pool = r->pool;
+    j->record = 1;
+
+    rc = ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "the request body is not valid "
+                                        "JSON: %s at byte %uz", j->err,
+                                        j->err_pos);
+    }
+
+    if (j->toks[0].type != ngx_http_aigw_json_object) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "the request body must be a JSON "
+                                        "object");
+    }
+
+    /* model */
+
+    v = ngx_http_aigw_json_get_unique(j, 0, "model", &key);
+
+    if (key == NGX_HTTP_AIGW_JSON_NONE) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "duplicate field \"model\"");
+    }
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "missing required field \"model\"");
+    }
+
+    if (j->toks[v].type != ngx_http_aigw_json_string) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "\"model\" must be a string");
+    }
+
+    if (ngx_http_aigw_json_str(j, v, &ctx->model) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->model.len == 0) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "\"model\" must not be empty");
+    }
+
+    ctx->model_tok = v;
+
+    /* stream */
+
+    v = ngx_http_aigw_json_get_unique(j, 0, "stream", &key);
+
+    if (key == NGX_HTTP_AIGW_JSON_NONE) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "duplicate field \"stream\"");
+    }
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE) {
+        if (j->toks[v].type == ngx_http_aigw_json_true) {
+            ctx->stream = 1;
+
+        } else if (j->toks[v].type != ngx_http_aigw_json_false
+                   && j->toks[v].type != ngx_http_aigw_json_null)
+        {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"stream\" must be a "
+                                            "boolean");
+        }
+    }
+
+    if (ctx->stream && ctx->endpoint != ngx_http_aigw_ep_chat) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "\"stream\" is not supported on "
+                                        "this endpoint");
+    }
+
+    rc = ngx_http_aigw_gateway_options(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ctx->client->validate(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_aigw_plan(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens && ctx->plan.nelts == 0)
+    {
+        return ngx_http_aigw_count_tokens(r, ctx);
+    }
+
+    return ngx_http_aigw_canonical(r, ctx);
+}
+
+
+/*
+ * Targets in another format than the client's need the request in the
+ * canonical form, parsed once.  What cannot be translated is a 400, unless
+ * targets of the client's own format can still take the request.
+ */
+
+static ngx_int_t
+ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    ngx_uint_t               i, n, same;
+    ngx_http_aigw_target_t  *t;
+
+    t = ctx->plan.elts;
+    same = 0;
+
+    for (i = 0; i < ctx->plan.nelts; i++) {
+        same += (t[i].provider->format == ctx->client);
+    }
+
+    if (same == ctx->plan.nelts) {
+        return NGX_DECLINED;
+    }
+
+    ctx->chat = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_chat_t));
+    if (ctx->chat == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ctx->client->parse_request(r, ctx, ctx->chat);
+
+    if (rc == NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (same == 0) {
+        ctx->error.status = NGX_HTTP_BAD_REQUEST;
+        return ngx_http_aigw_send_err(r, ctx, &ctx->error);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "aigw: the request cannot be translated, providers of "
+                  "other formats are left out: %V", &ctx->error.message);
+
+    for (i = 0, n = 0; i < ctx->plan.nelts; i++) {
+        if (t[i].provider->format == ctx->client) {
+            t[n++] = t[i];
+        }
+    }
+
+    ctx->plan.nelts = n;
+    ctx->chat = NULL;
+    ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
+
+    return NGX_DECLINED;
+}
+
+
+/* providerOptions.gateway: order, only, models, user, tags */
+
+static ngx_int_t
+ngx_http_aigw_gateway_options(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             v, g, key;
+    ngx_str_t              raw;
+    ngx_http_aigw_json_t  *j, *o;
+
+    j = &ctx->json;
+
+    v = ngx_http_aigw_json_get_unique(j, 0, "providerOptions", &key);
+
+    if (key == NGX_HTTP_AIGW_JSON_NONE) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "duplicate field \"providerOptions\"");
+    }
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE) {
+        return NGX_DECLINED;
+    }
+
+    ctx->options_key = key;
+
+    if (j->toks[v].type == ngx_http_aigw_json_null) {
+        return NGX_DECLINED;
+    }
+
+    if (j->toks[v].type != ngx_http_aigw_json_object) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "\"providerOptions\" must be an "
+                                        "object");
+    }
+
+    /* a second, complete scan of just this value */
+
+    o = &ctx->options;
+    o->pool = r->pool;
+    o->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+
+    ngx_http_aigw_json_raw(j, v, &raw);
+
+    rc = ngx_http_aigw_json_parse(o, raw.data, raw.len);
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    g = ngx_http_aigw_json_get_unique(o, 0, "gateway", &key);
+
+    if (key == NGX_HTTP_AIGW_JSON_NONE) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "duplicate field \"providerOptions."
+                                        "gateway\"");
+    }
+
+    if (g == NGX_HTTP_AIGW_JSON_NONE
+        || o->toks[g].type == ngx_http_aigw_json_null)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (o->toks[g].type != ngx_http_aigw_json_object) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "\"providerOptions.gateway\" must "
+                                        "be an object");
+    }
+
+    rc = ngx_http_aigw_string_list(r, ctx, g, "order", &ctx->order);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_aigw_string_list(r, ctx, g, "only", &ctx->only);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_aigw_string_list(r, ctx, g, "models", &ctx->models);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    v = ngx_http_aigw_json_get(o, g, "user");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE) {
+        if (o->toks[v].type != ngx_http_aigw_json_string) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"providerOptions.gateway"
+                                            ".user\" must be a string");
+        }
+
+        if (ngx_http_aigw_json_str(o, v, &ctx->user) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    v = ngx_http_aigw_json_get(o, g, "tags");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE) {
+        if (o->toks[v].type != ngx_http_aigw_json_array) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"providerOptions.gateway"
+                                            ".tags\" must be an array of "
+                                            "strings");
+        }
+
+        rc = ngx_http_aigw_string_list(r, ctx, g, "tags", NULL);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        ngx_http_aigw_json_raw(o, v, &ctx->tags);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_string_list(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_uint_t obj, const char *name, ngx_array_t **list)
+{
+    ngx_str_t             *s;
+    ngx_uint_t             v, e;
+    ngx_http_aigw_json_t  *o;
+
+    o = &ctx->options;
+
+    v = ngx_http_aigw_json_get(o, obj, name);
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE
+        || o->toks[v].type == ngx_http_aigw_json_null)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (o->toks[v].type != ngx_http_aigw_json_array) {
+        goto invalid;
+    }
+
+    if (list) {
+        *list = ngx_array_create(r->pool, ngx_max(o->toks[v].count, 1),
+                                 sizeof(ngx_str_t));
+        if (*list == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    for (e = v + 1; e < o->toks[v].next; e = o->toks[e].next) {
+        if (o->toks[e].type != ngx_http_aigw_json_string) {
+            goto invalid;
+        }
+
+        if (list == NULL) {
+            continue;
+        }
+
+        s = ngx_array_push(*list);
+        if (s == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_aigw_json_str(o, e, s) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return NGX_DECLINED;
+
+invalid:
+
+    return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                    "\"providerOptions.gateway.%s\" must be "
+                                    "an array of strings", name);
+}
+
+
+/*
+ * The plan: the model's providers in configured order, then its fallback
+ * models (the request's, the model's, the location's), each with their
+ * providers; "order" moves providers first, "only" restricts them; cooled
+ * down providers go last.
+ */
+
+static ngx_int_t
+ngx_http_aigw_plan(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t                   rc;
+    ngx_str_t                  *s;
+    ngx_uint_t                  i, n;
+    ngx_array_t                 slugs, cooled;
+    ngx_http_aigw_model_t      *m;
+    ngx_http_aigw_target_t     *t, *pt;
+    ngx_http_aigw_loc_conf_t   *alcf;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+    m = ngx_http_aigw_find_model(amcf, &ctx->model);
+
+    if (m == NULL) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_NOT_FOUND,
+                                        "model_not_found",
+                                        "model \"%V\" is not configured on "
+                                        "this gateway; GET /v1/models lists "
+                                        "the models it serves", &ctx->model);
+    }
+
+    if (ngx_array_init(&slugs, r->pool, 4, sizeof(ngx_str_t)) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_array_init(&ctx->plan, r->pool, 4, sizeof(ngx_http_aigw_target_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_array_init(&ctx->attempts, r->pool, 2,
+                       sizeof(ngx_http_aigw_attempt_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_aigw_add_slug(&slugs, &ctx->model) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->models) {
+        s = ctx->models->elts;
+
+        for (i = 0; i < ctx->models->nelts; i++) {
+            if (ngx_http_aigw_find_model(amcf, &s[i]) == NULL) {
+                return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                                NULL, "fallback model \"%V\" "
+                                                "in providerOptions.gateway."
+                                                "models is not configured on "
+                                                "this gateway", &s[i]);
+            }
+
+            if (ngx_http_aigw_add_slug(&slugs, &s[i]) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+
+    if (m->fallbacks) {
+        s = m->fallbacks->elts;
+
+        for (i = 0; i < m->fallbacks->nelts; i++) {
+            if (ngx_http_aigw_add_slug(&slugs, &s[i]) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+
+    if (alcf->fallbacks) {
+        s = alcf->fallbacks->elts;
+
+        for (i = 0; i < alcf->fallbacks->nelts; i++) {
+            if (ngx_http_aigw_add_slug(&slugs, &s[i]) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+
+    s = slugs.elts;
+
+    for (i = 0; i < slugs.nelts; i++) {
+        m = ngx_http_aigw_find_model(amcf, &s[i]);
+
+        if (m == NULL) {
+            continue;
+        }
+
+        rc = ngx_http_aigw_plan_model(r, ctx, m, &s[i]);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (ctx->plan.nelts == 0) {
+
+        if (ctx->endpoint == ngx_http_aigw_ep_count_tokens) {
+            return NGX_DECLINED;
+        }
+
+        if (ctx->only) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "no provider allowed by "
+                                            "providerOptions.gateway.only "
+                                            "serves model \"%V\"",
+                                            &ctx->model);
+        }
+
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "no provider of model \"%V\" "
+                                        "serves %V", &ctx->model, &r->uri);
+    }
+
+    /* providers cooling down after 429/5xx go last */
+
+    t = ctx->plan.elts;
+    n = 0;
+
+    for (i = 0; i < ctx->plan.nelts; i++) {
+        n += t[i].cooled;
+    }
+
+    if (n == 0 || n == ctx->plan.nelts) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_array_init(&cooled, r->pool, n, sizeof(ngx_http_aigw_target_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < ctx->plan.nelts; i++) {
+        if (t[i].cooled) {
+            pt = ngx_array_push(&cooled);
+            if (pt == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            *pt = t[i];
+            continue;
+        }
+
+        t[n++] = t[i];
+    }
+
+    ngx_memcpy(&t[n], cooled.elts,
+               cooled.nelts * sizeof(ngx_http_aigw_target_t));
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_model_t *m, ngx_str_t *slug)
+{
+    ngx_str_t                  *o, id;
+    ngx_msec_t                  now;
+    ngx_uint_t                  i, k, d, pass, n;
+    ngx_http_aigw_route_t      *rt;
+    ngx_http_aigw_health_t     *h;
+    ngx_http_aigw_target_t     *t, *plan;
+    ngx_http_aigw_provider_t   *p;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    rt = m->routes.elts;
+    now = ngx_current_msec;
+
+    /* pass 0: the providers named in "order", in that order; pass 1: rest */
+
+    for (pass = 0; pass < 2; pass++) {
+
+        n = (pass == 0) ? (ctx->order ? ctx->order->nelts : 0)
+                        : m->routes.nelts;
+
+        for (k = 0; k < n; k++) {
+
+            if (pass == 0) {
+                o = &((ngx_str_t *) ctx->order->elts)[k];
+
+                for (i = 0; i < m->routes.nelts; i++) {
+                    if (rt[i].provider->name.len == o->len
+                        && ngx_strncmp(rt[i].provider->name.data, o->data,
+                                       o->len) == 0)
+                    {
+                        break;
+                    }
+                }
+
+                if (i == m->routes.nelts) {
+                    continue;
+                }
+
+            } else {
+                i = k;
+
+                if (ctx->order
+                    && ngx_http_aigw_in_list(ctx->order,
+                                             &rt[i].provider->name))
+                {
+                    continue;
+                }
+            }
+
+            p = rt[i].provider;
+
+            if (ctx->only && !ngx_http_aigw_in_list(ctx->only, &p->name)) {
+                continue;
+            }
+
+            if (p->format->paths[ctx->endpoint].len == 0) {
+                continue;
+            }
+
+            ngx_http_aigw_model_id(m, &rt[i], slug, &id);
+
+            /* the same provider and model reached twice through fallbacks */
+
+            plan = ctx->plan.elts;
+
+            for (d = 0; d < ctx->plan.nelts; d++) {
+                if (plan[d].provider == p && plan[d].id.len == id.len
+                    && ngx_strncmp(plan[d].id.data, id.data, id.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (d < ctx->plan.nelts) {
+                continue;
+            }
+
+            t = ngx_array_push(&ctx->plan);
+            if (t == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_memzero(t, sizeof(ngx_http_aigw_target_t));
+
+            t->provider = p;
+            t->model = m;
+            t->slug = *slug;
+            t->id = id;
+
+            if (amcf->sh && p->index < amcf->sh->n) {
+                h = &amcf->sh->providers[p->index];
+
+                t->cooled = (h->cooldown_until > now
+                             || h->open_until > now);
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_in_list(ngx_array_t *list, ngx_str_t *s)
+{
+    ngx_str_t   *e;
+    ngx_uint_t   i;
+
+    e = list->elts;
+
+    for (i = 0; i < list->nelts; i++) {
+        if (e[i].len == s->len && ngx_strncmp(e[i].data, s->data, s->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_add_slug(ngx_array_t *slugs, ngx_str_t *s)
+{
+    ngx_str_t  *n;
+
+    if (ngx_http_aigw_in_list(slugs, s)) {
+        return NGX_OK;
+    }
+
+    n = ngx_array_push(slugs);
+    if (n == NULL) {
+        return NGX_ERROR;
+    }
+
+    *n = *s;
+
+    return NGX_OK;
+}
+
+
+/*
+ * No provider of the model counts tokens: estimate from the size of the
+ * request (about four bytes a token) and say that it is an estimate.
+ */
+
+static ngx_int_t
+ngx_http_aigw_count_tokens(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_table_elt_t     *h;
+    ngx_http_aigw_jw_t   w;
+
+    ctx->usage.input = (ctx->body.len + 3) / 4;
+    ctx->estimated = 1;
+
+    ngx_http_aigw_jw_init(&w, r->pool, 64);
+    ctx->client->write_count(&w, ctx->usage.input);
+    ngx_http_aigw_jw_lit(&w, "\n");
+
+    if (w.error) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "X-AIGW-Estimated");
+    ngx_str_set(&h->value, "true");
+
+    return ngx_http_aigw_send_json(r, NGX_HTTP_OK, w.out, w.size);
+}
+
+
+/* GET /v1/models and /v1/models/{id}, in the client's shape */
+
+static ngx_int_t
+ngx_http_aigw_models(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_str_t *id)
+{
+    ngx_array_t                 list;
+    ngx_uint_t                  i;
+    ngx_http_aigw_jw_t          w;
+    ngx_http_aigw_model_t      *m, **e;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    if (ngx_array_init(&list, r->pool, amcf->models.nelts + 1,
+                       sizeof(ngx_http_aigw_model_t *))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (id) {
+        m = ngx_http_aigw_find_model(amcf, id);
+
+        if (m == NULL) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_NOT_FOUND,
+                                            "model_not_found",
+                                            "model \"%V\" is not configured "
+                                            "on this gateway", id);
+        }
+
+        /* a wildcard answers with the id asked for */
+
+        if (m->wildcard) {
+            ctx->model = *id;
+        }
+
+        e = ngx_array_push(&list);
+        if (e == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *e = m;
+
+    } else {
+        m = amcf->models.elts;
+
+        for (i = 0; i < amcf->models.nelts; i++) {
+            if (m[i].wildcard) {
+                continue;
+            }
+
+            e = ngx_array_push(&list);
+            if (e == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            *e = &m[i];
+        }
+    }
+
+    ngx_http_aigw_jw_init(&w, r->pool, 4096);
+
+    ctx->client->write_models(r, &w, &list, id != NULL);
+
+    ngx_http_aigw_jw_lit(&w, "\n");
+
+    if (w.error) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_aigw_send_json(r, NGX_HTTP_OK, w.out, w.size);
+}

@@ -1,0 +1,589 @@
+
+/*
+ * Copyright (C) ngx_http_aigw_module authors
+ */
+
+
+#ifndef _NGX_HTTP_AIGW_MODULE_H_INCLUDED_
+#define _NGX_HTTP_AIGW_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_aigw_json.h"
+#include "ngx_http_aigw_sse.h"
+
+
+#define NGX_HTTP_AIGW_VERSION           "0.1.0"
+
+#define NGX_HTTP_AIGW_MAX_EVENT         (4 * 1024 * 1024)
+
+
+/* endpoints, in the terms of the client surface */
+
+typedef enum {
+    ngx_http_aigw_ep_chat = 0,         /* chat/completions or messages */
+    ngx_http_aigw_ep_count_tokens,
+    ngx_http_aigw_ep_embeddings,
+    ngx_http_aigw_ep_last
+} ngx_http_aigw_endpoint_e;
+
+
+/* aigw_next_upstream */
+
+#define NGX_HTTP_AIGW_NEXT_ERROR        0x0001
+#define NGX_HTTP_AIGW_NEXT_TIMEOUT      0x0002
+#define NGX_HTTP_AIGW_NEXT_INVALID      0x0004
+#define NGX_HTTP_AIGW_NEXT_429          0x0008
+#define NGX_HTTP_AIGW_NEXT_500          0x0010
+#define NGX_HTTP_AIGW_NEXT_502          0x0020
+#define NGX_HTTP_AIGW_NEXT_503          0x0040
+#define NGX_HTTP_AIGW_NEXT_504          0x0080
+#define NGX_HTTP_AIGW_NEXT_529          0x0100
+#define NGX_HTTP_AIGW_NEXT_OFF          0x8000
+
+
+/* how a provider authenticates */
+
+typedef enum {
+    ngx_http_aigw_auth_default = 0,
+    ngx_http_aigw_auth_bearer,
+    ngx_http_aigw_auth_x_api_key,
+    ngx_http_aigw_auth_api_key,
+    ngx_http_aigw_auth_header,
+    ngx_http_aigw_auth_none
+} ngx_http_aigw_auth_e;
+
+
+typedef struct ngx_http_aigw_format_s    ngx_http_aigw_format_t;
+typedef struct ngx_http_aigw_ctx_s       ngx_http_aigw_ctx_t;
+
+
+typedef struct {
+    ngx_str_t                       name;
+    const ngx_http_aigw_format_t   *format;
+
+    ngx_http_upstream_srv_conf_t   *upstream;
+    ngx_str_t                       url;       /* as configured */
+    ngx_str_t                       host;      /* Host header */
+    ngx_str_t                       sni;       /* TLS server name */
+    ngx_str_t                       path;      /* base path, may hold $model */
+    ngx_str_t                       query;     /* without "?" */
+
+    ngx_str_t                       key;
+    ngx_str_t                       key_source;  /* for messages */
+    ngx_uint_t                      auth;
+    ngx_str_t                       auth_header;
+    ngx_array_t                    *headers;   /* ngx_keyval_t */
+
+    ngx_str_t                       version;   /* anthropic-version */
+    ngx_uint_t                      max_tokens;
+
+    ngx_uint_t                      index;     /* health slot */
+    ngx_uint_t                      keepalive; /* idle connections kept */
+    ngx_queue_t                     ka_cache;  /* per worker */
+    ngx_queue_t                     ka_free;
+
+    u_char                         *file;
+    ngx_uint_t                      line;
+
+    unsigned                        ssl:1;
+    unsigned                        implicit:1;
+    unsigned                        unresolved:1;
+    unsigned                        optional:1;
+} ngx_http_aigw_provider_t;
+
+
+/* one provider of a model */
+
+typedef struct {
+    ngx_http_aigw_provider_t       *provider;
+    ngx_str_t                       id;        /* empty: derived */
+} ngx_http_aigw_route_t;
+
+
+typedef struct {
+    ngx_str_t                       slug;      /* without the "*" */
+    ngx_array_t                     routes;    /* ngx_http_aigw_route_t */
+    ngx_array_t                    *fallbacks; /* ngx_str_t */
+
+    /* prices in micro-USD per 1M tokens */
+    int64_t                         price_input;
+    int64_t                         price_output;
+    int64_t                         price_cached;
+    int64_t                         price_cache_write;
+
+    unsigned                        wildcard:1;
+    unsigned                        priced:1;
+    unsigned                        reasoning:1;
+} ngx_http_aigw_model_t;
+
+
+/* provider health, shared by the workers */
+
+typedef struct {
+    ngx_atomic_t                    cooldown_until;  /* msec, ngx_time() */
+    ngx_atomic_t                    open_until;
+    ngx_atomic_t                    failures;
+    ngx_atomic_t                    requests;
+    u_char                          name[64];
+} ngx_http_aigw_health_t;
+
+
+typedef struct {
+    ngx_uint_t                      n;
+    ngx_http_aigw_health_t          providers[1];
+} ngx_http_aigw_shctx_t;
+
+
+typedef struct {
+    ngx_array_t                     providers;   /* ngx_http_aigw_provider_t */
+    ngx_array_t                     models;      /* ngx_http_aigw_model_t */
+    ngx_hash_t                      models_hash; /* exact slugs */
+    ngx_array_t                     wildcards;   /* ngx_http_aigw_model_t * */
+
+    ngx_shm_zone_t                 *zone;
+    ngx_http_aigw_shctx_t          *sh;
+
+    ngx_uint_t                      failures;    /* circuit breaker */
+    ngx_msec_t                      open_time;
+    ngx_msec_t                      cooldown;    /* when no Retry-After */
+
+    ngx_flag_t                      ssl_verify;
+    ngx_str_t                       ssl_trusted_certificate;
+    ngx_uint_t                      ssl_verify_depth;
+#if (NGX_HTTP_SSL)
+    ngx_ssl_t                      *ssl;
+#endif
+    ngx_uint_t                      need_ssl;
+} ngx_http_aigw_main_conf_t;
+
+
+typedef struct {
+    ngx_http_upstream_conf_t        upstream;
+
+    ngx_flag_t                      pass;
+    ngx_flag_t                      demo;
+    ngx_array_t                    *fallbacks;   /* ngx_str_t */
+    ngx_uint_t                      next;        /* NGX_HTTP_AIGW_NEXT_* */
+    size_t                          max_response_size;
+    ngx_uint_t                      max_tokens;
+    ngx_flag_t                      expose_headers;
+} ngx_http_aigw_loc_conf_t;
+
+
+/* canonical form between wire formats */
+
+typedef enum {
+    ngx_http_aigw_role_system = 0,
+    ngx_http_aigw_role_user,
+    ngx_http_aigw_role_assistant,
+    ngx_http_aigw_role_tool
+} ngx_http_aigw_role_e;
+
+
+typedef enum {
+    ngx_http_aigw_part_text = 1,
+    ngx_http_aigw_part_image,
+    ngx_http_aigw_part_tool_call,
+    ngx_http_aigw_part_tool_result,
+    ngx_http_aigw_part_thinking,
+    ngx_http_aigw_part_redacted,
+    ngx_http_aigw_part_document,
+    ngx_http_aigw_part_signature          /* a delta of a thinking block */
+} ngx_http_aigw_part_e;
+
+
+/*
+ * All strings are raw JSON string contents: escaped, without the quotes,
+ * so they are copied from one format to another without decoding.
+ * "input" and "schema" hold raw JSON values.
+ */
+
+typedef struct {
+    ngx_uint_t                      type;
+    ngx_str_t                       text;      /* text, thinking */
+    ngx_str_t                       id;        /* tool call id */
+    ngx_str_t                       name;      /* tool name */
+    ngx_str_t                       input;     /* tool input (see below) */
+    ngx_str_t                       signature; /* thinking, redacted data */
+    ngx_str_t                       url;       /* image/document url */
+    ngx_str_t                       media_type;
+    ngx_str_t                       data;      /* base64 payload */
+    ngx_str_t                       cache_control;  /* raw JSON */
+    ngx_array_t                    *content;   /* tool result parts */
+
+    unsigned                        input_string:1;  /* input is escaped
+                                                        JSON text */
+    unsigned                        is_error:1;
+} ngx_http_aigw_part_t;
+
+
+typedef struct {
+    ngx_uint_t                      role;
+    ngx_array_t                     parts;     /* ngx_http_aigw_part_t */
+    ngx_str_t                       name;
+    ngx_str_t                       tool_call_id;   /* role "tool" */
+} ngx_http_aigw_msg_t;
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_str_t                       description;
+    ngx_str_t                       schema;         /* raw JSON */
+    ngx_str_t                       cache_control;  /* raw JSON */
+    ngx_str_t                       strict;         /* raw JSON */
+} ngx_http_aigw_tool_t;
+
+
+typedef enum {
+    ngx_http_aigw_choice_unset = 0,
+    ngx_http_aigw_choice_auto,
+    ngx_http_aigw_choice_none,
+    ngx_http_aigw_choice_any,
+    ngx_http_aigw_choice_tool
+} ngx_http_aigw_choice_e;
+
+
+typedef enum {
+    ngx_http_aigw_think_unset = 0,
+    ngx_http_aigw_think_disabled,
+    ngx_http_aigw_think_enabled,
+    ngx_http_aigw_think_adaptive
+} ngx_http_aigw_think_e;
+
+
+typedef struct {
+    ngx_array_t                     system;    /* ngx_http_aigw_part_t */
+    ngx_array_t                     messages;  /* ngx_http_aigw_msg_t */
+    ngx_array_t                     tools;     /* ngx_http_aigw_tool_t */
+    ngx_array_t                     stop;      /* ngx_str_t */
+
+    ngx_uint_t                      tool_choice;
+    ngx_str_t                       tool_choice_name;
+    ngx_int_t                       parallel_tools;   /* -1: unset */
+
+    int64_t                         max_tokens;       /* -1: unset */
+    ngx_str_t                       temperature;      /* raw numbers */
+    ngx_str_t                       top_p;
+    ngx_str_t                       top_k;
+    ngx_str_t                       user;
+
+    ngx_uint_t                      thinking;
+    int64_t                         thinking_budget;
+    ngx_str_t                       effort;
+} ngx_http_aigw_chat_t;
+
+
+typedef enum {
+    ngx_http_aigw_stop_none = 0,
+    ngx_http_aigw_stop_end,
+    ngx_http_aigw_stop_length,
+    ngx_http_aigw_stop_tool,
+    ngx_http_aigw_stop_sequence,
+    ngx_http_aigw_stop_filter,
+    ngx_http_aigw_stop_pause
+} ngx_http_aigw_stop_e;
+
+
+typedef struct {
+    ngx_str_t                       id;
+    ngx_str_t                       model;
+    ngx_array_t                     parts;     /* ngx_http_aigw_part_t */
+    ngx_uint_t                      stop;
+    ngx_str_t                       stop_sequence;
+} ngx_http_aigw_response_t;
+
+
+typedef enum {
+    ngx_http_aigw_ev_start = 1,        /* id, model */
+    ngx_http_aigw_ev_block_start,      /* kind, id, name */
+    ngx_http_aigw_ev_delta,            /* kind, text */
+    ngx_http_aigw_ev_block_stop,
+    ngx_http_aigw_ev_finish,           /* stop */
+    ngx_http_aigw_ev_end,
+    ngx_http_aigw_ev_error,            /* status, err_type, text */
+    ngx_http_aigw_ev_ping
+} ngx_http_aigw_ev_e;
+
+
+typedef struct {
+    ngx_uint_t                      type;
+    ngx_uint_t                      kind;      /* ngx_http_aigw_part_e */
+    ngx_str_t                       id;
+    ngx_str_t                       name;
+    ngx_str_t                       text;
+    ngx_uint_t                      stop;
+    ngx_str_t                       stop_sequence;
+    ngx_uint_t                      status;
+    ngx_str_t                       err_type;
+} ngx_http_aigw_event_t;
+
+
+typedef struct {
+    int64_t                         input;     /* all prompt tokens */
+    int64_t                         output;
+    int64_t                         cache_read;
+    int64_t                         cache_write;
+    int64_t                         reasoning;
+    unsigned                        seen:1;
+} ngx_http_aigw_usage_t;
+
+
+/* an error made by the gateway or a provider, in canonical terms */
+
+typedef struct {
+    ngx_uint_t                      status;
+    ngx_str_t                       type;      /* canonical error type */
+    ngx_str_t                       message;   /* escaped JSON text */
+    ngx_str_t                       param;
+    ngx_str_t                       code;
+} ngx_http_aigw_error_t;
+
+
+/* one (provider, model) that may serve the request */
+
+typedef struct {
+    ngx_http_aigw_provider_t       *provider;
+    ngx_http_aigw_model_t          *model;
+    ngx_str_t                       slug;      /* model slug asked for */
+    ngx_str_t                       id;        /* provider model id */
+
+    ngx_event_get_peer_pt           get;       /* the provider's balancer */
+    ngx_event_free_peer_pt          free;
+    void                           *data;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt   set_session;
+    ngx_event_save_peer_session_pt  save_session;
+#endif
+    ngx_uint_t                      tries;
+
+    unsigned                        inited:1;
+    unsigned                        done:1;
+    unsigned                        cooled:1;
+} ngx_http_aigw_target_t;
+
+
+typedef struct {
+    ngx_http_aigw_target_t         *target;
+    ngx_uint_t                      status;    /* HTTP status, 0: none */
+    ngx_str_t                       failure;   /* "timeout", "error"... */
+} ngx_http_aigw_attempt_t;
+
+
+typedef enum {
+    ngx_http_aigw_rs_status = 0,
+    ngx_http_aigw_rs_headers,
+    ngx_http_aigw_rs_first_byte,
+    ngx_http_aigw_rs_body,
+    ngx_http_aigw_rs_done
+} ngx_http_aigw_rs_e;
+
+
+/*
+ * A wire format: the only code that knows a format's shapes.  Client
+ * side: parse what a client sent, write what it gets back.  Provider
+ * side: build the request, parse responses, events and errors.
+ */
+
+struct ngx_http_aigw_format_s {
+    ngx_str_t                       name;
+    ngx_str_t                       paths[ngx_http_aigw_ep_last];
+    ngx_uint_t                      auth;      /* default */
+
+    /* client side */
+
+    ngx_int_t                     (*validate)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx);
+    ngx_int_t                     (*parse_request)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_chat_t *chat);
+    ngx_int_t                     (*write_response)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_response_t *resp,
+                                        ngx_http_aigw_jw_t *w);
+    ngx_int_t                     (*write_event)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_event_t *ev,
+                                        ngx_http_aigw_jw_t *w);
+    void                          (*write_error)(ngx_http_aigw_jw_t *w,
+                                        ngx_http_aigw_error_t *err);
+    void                          (*write_models)(ngx_http_request_t *r,
+                                        ngx_http_aigw_jw_t *w,
+                                        ngx_array_t *models, ngx_uint_t one);
+    void                          (*write_count)(ngx_http_aigw_jw_t *w,
+                                        int64_t tokens);
+
+    /* provider side */
+
+    ngx_int_t                     (*passthrough)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_target_t *t,
+                                        ngx_http_aigw_json_edit_t *edits,
+                                        ngx_uint_t *n);
+    ngx_int_t                     (*write_request)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_target_t *t,
+                                        ngx_http_aigw_jw_t *w);
+    ngx_int_t                     (*request_headers)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_target_t *t,
+                                        ngx_http_aigw_jw_t *w);
+    ngx_int_t                     (*parse_response)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_str_t *body,
+                                        ngx_http_aigw_response_t *resp);
+    ngx_int_t                     (*parse_event)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_sse_event_t *sev,
+                                        ngx_array_t *events);
+    void                          (*parse_error)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_str_t *body,
+                                        ngx_http_aigw_error_t *err);
+};
+
+
+struct ngx_http_aigw_ctx_s {
+    ngx_http_request_t             *request;
+
+    /* the request, set by the handler */
+    ngx_uint_t                      endpoint;
+    const ngx_http_aigw_format_t   *client;
+    ngx_str_t                       body;
+    ngx_http_aigw_json_t            json;      /* top level of the body */
+    ngx_str_t                       model;     /* slug asked for */
+    ngx_uint_t                      model_tok; /* its value token */
+    ngx_uint_t                      options_key;  /* providerOptions */
+    ngx_uint_t                      stream_options_tok;
+    ngx_http_aigw_json_t            options;   /* providerOptions.gateway */
+    ngx_array_t                    *order;     /* ngx_str_t */
+    ngx_array_t                    *only;
+    ngx_array_t                    *models;
+    ngx_str_t                       user;
+    ngx_str_t                       tags;
+    ngx_http_aigw_chat_t           *chat;      /* canonical, on demand */
+
+    /* the plan, set by the handler */
+    ngx_array_t                     plan;      /* ngx_http_aigw_target_t */
+    ngx_uint_t                      cur;
+
+    /* attempts, set by the balancer */
+    ngx_http_aigw_target_t         *target;
+    ngx_array_t                     attempts;  /* ngx_http_aigw_attempt_t */
+    ngx_str_t                       failure;   /* of the current attempt */
+    ngx_msec_t                      start;
+
+    /* the provider response, set by the upstream callbacks */
+    ngx_uint_t                      rstate;
+    ngx_uint_t                      status;
+    ngx_http_status_t               status_line;
+    off_t                           content_length;
+    ngx_str_t                       content_type;
+    ngx_str_t                       retry_after;
+    ngx_str_t                       request_id;
+    u_char                         *acc;       /* non-stream body */
+    size_t                          acc_len;
+    size_t                          acc_cap;
+    ngx_http_aigw_chunked_t         chunked;
+    ngx_http_aigw_sse_t             sse;
+    ngx_http_aigw_json_t            ej;        /* per-event scratch */
+    ngx_http_aigw_jw_t              out;       /* client output */
+    ngx_array_t                     events;    /* ngx_http_aigw_event_t */
+    void                           *pstate;    /* provider parser state */
+    void                           *wstate;    /* client writer state */
+    ngx_http_aigw_usage_t           usage;
+    ngx_http_aigw_error_t           error;
+    ngx_msec_t                      first_byte;
+
+    unsigned                        stream:1;
+    unsigned                        include_usage:1;  /* client asked */
+    unsigned                        translate:1;
+    unsigned                        chunked_body:1;
+    unsigned                        sse_body:1;
+    unsigned                        close_delimited:1;
+    unsigned                        connection_close:1;
+    unsigned                        finished:1;       /* stream ended */
+    unsigned                        sse_out:1;        /* client gets SSE */
+    unsigned                        headers_out:1;
+    unsigned                        gateway_error:1;  /* we answered */
+    unsigned                        estimated:1;
+};
+
+
+/* ngx_http_aigw_module.c */
+
+extern ngx_module_t                          ngx_http_aigw_module;
+extern ngx_module_t                          ngx_http_aigw_filter_module;
+extern const ngx_http_aigw_format_t         *ngx_http_aigw_formats[];
+
+/* ngx_http_aigw_conf.c */
+
+char *ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_aigw_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_aigw_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_aigw_init_models(ngx_conf_t *cf,
+    ngx_http_aigw_main_conf_t *amcf);
+ngx_http_aigw_model_t *ngx_http_aigw_find_model(
+    ngx_http_aigw_main_conf_t *amcf, ngx_str_t *slug);
+ngx_http_aigw_provider_t *ngx_http_aigw_find_provider(
+    ngx_http_aigw_main_conf_t *amcf, ngx_str_t *name);
+void ngx_http_aigw_model_id(ngx_http_aigw_model_t *m,
+    ngx_http_aigw_route_t *rt, ngx_str_t *slug, ngx_str_t *id);
+
+/* ngx_http_aigw_handler.c */
+
+ngx_int_t ngx_http_aigw_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body);
+
+/* ngx_http_aigw_upstream.c */
+
+ngx_int_t ngx_http_aigw_upstream_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+
+/* ngx_http_aigw_balancer.c */
+
+ngx_int_t ngx_http_aigw_balancer_init(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+ngx_int_t ngx_http_aigw_build_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t);
+ngx_int_t ngx_http_aigw_health_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+void ngx_http_aigw_health_report(ngx_http_request_t *r,
+    ngx_http_aigw_provider_t *p, ngx_uint_t status, ngx_uint_t failed,
+    ngx_str_t *retry_after);
+
+/* ngx_http_aigw_error.c */
+
+ngx_int_t ngx_http_aigw_send_error(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t status, const char *type,
+    const char *fmt, ...);
+ngx_int_t ngx_http_aigw_send_err(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err);
+ngx_int_t ngx_http_aigw_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_chain_t *body, off_t len);
+const ngx_http_aigw_format_t *ngx_http_aigw_surface(ngx_http_request_t *r);
+void ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type);
+void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
+    ngx_pool_t *pool);
+
+#define ngx_http_aigw_send_json(r, status, body, len)                        \
+    ngx_http_aigw_send(r, status, "application/json", body, len)
+
+/* ngx_http_aigw_openai.c, ngx_http_aigw_anthropic.c */
+
+extern const ngx_http_aigw_format_t  ngx_http_aigw_openai_format;
+extern const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format;
+
+/* ngx_http_aigw_variables.c */
+
+ngx_int_t ngx_http_aigw_add_variables(ngx_conf_t *cf);
+
+/* ngx_http_aigw_demo.c */
+
+ngx_int_t ngx_http_aigw_demo_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_AIGW_MODULE_H_INCLUDED_ */

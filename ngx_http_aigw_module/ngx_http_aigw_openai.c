@@ -1,0 +1,2330 @@
+
+/*
+ * Copyright (C) ngx_http_aigw_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_aigw_module.h"
+
+
+/*
+ * The OpenAI Chat Completions wire format, which OpenAI, Azure OpenAI and
+ * the OpenAI-compatible vendors speak.
+ */
+
+
+typedef struct {
+    ngx_uint_t                 started;
+    ngx_uint_t                 block;      /* open block: a part type */
+    ngx_int_t                  tool;       /* its tool call index */
+} ngx_http_aigw_openai_parse_t;
+
+
+typedef struct {
+    ngx_str_t                  id;
+    ngx_str_t                  model;
+    time_t                     created;
+    ngx_int_t                  tool;       /* index of the open tool call */
+    ngx_uint_t                 ntools;
+} ngx_http_aigw_openai_write_t;
+
+
+static ngx_int_t ngx_http_aigw_openai_validate(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_array_t *parts);
+static ngx_int_t ngx_http_aigw_openai_write_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
+    ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_openai_chunk(ngx_http_aigw_openai_write_t *st,
+    ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_openai_write_usage(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_usage_t *u);
+static void ngx_http_aigw_openai_write_error(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_error_t *err);
+static void ngx_http_aigw_openai_write_models(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_array_t *models, ngx_uint_t one);
+static void ngx_http_aigw_openai_write_count(ngx_http_aigw_jw_t *w,
+    int64_t tokens);
+static ngx_int_t ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_json_edit_t *edits, ngx_uint_t *n);
+static ngx_int_t ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_openai_write_parts(ngx_http_aigw_jw_t *w,
+    ngx_array_t *parts, ngx_uint_t type);
+static void ngx_http_aigw_openai_write_media(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_part_t *part);
+static ngx_int_t ngx_http_aigw_openai_request_headers(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body,
+    ngx_http_aigw_response_t *resp);
+static ngx_int_t ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
+    ngx_array_t *events);
+static ngx_http_aigw_event_t *ngx_http_aigw_openai_block(
+    ngx_http_aigw_openai_parse_t *st, ngx_array_t *events, ngx_uint_t kind,
+    ngx_int_t tool);
+static void ngx_http_aigw_openai_parse_error(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err);
+static void ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j,
+    ngx_uint_t u, ngx_http_aigw_usage_t *usage);
+static ngx_uint_t ngx_http_aigw_openai_stop(ngx_http_aigw_json_t *j,
+    ngx_uint_t v);
+static void ngx_http_aigw_openai_write_stop(ngx_http_aigw_jw_t *w,
+    ngx_uint_t stop);
+static ngx_int_t ngx_http_aigw_openai_fail(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, const char *fmt, ngx_str_t *what);
+
+
+const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
+    ngx_string("openai"),
+    { ngx_string("/chat/completions"),                 /* chat */
+      ngx_null_string,                                  /* count tokens */
+      ngx_string("/embeddings") },                      /* embeddings */
+    ngx_http_aigw_auth_bearer,
+
+    ngx_http_aigw_openai_validate,                      /* validate */
+    ngx_http_aigw_openai_parse_request,                 /* parse request */
+    ngx_http_aigw_openai_write_response,                /* write response */
+    ngx_http_aigw_openai_write_event,                   /* write event */
+    ngx_http_aigw_openai_write_error,                   /* write error */
+    ngx_http_aigw_openai_write_models,                  /* write models */
+    ngx_http_aigw_openai_write_count,                   /* write count */
+
+    ngx_http_aigw_openai_passthrough,                   /* passthrough */
+    ngx_http_aigw_openai_write_request,                 /* write request */
+    ngx_http_aigw_openai_request_headers,               /* request headers */
+    ngx_http_aigw_openai_parse_response,                /* parse response */
+    ngx_http_aigw_openai_parse_event,                   /* parse event */
+    ngx_http_aigw_openai_parse_error                    /* parse error */
+};
+
+
+/* top-level fields and the types they must have, checked on every request */
+
+typedef struct {
+    const char                *name;
+    ngx_uint_t                 type;       /* 0: any */
+    ngx_uint_t                 alt;        /* another accepted type */
+    const char                *expect;
+} ngx_http_aigw_openai_field_t;
+
+
+static ngx_http_aigw_openai_field_t  ngx_http_aigw_openai_fields[] = {
+    { "messages", ngx_http_aigw_json_array, 0, "an array" },
+    { "temperature", ngx_http_aigw_json_number, 0, "a number" },
+    { "top_p", ngx_http_aigw_json_number, 0, "a number" },
+    { "max_tokens", ngx_http_aigw_json_number, 0, "an integer" },
+    { "max_completion_tokens", ngx_http_aigw_json_number, 0, "an integer" },
+    { "n", ngx_http_aigw_json_number, 0, "an integer" },
+    { "tools", ngx_http_aigw_json_array, 0, "an array" },
+    { "tool_choice", ngx_http_aigw_json_string, ngx_http_aigw_json_object,
+      "a string or an object" },
+    { "stop", ngx_http_aigw_json_string, ngx_http_aigw_json_array,
+      "a string or an array" },
+    { "user", ngx_http_aigw_json_string, 0, "a string" },
+    { "stream_options", ngx_http_aigw_json_object, 0, "an object" },
+    { NULL, 0, 0, NULL }
+};
+
+
+static ngx_int_t
+ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      raw;
+    ngx_uint_t                     v, key;
+    ngx_http_aigw_json_t          *j, so;
+    ngx_http_aigw_openai_field_t  *f;
+
+    j = &ctx->json;
+
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        v = ngx_http_aigw_json_get_unique(j, 0, "input", &key);
+
+        if (key == NGX_HTTP_AIGW_JSON_NONE) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "duplicate field "
+                                            "\"input\"");
+        }
+
+        if (v == NGX_HTTP_AIGW_JSON_NONE) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "missing required field "
+                                            "\"input\"");
+        }
+
+        if (j->toks[v].type != ngx_http_aigw_json_string
+            && j->toks[v].type != ngx_http_aigw_json_array)
+        {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"input\" must be a "
+                                            "string or an array");
+        }
+
+        return NGX_DECLINED;
+    }
+
+    for (f = ngx_http_aigw_openai_fields; f->name; f++) {
+        v = ngx_http_aigw_json_get_unique(j, 0, f->name, &key);
+
+        if (key == NGX_HTTP_AIGW_JSON_NONE) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "duplicate field \"%s\"",
+                                            f->name);
+        }
+
+        if (v == NGX_HTTP_AIGW_JSON_NONE
+            || j->toks[v].type == ngx_http_aigw_json_null)
+        {
+            continue;
+        }
+
+        if (j->toks[v].type != f->type && j->toks[v].type != f->alt) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"%s\" must be %s",
+                                            f->name, f->expect);
+        }
+
+        if (ngx_strcmp(f->expect, "an integer") == 0
+            && !(j->toks[v].flags & NGX_HTTP_AIGW_JSON_INTEGER))
+        {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"%s\" must be %s",
+                                            f->name, f->expect);
+        }
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "messages");
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE
+        || j->toks[v].type == ngx_http_aigw_json_null)
+    {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "missing required field "
+                                        "\"messages\"");
+    }
+
+    if (j->toks[v].count == 0) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "\"messages\" must not be empty");
+    }
+
+    /* stream_options.include_usage: whether the client wants usage */
+
+    v = ngx_http_aigw_json_get(j, 0, "stream_options");
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE) {
+        return NGX_DECLINED;
+    }
+
+    ctx->stream_options_tok = v;
+
+    if (j->toks[v].type != ngx_http_aigw_json_object) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(&so, sizeof(ngx_http_aigw_json_t));
+    so.pool = r->pool;
+    so.record = 1;
+
+    ngx_http_aigw_json_raw(j, v, &raw);
+
+    rc = ngx_http_aigw_json_parse(&so, raw.data, raw.len);
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v = ngx_http_aigw_json_get(&so, 0, "include_usage");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE) {
+        if (so.toks[v].type == ngx_http_aigw_json_true) {
+            ctx->include_usage = 1;
+
+        } else if (so.toks[v].type != ngx_http_aigw_json_false
+                   && so.toks[v].type != ngx_http_aigw_json_null)
+        {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"stream_options."
+                                            "include_usage\" must be a "
+                                            "boolean");
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Same format: the body goes as it came, but for the model id, the
+ * gateway's own fields, and include_usage on streams (usage is needed
+ * for accounting; the chunk is hidden from clients that did not ask).
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_json_edit_t *edits, ngx_uint_t *n)
+{
+    size_t                      start, end;
+    ngx_str_t                   raw;
+    ngx_uint_t                  i, k;
+    ngx_http_aigw_jw_t          w;
+    ngx_http_aigw_json_t       *j;
+    ngx_http_aigw_json_edit_t   e;
+
+    j = &ctx->json;
+    k = 0;
+
+    ngx_http_aigw_json_str_raw(j, ctx->model_tok, &raw);
+
+    if (raw.len != t->id.len
+        || ngx_strncmp(raw.data, t->id.data, raw.len) != 0)
+    {
+        ngx_http_aigw_jw_init(&w, r->pool, t->id.len + 8);
+        ngx_http_aigw_jw_lit(&w, "\"");
+        ngx_http_aigw_jw_escape(&w, t->id.data, t->id.len);
+        ngx_http_aigw_jw_lit(&w, "\"");
+
+        edits[k].start = j->toks[ctx->model_tok].start;
+        edits[k].end = j->toks[ctx->model_tok].end;
+
+        if (ngx_http_aigw_jw_flatten(&w, &edits[k].text) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        k++;
+    }
+
+    if (ctx->options_key) {
+        if (ngx_http_aigw_json_member_range(j, 0, ctx->options_key,
+                                            &start, &end)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        edits[k].start = start;
+        edits[k].end = end;
+        ngx_str_null(&edits[k].text);
+        k++;
+    }
+
+    if (ctx->stream && !ctx->include_usage) {
+
+        if (ctx->stream_options_tok) {
+            i = ctx->stream_options_tok;
+
+            raw.data = j->start + j->toks[i].start;
+            raw.len = j->toks[i].end - j->toks[i].start;
+
+            edits[k].start = j->toks[i].start;
+
+            if (j->toks[i].type != ngx_http_aigw_json_object
+                || ngx_strnstr(raw.data, "\"include_usage\"", raw.len))
+            {
+                /* null, or include_usage false: replaced */
+
+                edits[k].end = j->toks[i].end;
+                ngx_str_set(&edits[k].text, "{\"include_usage\":true}");
+
+            } else {
+                edits[k].end = j->toks[i].start + 1;
+
+                if (j->toks[i].count == 0) {
+                    ngx_str_set(&edits[k].text, "{\"include_usage\":true");
+
+                } else {
+                    ngx_str_set(&edits[k].text, "{\"include_usage\":true,");
+                }
+            }
+
+            k++;
+
+        } else {
+            edits[k].start = j->toks[0].end - 1;
+            edits[k].end = edits[k].start;
+
+            if (j->toks[0].count) {
+                ngx_str_set(&edits[k].text,
+                            ",\"stream_options\":{\"include_usage\":true}");
+
+            } else {
+                ngx_str_set(&edits[k].text,
+                            "\"stream_options\":{\"include_usage\":true}");
+            }
+
+            k++;
+        }
+    }
+
+    /* in document order */
+
+    for (i = 1; i < k; i++) {
+        e = edits[i];
+
+        for (start = i; start > 0 && edits[start - 1].start > e.start;
+             start--)
+        {
+            edits[start] = edits[start - 1];
+        }
+
+        edits[start] = e;
+    }
+
+    *n = k;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_request_headers(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w)
+{
+    return NGX_OK;
+}
+
+
+/* usage in the provider's own terms */
+
+static void
+ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
+    ngx_http_aigw_usage_t *usage)
+{
+    int64_t     n;
+    ngx_uint_t  v, d;
+
+    if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
+        return;
+    }
+
+    usage->seen = 1;
+
+    v = ngx_http_aigw_json_get(j, u, "prompt_tokens");
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+    {
+        usage->input = n;
+    }
+
+    v = ngx_http_aigw_json_get(j, u, "completion_tokens");
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+    {
+        usage->output = n;
+    }
+
+    d = ngx_http_aigw_json_get(j, u, "prompt_tokens_details");
+    v = ngx_http_aigw_json_get(j, d, "cached_tokens");
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+    {
+        usage->cache_read = n;
+    }
+
+    d = ngx_http_aigw_json_get(j, u, "completion_tokens_details");
+    v = ngx_http_aigw_json_get(j, d, "reasoning_tokens");
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+    {
+        usage->reasoning = n;
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_openai_stop(ngx_http_aigw_json_t *j, ngx_uint_t v)
+{
+    if (ngx_http_aigw_json_str_eq(j, v, "stop")) {
+        return ngx_http_aigw_stop_end;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "length")) {
+        return ngx_http_aigw_stop_length;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "tool_calls")
+        || ngx_http_aigw_json_str_eq(j, v, "function_call"))
+    {
+        return ngx_http_aigw_stop_tool;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, v, "content_filter")) {
+        return ngx_http_aigw_stop_filter;
+    }
+
+    return ngx_http_aigw_stop_end;
+}
+
+
+static void
+ngx_http_aigw_openai_write_stop(ngx_http_aigw_jw_t *w, ngx_uint_t stop)
+{
+    switch (stop) {
+
+    case ngx_http_aigw_stop_length:
+        ngx_http_aigw_jw_lit(w, "\"length\"");
+        break;
+
+    case ngx_http_aigw_stop_tool:
+        ngx_http_aigw_jw_lit(w, "\"tool_calls\"");
+        break;
+
+    case ngx_http_aigw_stop_filter:
+        ngx_http_aigw_jw_lit(w, "\"content_filter\"");
+        break;
+
+    default:
+        ngx_http_aigw_jw_lit(w, "\"stop\"");
+        break;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_response_t *resp)
+{
+    ngx_uint_t              v, c, m, e, f;
+    ngx_http_aigw_json_t    j;
+    ngx_http_aigw_part_t   *part;
+
+    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
+    j.pool = r->pool;
+    j.record = resp ? NGX_HTTP_AIGW_JSON_RECORD_ALL : 3;
+
+    if (ngx_http_aigw_json_parse(&j, body->data, body->len) != NGX_OK
+        || j.toks[0].type != ngx_http_aigw_json_object)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_openai_usage(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
+                               &ctx->usage);
+
+    if (resp == NULL) {
+        return NGX_OK;
+    }
+
+    v = ngx_http_aigw_json_get(&j, 0, "id");
+    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(&j, v, &resp->id);
+    }
+
+    v = ngx_http_aigw_json_get(&j, 0, "model");
+    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(&j, v, &resp->model);
+    }
+
+    c = ngx_http_aigw_json_get(&j, 0, "choices");
+
+    if (!ngx_http_aigw_json_is(&j, c, ngx_http_aigw_json_array)
+        || j.toks[c].count == 0)
+    {
+        return NGX_OK;
+    }
+
+    c = c + 1;
+
+    resp->stop = ngx_http_aigw_openai_stop(&j,
+                     ngx_http_aigw_json_get(&j, c, "finish_reason"));
+
+    m = ngx_http_aigw_json_get(&j, c, "message");
+
+    if (!ngx_http_aigw_json_is(&j, m, ngx_http_aigw_json_object)) {
+        return NGX_OK;
+    }
+
+    /* reasoning, as OpenAI-compatible servers return it */
+
+    v = ngx_http_aigw_json_get(&j, m, "reasoning_content");
+
+    if (!ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+        v = ngx_http_aigw_json_get(&j, m, "reasoning");
+    }
+
+    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)
+        && j.toks[v].end - j.toks[v].start > 2)
+    {
+        part = ngx_array_push(&resp->parts);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        part->type = ngx_http_aigw_part_thinking;
+        ngx_http_aigw_json_str_raw(&j, v, &part->text);
+    }
+
+    v = ngx_http_aigw_json_get(&j, m, "content");
+
+    if (!ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+        v = ngx_http_aigw_json_get(&j, m, "refusal");
+    }
+
+    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)
+        && j.toks[v].end - j.toks[v].start > 2)
+    {
+        part = ngx_array_push(&resp->parts);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        part->type = ngx_http_aigw_part_text;
+        ngx_http_aigw_json_str_raw(&j, v, &part->text);
+    }
+
+    v = ngx_http_aigw_json_get(&j, m, "tool_calls");
+
+    if (!ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_array)) {
+        return NGX_OK;
+    }
+
+    for (e = v + 1; e < j.toks[v].next; e = j.toks[e].next) {
+        part = ngx_array_push(&resp->parts);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        part->type = ngx_http_aigw_part_tool_call;
+        part->input_string = 1;
+
+        m = ngx_http_aigw_json_get(&j, e, "id");
+        if (ngx_http_aigw_json_is(&j, m, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(&j, m, &part->id);
+        }
+
+        f = ngx_http_aigw_json_get(&j, e, "function");
+
+        m = ngx_http_aigw_json_get(&j, f, "name");
+        if (ngx_http_aigw_json_is(&j, m, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(&j, m, &part->name);
+        }
+
+        m = ngx_http_aigw_json_get(&j, f, "arguments");
+        if (ngx_http_aigw_json_is(&j, m, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(&j, m, &part->input);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_openai_parse_error(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err)
+{
+    ngx_uint_t            e, v;
+    ngx_http_aigw_json_t  j;
+
+    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
+    j.pool = r->pool;
+    j.record = 3;
+
+    if (body->len
+        && ngx_http_aigw_json_parse(&j, body->data, body->len) == NGX_OK)
+    {
+        e = ngx_http_aigw_json_get(&j, 0, "error");
+
+        if (ngx_http_aigw_json_is(&j, e, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(&j, e, &err->message);
+            return;
+        }
+
+        v = ngx_http_aigw_json_get(&j, e, "message");
+
+        if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(&j, v, &err->message);
+            return;
+        }
+    }
+
+    (void) ngx_http_aigw_json_message(r->pool, &err->message,
+                                      "the provider returned HTTP %ui",
+                                      err->status);
+}
+
+
+/* a stream chunk from the provider: usage, the end, and its deltas */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
+    ngx_array_t *events)
+{
+    int64_t                        idx;
+    ngx_uint_t                     c, d, v, e, f, m, usage;
+    ngx_http_aigw_json_t          *j;
+    ngx_http_aigw_event_t         *ev;
+    ngx_http_aigw_openai_parse_t  *st;
+
+    if (!sev->has_data) {
+        return NGX_OK;
+    }
+
+    st = ctx->pstate;
+
+    if (st == NULL) {
+        st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_openai_parse_t));
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->pstate = st;
+    }
+
+    if (sev->data.len == 6 && ngx_strncmp(sev->data.data, "[DONE]", 6) == 0) {
+
+        if (ctx->translate) {
+            if (ngx_http_aigw_openai_block(st, events, 0, -1) == NULL) {
+                return NGX_ERROR;
+            }
+
+            ev = ngx_array_push(events);
+            if (ev == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+            ev->type = ngx_http_aigw_ev_end;
+        }
+
+        return NGX_DONE;
+    }
+
+    j = &ctx->ej;
+
+    if (ngx_http_aigw_json_parse(j, sev->data.data, sev->data.len) != NGX_OK
+        || j->toks[0].type != ngx_http_aigw_json_object)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "aigw: provider \"%V\" sent an invalid stream chunk",
+                      &ctx->target->provider->name);
+        return NGX_ERROR;
+    }
+
+    usage = ngx_http_aigw_json_get(j, 0, "usage");
+
+    if (ngx_http_aigw_json_is(j, usage, ngx_http_aigw_json_object)) {
+        ngx_http_aigw_openai_usage(j, usage, &ctx->usage);
+    }
+
+    c = ngx_http_aigw_json_get(j, 0, "choices");
+
+    e = ngx_http_aigw_json_get(j, 0, "error");
+
+    if (e != NGX_HTTP_AIGW_JSON_NONE
+        && j->toks[e].type != ngx_http_aigw_json_null)
+    {
+        if (!ctx->translate) {
+            return NGX_OK;
+        }
+
+        ev = ngx_array_push(events);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+        ev->type = ngx_http_aigw_ev_error;
+        ev->status = NGX_HTTP_BAD_GATEWAY;
+
+        v = ngx_http_aigw_json_get(j, e, "message");
+
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->text);
+
+        } else {
+            ngx_str_set(&ev->text, "the provider reported an error");
+        }
+
+        return NGX_OK;
+    }
+
+    if (!ngx_http_aigw_json_is(j, c, ngx_http_aigw_json_array)
+        || j->toks[c].count == 0)
+    {
+        /* the usage chunk the gateway asked for on the client's behalf */
+
+        if (ngx_http_aigw_json_is(j, usage, ngx_http_aigw_json_object)
+            && !ctx->include_usage)
+        {
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+    }
+
+    if (!ctx->translate) {
+        return NGX_OK;
+    }
+
+    if (!st->started) {
+        st->started = 1;
+
+        ev = ngx_array_push(events);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+        ev->type = ngx_http_aigw_ev_start;
+
+        v = ngx_http_aigw_json_get(j, 0, "id");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->id);
+        }
+
+        v = ngx_http_aigw_json_get(j, 0, "model");
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, v, &ev->name);
+        }
+    }
+
+    c = c + 1;
+    d = ngx_http_aigw_json_get(j, c, "delta");
+
+    if (ngx_http_aigw_json_is(j, d, ngx_http_aigw_json_object)) {
+
+        v = ngx_http_aigw_json_get(j, d, "reasoning_content");
+
+        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            v = ngx_http_aigw_json_get(j, d, "reasoning");
+        }
+
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+            && j->toks[v].end - j->toks[v].start > 2)
+        {
+            ev = ngx_http_aigw_openai_block(st, events,
+                                            ngx_http_aigw_part_thinking, -1);
+            if (ev == NULL) {
+                return NGX_ERROR;
+            }
+
+            ev->type = ngx_http_aigw_ev_delta;
+            ev->kind = ngx_http_aigw_part_thinking;
+            ngx_http_aigw_json_str_raw(j, v, &ev->text);
+        }
+
+        v = ngx_http_aigw_json_get(j, d, "content");
+
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+            && j->toks[v].end - j->toks[v].start > 2)
+        {
+            ev = ngx_http_aigw_openai_block(st, events,
+                                            ngx_http_aigw_part_text, -1);
+            if (ev == NULL) {
+                return NGX_ERROR;
+            }
+
+            ev->type = ngx_http_aigw_ev_delta;
+            ev->kind = ngx_http_aigw_part_text;
+            ngx_http_aigw_json_str_raw(j, v, &ev->text);
+        }
+
+        v = ngx_http_aigw_json_get(j, d, "tool_calls");
+
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_array)) {
+
+            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+
+                idx = 0;
+                m = ngx_http_aigw_json_get(j, e, "index");
+
+                if (m != NGX_HTTP_AIGW_JSON_NONE) {
+                    (void) ngx_http_aigw_json_int(j, m, &idx);
+                }
+
+                f = ngx_http_aigw_json_get(j, e, "function");
+
+                if (st->block != ngx_http_aigw_part_tool_call
+                    || st->tool != idx)
+                {
+                    ev = ngx_http_aigw_openai_block(st, events,
+                                               ngx_http_aigw_part_tool_call,
+                                               (ngx_int_t) idx);
+                    if (ev == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    /* the block start: its id and name */
+
+                    ev--;
+
+                    m = ngx_http_aigw_json_get(j, e, "id");
+                    if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string))
+                    {
+                        ngx_http_aigw_json_str_raw(j, m, &ev->id);
+                    }
+
+                    m = ngx_http_aigw_json_get(j, f, "name");
+                    if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string))
+                    {
+                        ngx_http_aigw_json_str_raw(j, m, &ev->name);
+                    }
+
+                    events->nelts--;
+                }
+
+                m = ngx_http_aigw_json_get(j, f, "arguments");
+
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)
+                    && j->toks[m].end - j->toks[m].start > 2)
+                {
+                    ev = ngx_array_push(events);
+                    if (ev == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+                    ev->type = ngx_http_aigw_ev_delta;
+                    ev->kind = ngx_http_aigw_part_tool_call;
+                    ngx_http_aigw_json_str_raw(j, m, &ev->text);
+                }
+            }
+        }
+    }
+
+    v = ngx_http_aigw_json_get(j, c, "finish_reason");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        if (ngx_http_aigw_openai_block(st, events, 0, -1) == NULL) {
+            return NGX_ERROR;
+        }
+
+        ev = ngx_array_push(events);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+        ev->type = ngx_http_aigw_ev_finish;
+        ev->stop = ngx_http_aigw_openai_stop(j, v);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Makes "kind" the open block (0: none), closing the one open before; it
+ * returns a zeroed event after the block start, for the caller to fill.
+ */
+
+static ngx_http_aigw_event_t *
+ngx_http_aigw_openai_block(ngx_http_aigw_openai_parse_t *st,
+    ngx_array_t *events, ngx_uint_t kind, ngx_int_t tool)
+{
+    ngx_http_aigw_event_t  *ev;
+
+    if (st->block == kind && (kind != ngx_http_aigw_part_tool_call
+                              || st->tool == tool))
+    {
+        goto done;
+    }
+
+    if (st->block) {
+        ev = ngx_array_push(events);
+        if (ev == NULL) {
+            return NULL;
+        }
+
+        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+        ev->type = ngx_http_aigw_ev_block_stop;
+        ev->kind = st->block;
+    }
+
+    st->block = kind;
+    st->tool = tool;
+
+    if (kind == 0) {
+        goto done;
+    }
+
+    ev = ngx_array_push(events);
+    if (ev == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+    ev->type = ngx_http_aigw_ev_block_start;
+    ev->kind = kind;
+
+done:
+
+    ev = ngx_array_push(events);
+    if (ev == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+
+    return ev;
+}
+
+
+/* client side: stream chunks */
+
+static void
+ngx_http_aigw_openai_chunk(ngx_http_aigw_openai_write_t *st,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_jw_lit(w, "data: {\"id\":");
+    ngx_http_aigw_jw_qstr(w, &st->id);
+    ngx_http_aigw_jw_lit(w, ",\"object\":\"chat.completion.chunk\","
+                            "\"created\":");
+    ngx_http_aigw_jw_int(w, st->created);
+    ngx_http_aigw_jw_lit(w, ",\"model\":");
+    ngx_http_aigw_jw_qstr(w, &st->model);
+    ngx_http_aigw_jw_lit(w, ",\"choices\":[{\"index\":0,\"delta\":");
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_openai_write_t  *st;
+
+    st = ctx->wstate;
+
+    if (st == NULL) {
+        st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_openai_write_t));
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->created = ngx_time();
+        st->tool = -1;
+        ngx_str_set(&st->id, "chatcmpl-aigw");
+        st->model = ctx->model;
+
+        ctx->wstate = st;
+    }
+
+    switch (ev->type) {
+
+    case ngx_http_aigw_ev_start:
+
+        /* the strings of an event do not outlive it */
+
+        if (ev->id.len) {
+            st->id.data = ngx_pstrdup(r->pool, &ev->id);
+            if (st->id.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            st->id.len = ev->id.len;
+        }
+
+        if (ev->name.len) {
+            st->model.data = ngx_pstrdup(r->pool, &ev->name);
+            if (st->model.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            st->model.len = ev->name.len;
+        }
+
+        ngx_http_aigw_openai_chunk(st, w);
+        ngx_http_aigw_jw_lit(w, "{\"role\":\"assistant\",\"content\":\"\"},"
+                                "\"finish_reason\":null}]}\n\n");
+        break;
+
+    case ngx_http_aigw_ev_block_start:
+        if (ev->kind != ngx_http_aigw_part_tool_call) {
+            break;
+        }
+
+        st->tool = st->ntools++;
+
+        ngx_http_aigw_openai_chunk(st, w);
+        ngx_http_aigw_jw_lit(w, "{\"tool_calls\":[{\"index\":");
+        ngx_http_aigw_jw_int(w, st->tool);
+        ngx_http_aigw_jw_lit(w, ",\"id\":");
+        ngx_http_aigw_jw_qstr(w, &ev->id);
+        ngx_http_aigw_jw_lit(w, ",\"type\":\"function\",\"function\":"
+                                "{\"name\":");
+        ngx_http_aigw_jw_qstr(w, &ev->name);
+        ngx_http_aigw_jw_lit(w, ",\"arguments\":\"\"}}]},"
+                                "\"finish_reason\":null}]}\n\n");
+        break;
+
+    case ngx_http_aigw_ev_delta:
+
+        switch (ev->kind) {
+
+        case ngx_http_aigw_part_text:
+            ngx_http_aigw_openai_chunk(st, w);
+            ngx_http_aigw_jw_lit(w, "{\"content\":");
+            break;
+
+        case ngx_http_aigw_part_thinking:
+            ngx_http_aigw_openai_chunk(st, w);
+            ngx_http_aigw_jw_lit(w, "{\"reasoning_content\":");
+            break;
+
+        case ngx_http_aigw_part_tool_call:
+            ngx_http_aigw_openai_chunk(st, w);
+            ngx_http_aigw_jw_lit(w, "{\"tool_calls\":[{\"index\":");
+            ngx_http_aigw_jw_int(w, st->tool < 0 ? 0 : st->tool);
+            ngx_http_aigw_jw_lit(w, ",\"function\":{\"arguments\":");
+            ngx_http_aigw_jw_qstr(w, &ev->text);
+            ngx_http_aigw_jw_lit(w, "}}]},\"finish_reason\":null}]}\n\n");
+            return NGX_OK;
+
+        default:
+            /* signatures and redacted thinking have no place here */
+            return NGX_OK;
+        }
+
+        ngx_http_aigw_jw_qstr(w, &ev->text);
+        ngx_http_aigw_jw_lit(w, "},\"finish_reason\":null}]}\n\n");
+        break;
+
+    case ngx_http_aigw_ev_finish:
+        ngx_http_aigw_openai_chunk(st, w);
+        ngx_http_aigw_jw_lit(w, "{},\"finish_reason\":");
+        ngx_http_aigw_openai_write_stop(w, ev->stop);
+        ngx_http_aigw_jw_lit(w, "}]}\n\n");
+        break;
+
+    case ngx_http_aigw_ev_end:
+        if (ctx->include_usage) {
+            ngx_http_aigw_jw_lit(w, "data: {\"id\":");
+            ngx_http_aigw_jw_qstr(w, &st->id);
+            ngx_http_aigw_jw_lit(w, ",\"object\":\"chat.completion.chunk\","
+                                    "\"created\":");
+            ngx_http_aigw_jw_int(w, st->created);
+            ngx_http_aigw_jw_lit(w, ",\"model\":");
+            ngx_http_aigw_jw_qstr(w, &st->model);
+            ngx_http_aigw_jw_lit(w, ",\"choices\":[],\"usage\":");
+            ngx_http_aigw_openai_write_usage(w, &ctx->usage);
+            ngx_http_aigw_jw_lit(w, "}\n\n");
+        }
+
+        ngx_http_aigw_jw_lit(w, "data: [DONE]\n\n");
+        break;
+
+    case ngx_http_aigw_ev_error:
+        ngx_http_aigw_jw_lit(w, "data: {\"error\":{\"message\":");
+        ngx_http_aigw_jw_qstr(w, &ev->text);
+        ngx_http_aigw_jw_lit(w, ",\"type\":");
+
+        if (ev->status >= 500) {
+            ngx_http_aigw_jw_lit(w, "\"server_error\"");
+
+        } else {
+            ngx_http_aigw_jw_qstr(w, &ev->err_type);
+        }
+
+        ngx_http_aigw_jw_lit(w, ",\"param\":null,\"code\":null}}\n\n");
+        break;
+
+    default:
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_openai_write_usage(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_usage_t *u)
+{
+    ngx_http_aigw_jw_lit(w, "{\"prompt_tokens\":");
+    ngx_http_aigw_jw_int(w, u->input);
+    ngx_http_aigw_jw_lit(w, ",\"completion_tokens\":");
+    ngx_http_aigw_jw_int(w, u->output);
+    ngx_http_aigw_jw_lit(w, ",\"total_tokens\":");
+    ngx_http_aigw_jw_int(w, u->input + u->output);
+    ngx_http_aigw_jw_lit(w, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+    ngx_http_aigw_jw_int(w, u->cache_read);
+    ngx_http_aigw_jw_lit(w, "},\"completion_tokens_details\":"
+                            "{\"reasoning_tokens\":");
+    ngx_http_aigw_jw_int(w, u->reasoning);
+    ngx_http_aigw_jw_lit(w, "}}");
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_write_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t              s;
+    ngx_uint_t             i, n, text;
+    ngx_http_aigw_jw_t     aw;
+    ngx_http_aigw_part_t  *part;
+
+    part = resp->parts.elts;
+
+    ngx_http_aigw_jw_lit(w, "{\"id\":");
+
+    if (resp->id.len) {
+        ngx_http_aigw_jw_qstr(w, &resp->id);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "\"chatcmpl-aigw\"");
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"object\":\"chat.completion\",\"created\":");
+    ngx_http_aigw_jw_int(w, ngx_time());
+    ngx_http_aigw_jw_lit(w, ",\"model\":");
+
+    if (resp->model.len) {
+        ngx_http_aigw_jw_qstr(w, &resp->model);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "\"");
+        ngx_http_aigw_jw_escape(w, ctx->model.data, ctx->model.len);
+        ngx_http_aigw_jw_lit(w, "\"");
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"choices\":[{\"index\":0,\"message\":"
+                            "{\"role\":\"assistant\",\"content\":");
+
+    /* text blocks are joined: escaped contents concatenate as they are */
+
+    text = 0;
+
+    for (i = 0; i < resp->parts.nelts; i++) {
+        if (part[i].type == ngx_http_aigw_part_text) {
+            ngx_http_aigw_jw_cstr(w, text ? "" : "\"");
+            ngx_http_aigw_jw_str(w, &part[i].text);
+            text = 1;
+        }
+    }
+
+    if (text) {
+        ngx_http_aigw_jw_lit(w, "\"");
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "null");
+    }
+
+    text = 0;
+
+    for (i = 0; i < resp->parts.nelts; i++) {
+        if (part[i].type == ngx_http_aigw_part_thinking) {
+            ngx_http_aigw_jw_cstr(w, text ? "" : ",\"reasoning_content\":\"");
+            ngx_http_aigw_jw_str(w, &part[i].text);
+            text = 1;
+        }
+    }
+
+    if (text) {
+        ngx_http_aigw_jw_lit(w, "\"");
+    }
+
+    n = 0;
+
+    for (i = 0; i < resp->parts.nelts; i++) {
+        if (part[i].type != ngx_http_aigw_part_tool_call) {
+            continue;
+        }
+
+        ngx_http_aigw_jw_cstr(w, n++ ? "," : ",\"tool_calls\":[");
+        ngx_http_aigw_jw_lit(w, "{\"id\":");
+        ngx_http_aigw_jw_qstr(w, &part[i].id);
+        ngx_http_aigw_jw_lit(w, ",\"type\":\"function\",\"function\":"
+                                "{\"name\":");
+        ngx_http_aigw_jw_qstr(w, &part[i].name);
+        ngx_http_aigw_jw_lit(w, ",\"arguments\":");
+
+        if (part[i].input_string) {
+            ngx_http_aigw_jw_qstr(w, &part[i].input);
+
+        } else {
+            ngx_http_aigw_jw_init(&aw, r->pool, part[i].input.len + 16);
+            ngx_http_aigw_jw_escape(&aw, part[i].input.data,
+                                    part[i].input.len);
+
+            if (ngx_http_aigw_jw_flatten(&aw, &s) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_aigw_jw_qstr(w, &s);
+        }
+
+        ngx_http_aigw_jw_lit(w, "}}");
+    }
+
+    if (n) {
+        ngx_http_aigw_jw_lit(w, "]");
+    }
+
+    ngx_http_aigw_jw_lit(w, "},\"logprobs\":null,\"finish_reason\":");
+    ngx_http_aigw_openai_write_stop(w, resp->stop);
+    ngx_http_aigw_jw_lit(w, "}],\"usage\":");
+    ngx_http_aigw_openai_write_usage(w, &ctx->usage);
+    ngx_http_aigw_jw_lit(w, "}\n");
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_openai_write_error(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_error_t *err)
+{
+    ngx_http_aigw_jw_lit(w, "{\"error\":{\"message\":");
+    ngx_http_aigw_jw_qstr(w, &err->message);
+    ngx_http_aigw_jw_lit(w, ",\"type\":");
+
+    if (err->status >= 500) {
+        ngx_http_aigw_jw_lit(w, "\"server_error\"");
+
+    } else if (err->type.len) {
+        ngx_http_aigw_jw_qstr(w, &err->type);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "\"invalid_request_error\"");
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"param\":");
+
+    if (err->param.len) {
+        ngx_http_aigw_jw_qstr(w, &err->param);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "null");
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"code\":");
+
+    if (err->code.len) {
+        ngx_http_aigw_jw_qstr(w, &err->code);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "null");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}}");
+}
+
+
+static void
+ngx_http_aigw_openai_write_models(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_array_t *models, ngx_uint_t one)
+{
+    ngx_uint_t               i;
+    ngx_http_aigw_ctx_t     *ctx;
+    ngx_http_aigw_model_t  **m;
+    ngx_http_aigw_route_t   *rt;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+    m = models->elts;
+
+    if (!one) {
+        ngx_http_aigw_jw_lit(w, "{\"object\":\"list\",\"data\":[");
+    }
+
+    for (i = 0; i < models->nelts; i++) {
+        rt = m[i]->routes.elts;
+
+        ngx_http_aigw_jw_cstr(w, i ? ",{\"id\":\"" : "{\"id\":\"");
+
+        if (one && m[i]->wildcard) {
+            ngx_http_aigw_jw_escape(w, ctx->model.data, ctx->model.len);
+
+        } else {
+            ngx_http_aigw_jw_escape(w, m[i]->slug.data, m[i]->slug.len);
+        }
+
+        ngx_http_aigw_jw_lit(w, "\",\"object\":\"model\",\"created\":0,"
+                                "\"owned_by\":\"");
+        ngx_http_aigw_jw_escape(w, rt[0].provider->name.data,
+                                rt[0].provider->name.len);
+        ngx_http_aigw_jw_lit(w, "\"");
+
+        if (m[i]->priced) {
+            ngx_http_aigw_jw_lit(w, ",\"pricing\":{\"currency\":\"USD\","
+                                    "\"per\":\"1M tokens\",\"input\":");
+            ngx_http_aigw_jw_micro(w, m[i]->price_input);
+            ngx_http_aigw_jw_lit(w, ",\"output\":");
+            ngx_http_aigw_jw_micro(w, m[i]->price_output);
+
+            if (m[i]->price_cached) {
+                ngx_http_aigw_jw_lit(w, ",\"cached_input\":");
+                ngx_http_aigw_jw_micro(w, m[i]->price_cached);
+            }
+
+            if (m[i]->price_cache_write) {
+                ngx_http_aigw_jw_lit(w, ",\"cache_write\":");
+                ngx_http_aigw_jw_micro(w, m[i]->price_cache_write);
+            }
+
+            ngx_http_aigw_jw_lit(w, "}");
+        }
+
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    if (!one) {
+        ngx_http_aigw_jw_lit(w, "]}");
+    }
+}
+
+
+static void
+ngx_http_aigw_openai_write_count(ngx_http_aigw_jw_t *w, int64_t tokens)
+{
+    ngx_http_aigw_jw_lit(w, "{\"input_tokens\":");
+    ngx_http_aigw_jw_int(w, tokens);
+    ngx_http_aigw_jw_lit(w, ",\"estimated\":true}");
+}
+
+
+/* translation: an OpenAI request into the canonical form */
+
+static ngx_int_t
+ngx_http_aigw_openai_fail(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    const char *fmt, ngx_str_t *what)
+{
+    ngx_str_t  none = ngx_null_string;
+
+    ctx->error.status = NGX_HTTP_BAD_REQUEST;
+
+    if (ngx_http_aigw_json_message(r->pool, &ctx->error.message, fmt,
+                                   what ? what : &none)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_chat_t *chat)
+{
+    int64_t                n;
+    ngx_int_t              rc;
+    ngx_str_t              key, *s;
+    ngx_uint_t             k, v, e, m, f, i;
+    ngx_http_aigw_msg_t   *msg;
+    ngx_http_aigw_part_t  *part;
+    ngx_http_aigw_tool_t  *tool;
+    ngx_http_aigw_json_t   jj, *j;
+
+    j = &jj;
+    ngx_memzero(j, sizeof(ngx_http_aigw_json_t));
+    j->pool = r->pool;
+    j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+
+    if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    chat->max_tokens = -1;
+    chat->parallel_tools = -1;
+
+    for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
+        v = k + 1;
+        ngx_http_aigw_json_str_raw(j, k, &key);
+
+        if (j->toks[v].type == ngx_http_aigw_json_null) {
+            continue;
+        }
+
+#define ngx_http_aigw_is(name)                                               \
+        (key.len == sizeof(name) - 1                                         \
+         && ngx_strncmp(key.data, name, sizeof(name) - 1) == 0)
+
+        if (ngx_http_aigw_is("model") || ngx_http_aigw_is("stream")
+            || ngx_http_aigw_is("stream_options")
+            || ngx_http_aigw_is("providerOptions"))
+        {
+            continue;
+        }
+
+        if (ngx_http_aigw_is("max_tokens")
+            || ngx_http_aigw_is("max_completion_tokens"))
+        {
+            if (ngx_http_aigw_json_int(j, v, &n) != NGX_OK || n < 1) {
+                return ngx_http_aigw_openai_fail(r, ctx, "\"%V\" must be a "
+                                                 "positive integer", &key);
+            }
+
+            chat->max_tokens = n;
+            continue;
+        }
+
+        if (ngx_http_aigw_is("temperature")) {
+            ngx_http_aigw_json_raw(j, v, &chat->temperature);
+            continue;
+        }
+
+        if (ngx_http_aigw_is("top_p")) {
+            ngx_http_aigw_json_raw(j, v, &chat->top_p);
+            continue;
+        }
+
+        if (ngx_http_aigw_is("user")) {
+            ngx_http_aigw_json_str_raw(j, v, &chat->user);
+            continue;
+        }
+
+        if (ngx_http_aigw_is("reasoning_effort")) {
+            if (j->toks[v].type != ngx_http_aigw_json_string) {
+                return ngx_http_aigw_openai_fail(r, ctx, "\"%V\" must be a "
+                                                 "string", &key);
+            }
+
+            ngx_http_aigw_json_str_raw(j, v, &chat->effort);
+
+            chat->thinking = ngx_http_aigw_json_str_eq(j, v, "none")
+                             ? ngx_http_aigw_think_disabled
+                             : ngx_http_aigw_think_enabled;
+            continue;
+        }
+
+        if (ngx_http_aigw_is("parallel_tool_calls")) {
+            chat->parallel_tools =
+                          (j->toks[v].type == ngx_http_aigw_json_true);
+            continue;
+        }
+
+        if (ngx_http_aigw_is("stop")) {
+            if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            if (j->toks[v].type == ngx_http_aigw_json_string) {
+                s = ngx_array_push(&chat->stop);
+                if (s == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_http_aigw_json_str_raw(j, v, s);
+                continue;
+            }
+
+            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+                if (j->toks[e].type != ngx_http_aigw_json_string) {
+                    return ngx_http_aigw_openai_fail(r, ctx, "\"stop\" must "
+                                                     "hold strings", NULL);
+                }
+
+                s = ngx_array_push(&chat->stop);
+                if (s == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_http_aigw_json_str_raw(j, e, s);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("tool_choice")) {
+            if (ngx_http_aigw_json_str_eq(j, v, "auto")) {
+                chat->tool_choice = ngx_http_aigw_choice_auto;
+
+            } else if (ngx_http_aigw_json_str_eq(j, v, "none")) {
+                chat->tool_choice = ngx_http_aigw_choice_none;
+
+            } else if (ngx_http_aigw_json_str_eq(j, v, "required")) {
+                chat->tool_choice = ngx_http_aigw_choice_any;
+
+            } else {
+                f = ngx_http_aigw_json_get(j, v, "function");
+                m = ngx_http_aigw_json_get(j, f, "name");
+
+                if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    return ngx_http_aigw_openai_fail(r, ctx, "unsupported "
+                                                     "\"tool_choice\"",
+                                                     NULL);
+                }
+
+                chat->tool_choice = ngx_http_aigw_choice_tool;
+                ngx_http_aigw_json_str_raw(j, m, &chat->tool_choice_name);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("tools")) {
+            if (ngx_array_init(&chat->tools, r->pool,
+                               ngx_max(j->toks[v].count, 1),
+                               sizeof(ngx_http_aigw_tool_t))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+                m = ngx_http_aigw_json_get(j, e, "type");
+
+                if (!ngx_http_aigw_json_str_eq(j, m, "function")) {
+                    return ngx_http_aigw_openai_fail(r, ctx, "only tools of "
+                                                     "type \"function\" can "
+                                                     "be translated", NULL);
+                }
+
+                f = ngx_http_aigw_json_get(j, e, "function");
+                m = ngx_http_aigw_json_get(j, f, "name");
+
+                if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    return ngx_http_aigw_openai_fail(r, ctx, "a tool has no "
+                                                     "\"function.name\"",
+                                                     NULL);
+                }
+
+                tool = ngx_array_push(&chat->tools);
+                if (tool == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
+                ngx_http_aigw_json_str_raw(j, m, &tool->name);
+
+                m = ngx_http_aigw_json_get(j, f, "description");
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                    ngx_http_aigw_json_str_raw(j, m, &tool->description);
+                }
+
+                m = ngx_http_aigw_json_get(j, f, "parameters");
+                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+                    ngx_http_aigw_json_raw(j, m, &tool->schema);
+                }
+
+                m = ngx_http_aigw_json_get(j, f, "strict");
+                if (m != NGX_HTTP_AIGW_JSON_NONE) {
+                    ngx_http_aigw_json_raw(j, m, &tool->strict);
+                }
+            }
+
+            continue;
+        }
+
+        if (ngx_http_aigw_is("n")) {
+            if (ngx_http_aigw_json_int(j, v, &n) == NGX_OK && n == 1) {
+                continue;
+            }
+
+            return ngx_http_aigw_openai_fail(r, ctx, "\"n\" other than 1 "
+                                             "cannot be translated for this "
+                                             "provider", NULL);
+        }
+
+        if (ngx_http_aigw_is("logprobs") || ngx_http_aigw_is("top_logprobs")
+            || ngx_http_aigw_is("audio") || ngx_http_aigw_is("modalities")
+            || ngx_http_aigw_is("functions")
+            || ngx_http_aigw_is("function_call")
+            || ngx_http_aigw_is("prediction")
+            || ngx_http_aigw_is("web_search_options"))
+        {
+            if (j->toks[v].type == ngx_http_aigw_json_false) {
+                continue;
+            }
+
+            return ngx_http_aigw_openai_fail(r, ctx, "\"%V\" cannot be "
+                                             "translated for this provider",
+                                             &key);
+        }
+
+        if (ngx_http_aigw_is("response_format")) {
+            m = ngx_http_aigw_json_get(j, v, "type");
+
+            if (ngx_http_aigw_json_str_eq(j, m, "text")) {
+                continue;
+            }
+
+            return ngx_http_aigw_openai_fail(r, ctx, "\"response_format\" "
+                                             "other than text cannot be "
+                                             "translated for this provider",
+                                             NULL);
+        }
+
+        if (ngx_http_aigw_is("frequency_penalty")
+            || ngx_http_aigw_is("presence_penalty"))
+        {
+            ngx_http_aigw_json_raw(j, v, &key);
+
+            if (key.len == 1 && key.data[0] == '0') {
+                continue;
+            }
+
+            ngx_http_aigw_json_str_raw(j, k, &key);
+
+            return ngx_http_aigw_openai_fail(r, ctx, "\"%V\" cannot be "
+                                             "translated for this provider",
+                                             &key);
+        }
+
+        if (ngx_http_aigw_is("messages")) {
+            continue;
+        }
+
+        /* store, metadata, seed, service_tier, ...: no effect on output */
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "aigw: field \"%V\" dropped in translation", &key);
+
+#undef ngx_http_aigw_is
+    }
+
+    /* messages */
+
+    v = ngx_http_aigw_json_get(j, 0, "messages");
+
+    if (ngx_array_init(&chat->messages, r->pool, j->toks[v].count + 1,
+                       sizeof(ngx_http_aigw_msg_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    i = 0;
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next, i++) {
+
+        if (j->toks[e].type != ngx_http_aigw_json_object) {
+            return ngx_http_aigw_openai_fail(r, ctx, "each of \"messages\" "
+                                             "must be an object", NULL);
+        }
+
+        msg = ngx_array_push(&chat->messages);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(msg, sizeof(ngx_http_aigw_msg_t));
+
+        if (ngx_array_init(&msg->parts, r->pool, 2,
+                           sizeof(ngx_http_aigw_part_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        m = ngx_http_aigw_json_get(j, e, "role");
+
+        if (ngx_http_aigw_json_str_eq(j, m, "system")
+            || ngx_http_aigw_json_str_eq(j, m, "developer"))
+        {
+            msg->role = ngx_http_aigw_role_system;
+
+        } else if (ngx_http_aigw_json_str_eq(j, m, "user")) {
+            msg->role = ngx_http_aigw_role_user;
+
+        } else if (ngx_http_aigw_json_str_eq(j, m, "assistant")) {
+            msg->role = ngx_http_aigw_role_assistant;
+
+        } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
+            msg->role = ngx_http_aigw_role_tool;
+
+            m = ngx_http_aigw_json_get(j, e, "tool_call_id");
+
+            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                return ngx_http_aigw_openai_fail(r, ctx, "a \"tool\" message "
+                                                 "needs \"tool_call_id\"",
+                                                 NULL);
+            }
+
+            ngx_http_aigw_json_str_raw(j, m, &msg->tool_call_id);
+
+        } else {
+            return ngx_http_aigw_openai_fail(r, ctx, "a message has no valid "
+                                             "\"role\"", NULL);
+        }
+
+        m = ngx_http_aigw_json_get(j, e, "content");
+
+        rc = ngx_http_aigw_openai_parse_content(r, ctx, j, m, &msg->parts);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (msg->role != ngx_http_aigw_role_assistant) {
+            continue;
+        }
+
+        m = ngx_http_aigw_json_get(j, e, "tool_calls");
+
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_array)) {
+            continue;
+        }
+
+        for (k = m + 1; k < j->toks[m].next; k = j->toks[k].next) {
+            part = ngx_array_push(&msg->parts);
+            if (part == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+            part->type = ngx_http_aigw_part_tool_call;
+            part->input_string = 1;
+
+            f = ngx_http_aigw_json_get(j, k, "id");
+            if (ngx_http_aigw_json_is(j, f, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, f, &part->id);
+            }
+
+            f = ngx_http_aigw_json_get(j, k, "function");
+
+            v = ngx_http_aigw_json_get(j, f, "name");
+            if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, v, &part->name);
+            }
+
+            v = ngx_http_aigw_json_get(j, f, "arguments");
+            if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, v, &part->input);
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_array_t *parts)
+{
+    u_char                *c;
+    ngx_str_t              url;
+    ngx_uint_t             e, m, f;
+    ngx_http_aigw_part_t  *part;
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE
+        || j->toks[v].type == ngx_http_aigw_json_null)
+    {
+        return NGX_OK;
+    }
+
+    if (j->toks[v].type == ngx_http_aigw_json_string) {
+        part = ngx_array_push(parts);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        part->type = ngx_http_aigw_part_text;
+        ngx_http_aigw_json_str_raw(j, v, &part->text);
+
+        return NGX_OK;
+    }
+
+    if (j->toks[v].type != ngx_http_aigw_json_array) {
+        return ngx_http_aigw_openai_fail(r, ctx, "message \"content\" must be "
+                                         "a string or an array", NULL);
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        part = ngx_array_push(parts);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+
+        m = ngx_http_aigw_json_get(j, e, "type");
+
+        if (ngx_http_aigw_json_str_eq(j, m, "text")) {
+            part->type = ngx_http_aigw_part_text;
+
+            m = ngx_http_aigw_json_get(j, e, "text");
+            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                return ngx_http_aigw_openai_fail(r, ctx, "a text part has no "
+                                                 "\"text\"", NULL);
+            }
+
+            ngx_http_aigw_json_str_raw(j, m, &part->text);
+            continue;
+        }
+
+        if (ngx_http_aigw_json_str_eq(j, m, "image_url")
+            || ngx_http_aigw_json_str_eq(j, m, "file"))
+        {
+            part->type = ngx_http_aigw_json_str_eq(j, m, "file")
+                         ? ngx_http_aigw_part_document
+                         : ngx_http_aigw_part_image;
+
+            f = ngx_http_aigw_json_get(j, e, part->type
+                                       == ngx_http_aigw_part_image
+                                       ? "image_url" : "file");
+            m = ngx_http_aigw_json_get(j, f, part->type
+                                       == ngx_http_aigw_part_image
+                                       ? "url" : "file_data");
+
+            if (ngx_http_aigw_json_is(j, f, ngx_http_aigw_json_string)) {
+                m = f;
+            }
+
+            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                return ngx_http_aigw_openai_fail(r, ctx, "only images and "
+                                                 "files given inline or by "
+                                                 "URL can be translated",
+                                                 NULL);
+            }
+
+            ngx_http_aigw_json_str_raw(j, m, &url);
+
+            /* data:<media type>;base64,<data> */
+
+            if (url.len > 5 && ngx_strncmp(url.data, "data:", 5) == 0) {
+                c = ngx_strnstr(url.data, ";base64,", url.len);
+
+                if (c == NULL) {
+                    return ngx_http_aigw_openai_fail(r, ctx, "a data URL must "
+                                                     "be base64", NULL);
+                }
+
+                part->media_type.data = url.data + 5;
+                part->media_type.len = c - url.data - 5;
+                part->data.data = c + 8;
+                part->data.len = url.data + url.len - c - 8;
+
+            } else {
+                part->url = url;
+            }
+
+            continue;
+        }
+
+        return ngx_http_aigw_openai_fail(r, ctx, "this content part type "
+                                         "cannot be translated for this "
+                                         "provider", NULL);
+    }
+
+    return NGX_OK;
+}
+
+
+/* translation: the canonical form into an OpenAI request */
+
+static ngx_int_t
+ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t              *s;
+    ngx_uint_t              i, k, n, other, reasoning;
+    ngx_http_aigw_msg_t    *msg;
+    ngx_http_aigw_chat_t   *chat;
+    ngx_http_aigw_part_t   *part;
+    ngx_http_aigw_tool_t   *tool;
+
+    chat = ctx->chat;
+    reasoning = t->model->reasoning;
+
+    ngx_http_aigw_jw_lit(w, "{\"model\":\"");
+    ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
+    ngx_http_aigw_jw_lit(w, "\",\"messages\":[");
+
+    n = 0;
+
+    /* system parts of formats that keep them apart come first */
+
+    if (chat->system.nelts) {
+        ngx_http_aigw_jw_lit(w, "{\"role\":\"system\",\"content\":");
+        ngx_http_aigw_openai_write_parts(w, &chat->system,
+                                         ngx_http_aigw_part_text);
+        ngx_http_aigw_jw_lit(w, "}");
+        n++;
+    }
+
+    msg = chat->messages.elts;
+
+    for (i = 0; i < chat->messages.nelts; i++) {
+        part = msg[i].parts.elts;
+
+        switch (msg[i].role) {
+
+        case ngx_http_aigw_role_system:
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"role\":\"system\",\"content\":"
+                                        : "{\"role\":\"system\",\"content\":");
+            ngx_http_aigw_openai_write_parts(w, &msg[i].parts,
+                                             ngx_http_aigw_part_text);
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        case ngx_http_aigw_role_tool:
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"role\":\"tool\","
+                                          "\"tool_call_id\":"
+                                        : "{\"role\":\"tool\","
+                                          "\"tool_call_id\":");
+            ngx_http_aigw_jw_qstr(w, &msg[i].tool_call_id);
+            ngx_http_aigw_jw_lit(w, ",\"content\":");
+            ngx_http_aigw_openai_write_parts(w, &msg[i].parts,
+                                             ngx_http_aigw_part_text);
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        case ngx_http_aigw_role_user:
+
+            /* tool results go first, each as a "tool" message */
+
+            other = 0;
+
+            for (k = 0; k < msg[i].parts.nelts; k++) {
+                if (part[k].type != ngx_http_aigw_part_tool_result) {
+                    other = 1;
+                    continue;
+                }
+
+                ngx_http_aigw_jw_cstr(w, n++ ? ",{\"role\":\"tool\","
+                                              "\"tool_call_id\":"
+                                            : "{\"role\":\"tool\","
+                                              "\"tool_call_id\":");
+                ngx_http_aigw_jw_qstr(w, &part[k].id);
+                ngx_http_aigw_jw_lit(w, ",\"content\":");
+
+                if (part[k].content && part[k].content->nelts) {
+                    ngx_http_aigw_openai_write_parts(w, part[k].content,
+                                                 ngx_http_aigw_part_text);
+
+                } else {
+                    ngx_http_aigw_jw_lit(w, "\"\"");
+                }
+
+                ngx_http_aigw_jw_lit(w, "}");
+
+                /* images of a tool result follow as a user message */
+
+                if (part[k].content) {
+                    ngx_http_aigw_openai_write_parts(w, part[k].content,
+                                                 ngx_http_aigw_part_image);
+                }
+            }
+
+            if (!other) {
+                break;
+            }
+
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"role\":\"user\",\"content\":"
+                                        : "{\"role\":\"user\",\"content\":");
+            ngx_http_aigw_openai_write_parts(w, &msg[i].parts, 0);
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        default: /* assistant */
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"role\":\"assistant\","
+                                          "\"content\":"
+                                        : "{\"role\":\"assistant\","
+                                          "\"content\":");
+            ngx_http_aigw_openai_write_parts(w, &msg[i].parts,
+                                             ngx_http_aigw_part_text);
+
+            other = 0;
+
+            for (k = 0; k < msg[i].parts.nelts; k++) {
+                if (part[k].type != ngx_http_aigw_part_tool_call) {
+                    continue;
+                }
+
+                ngx_http_aigw_jw_cstr(w, other++ ? ",{\"id\":"
+                                                : ",\"tool_calls\":[{\"id\":");
+                ngx_http_aigw_jw_qstr(w, &part[k].id);
+                ngx_http_aigw_jw_lit(w, ",\"type\":\"function\",\"function\":"
+                                        "{\"name\":");
+                ngx_http_aigw_jw_qstr(w, &part[k].name);
+                ngx_http_aigw_jw_lit(w, ",\"arguments\":");
+
+                if (part[k].input_string) {
+                    ngx_http_aigw_jw_qstr(w, &part[k].input);
+
+                } else {
+                    ngx_http_aigw_jw_lit(w, "\"");
+                    ngx_http_aigw_jw_escape(w, part[k].input.data,
+                                            part[k].input.len);
+                    ngx_http_aigw_jw_lit(w, "\"");
+                }
+
+                ngx_http_aigw_jw_lit(w, "}}");
+            }
+
+            if (other) {
+                ngx_http_aigw_jw_lit(w, "]");
+            }
+
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+        }
+    }
+
+    ngx_http_aigw_jw_lit(w, "]");
+
+    if (chat->tools.nelts) {
+        tool = chat->tools.elts;
+
+        ngx_http_aigw_jw_lit(w, ",\"tools\":[");
+
+        for (i = 0; i < chat->tools.nelts; i++) {
+            ngx_http_aigw_jw_cstr(w, i ? ",{\"type\":\"function\",\"function\":"
+                                        "{\"name\":"
+                                      : "{\"type\":\"function\",\"function\":"
+                                        "{\"name\":");
+            ngx_http_aigw_jw_qstr(w, &tool[i].name);
+
+            if (tool[i].description.len) {
+                ngx_http_aigw_jw_lit(w, ",\"description\":");
+                ngx_http_aigw_jw_qstr(w, &tool[i].description);
+            }
+
+            ngx_http_aigw_jw_lit(w, ",\"parameters\":");
+
+            if (tool[i].schema.len) {
+                ngx_http_aigw_jw_str(w, &tool[i].schema);
+
+            } else {
+                ngx_http_aigw_jw_lit(w, "{\"type\":\"object\"}");
+            }
+
+            ngx_http_aigw_jw_lit(w, "}}");
+        }
+
+        ngx_http_aigw_jw_lit(w, "]");
+
+        if (chat->parallel_tools == 0) {
+            ngx_http_aigw_jw_lit(w, ",\"parallel_tool_calls\":false");
+        }
+    }
+
+    switch (chat->tool_choice) {
+
+    case ngx_http_aigw_choice_auto:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":\"auto\"");
+        break;
+
+    case ngx_http_aigw_choice_none:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":\"none\"");
+        break;
+
+    case ngx_http_aigw_choice_any:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":\"required\"");
+        break;
+
+    case ngx_http_aigw_choice_tool:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"function\","
+                                "\"function\":{\"name\":");
+        ngx_http_aigw_jw_qstr(w, &chat->tool_choice_name);
+        ngx_http_aigw_jw_lit(w, "}}");
+        break;
+
+    default:
+        break;
+    }
+
+    if (chat->max_tokens > 0) {
+        ngx_http_aigw_jw_cstr(w, reasoning ? ",\"max_completion_tokens\":"
+                                          : ",\"max_tokens\":");
+        ngx_http_aigw_jw_int(w, chat->max_tokens);
+    }
+
+    if (chat->temperature.len) {
+        ngx_http_aigw_jw_lit(w, ",\"temperature\":");
+        ngx_http_aigw_jw_str(w, &chat->temperature);
+    }
+
+    if (chat->top_p.len) {
+        ngx_http_aigw_jw_lit(w, ",\"top_p\":");
+        ngx_http_aigw_jw_str(w, &chat->top_p);
+    }
+
+    if (chat->stop.nelts) {
+        s = chat->stop.elts;
+
+        ngx_http_aigw_jw_lit(w, ",\"stop\":[");
+
+        for (i = 0; i < chat->stop.nelts; i++) {
+            ngx_http_aigw_jw_cstr(w, i ? "," : "");
+            ngx_http_aigw_jw_qstr(w, &s[i]);
+        }
+
+        ngx_http_aigw_jw_lit(w, "]");
+    }
+
+    if (chat->user.len) {
+        ngx_http_aigw_jw_lit(w, ",\"user\":");
+        ngx_http_aigw_jw_qstr(w, &chat->user);
+    }
+
+    /* reasoning only for models configured as reasoning models */
+
+    if (reasoning && chat->thinking == ngx_http_aigw_think_enabled) {
+        ngx_http_aigw_jw_lit(w, ",\"reasoning_effort\":");
+
+        if (chat->effort.len) {
+            ngx_http_aigw_jw_qstr(w, &chat->effort);
+
+        } else if (chat->thinking_budget > 0
+                   && chat->thinking_budget < 4096)
+        {
+            ngx_http_aigw_jw_lit(w, "\"low\"");
+
+        } else if (chat->thinking_budget >= 16384) {
+            ngx_http_aigw_jw_lit(w, "\"high\"");
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "\"medium\"");
+        }
+
+    } else if (reasoning && chat->thinking == ngx_http_aigw_think_adaptive
+               && chat->effort.len)
+    {
+        ngx_http_aigw_jw_lit(w, ",\"reasoning_effort\":");
+        ngx_http_aigw_jw_qstr(w, &chat->effort);
+    }
+
+    if (ctx->stream) {
+        ngx_http_aigw_jw_lit(w, ",\"stream\":true,\"stream_options\":"
+                                "{\"include_usage\":true}");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * Message content: a string when it is one text part, else an array of
+ * parts of the given type (0: text and images).
+ */
+
+static void
+ngx_http_aigw_openai_write_parts(ngx_http_aigw_jw_t *w, ngx_array_t *parts,
+    ngx_uint_t type)
+{
+    ngx_uint_t             i, n, text, media;
+    ngx_http_aigw_part_t  *part;
+
+    part = parts->elts;
+    text = 0;
+    media = 0;
+
+    for (i = 0; i < parts->nelts; i++) {
+        if (part[i].type == ngx_http_aigw_part_text) {
+            text++;
+
+        } else if (part[i].type == ngx_http_aigw_part_image
+                   || part[i].type == ngx_http_aigw_part_document)
+        {
+            media++;
+        }
+    }
+
+    if (type == ngx_http_aigw_part_image) {
+
+        /* only the images, as a user message after tool results */
+
+        if (media == 0) {
+            return;
+        }
+
+        ngx_http_aigw_jw_lit(w, ",{\"role\":\"user\",\"content\":[");
+
+        for (i = 0, n = 0; i < parts->nelts; i++) {
+            if (part[i].type == ngx_http_aigw_part_image
+                || part[i].type == ngx_http_aigw_part_document)
+            {
+                ngx_http_aigw_jw_cstr(w, n++ ? "," : "");
+                ngx_http_aigw_openai_write_media(w, &part[i]);
+            }
+        }
+
+        ngx_http_aigw_jw_lit(w, "]}");
+        return;
+    }
+
+    if (type == ngx_http_aigw_part_text) {
+        media = 0;
+    }
+
+    if (text == 0 && media == 0) {
+        ngx_http_aigw_jw_cstr(w, type == ngx_http_aigw_part_text && parts->nelts
+                                ? "null" : "\"\"");
+        return;
+    }
+
+    if (text == 1 && media == 0) {
+        for (i = 0; i < parts->nelts; i++) {
+            if (part[i].type == ngx_http_aigw_part_text) {
+                ngx_http_aigw_jw_qstr(w, &part[i].text);
+            }
+        }
+
+        return;
+    }
+
+    ngx_http_aigw_jw_lit(w, "[");
+
+    for (i = 0, n = 0; i < parts->nelts; i++) {
+
+        if (part[i].type == ngx_http_aigw_part_text) {
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"text\",\"text\":"
+                                        : "{\"type\":\"text\",\"text\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].text);
+            ngx_http_aigw_jw_lit(w, "}");
+
+        } else if (media && (part[i].type == ngx_http_aigw_part_image
+                             || part[i].type == ngx_http_aigw_part_document))
+        {
+            ngx_http_aigw_jw_cstr(w, n++ ? "," : "");
+            ngx_http_aigw_openai_write_media(w, &part[i]);
+        }
+    }
+
+    ngx_http_aigw_jw_lit(w, "]");
+}
+
+
+static void
+ngx_http_aigw_openai_write_media(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_part_t *part)
+{
+    if (part->type == ngx_http_aigw_part_document) {
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"file\",\"file\":{\"filename\":"
+                                "\"document.pdf\",\"file_data\":\"data:");
+        ngx_http_aigw_jw_str(w, &part->media_type);
+        ngx_http_aigw_jw_lit(w, ";base64,");
+        ngx_http_aigw_jw_str(w, &part->data);
+        ngx_http_aigw_jw_lit(w, "\"}}");
+        return;
+    }
+
+    ngx_http_aigw_jw_lit(w, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
+
+    if (part->url.len) {
+        ngx_http_aigw_jw_qstr(w, &part->url);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "\"data:");
+        ngx_http_aigw_jw_str(w, &part->media_type);
+        ngx_http_aigw_jw_lit(w, ";base64,");
+        ngx_http_aigw_jw_str(w, &part->data);
+        ngx_http_aigw_jw_lit(w, "\"");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}}");
+}

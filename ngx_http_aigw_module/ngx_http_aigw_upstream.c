@@ -1,0 +1,1310 @@
+
+/*
+ * Copyright (C) ngx_http_aigw_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_aigw_module.h"
+
+
+/*
+ * ngx_http_upstream callbacks.  process_header parses the provider's
+ * status line and headers and decides about failover; a non-streamed
+ * body is read whole before anything reaches the client, so that it can
+ * be translated, given an exact length, and retried on another provider
+ * if it is broken.  A stream goes to the client as soon as its first byte
+ * arrived, event by event, through the input filter.
+ */
+
+
+static ngx_int_t ngx_http_aigw_create_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_reinit_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_header_line(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_headers_done(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_invalid(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, const char *what);
+static ngx_uint_t ngx_http_aigw_retryable(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_read_body(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, u_char *p, u_char *last);
+static ngx_int_t ngx_http_aigw_accumulate(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, u_char *p, size_t len);
+static ngx_int_t ngx_http_aigw_finish_body(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_out_body(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body);
+static ngx_int_t ngx_http_aigw_client_headers(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r,
+    const char *key, ngx_str_t *value);
+static void ngx_http_aigw_abort_request(ngx_http_request_t *r);
+static void ngx_http_aigw_finalize_request(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_aigw_filter_init(void *data);
+static ngx_int_t ngx_http_aigw_filter(void *data, ssize_t bytes);
+static ngx_int_t ngx_http_aigw_feed(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, u_char *p, u_char *last);
+static ngx_int_t ngx_http_aigw_event(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev);
+static ngx_int_t ngx_http_aigw_write_events(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_response_events(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp);
+static void ngx_http_aigw_out_event(ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_stream_end(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t status, const char *message);
+
+
+ngx_int_t
+ngx_http_aigw_upstream_start(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_http_upstream_t       *u;
+    ngx_http_aigw_loc_conf_t  *alcf;
+
+    if (ngx_http_upstream_create(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+    u = r->upstream;
+
+    ngx_str_set(&u->schema, "aigw://");
+    u->output.tag = (ngx_buf_tag_t) &ngx_http_aigw_module;
+
+    u->conf = &alcf->upstream;
+
+    u->create_request = ngx_http_aigw_create_request;
+    u->reinit_request = ngx_http_aigw_reinit_request;
+    u->process_header = ngx_http_aigw_process_header;
+    u->abort_request = ngx_http_aigw_abort_request;
+    u->finalize_request = ngx_http_aigw_finalize_request;
+
+    u->input_filter_init = ngx_http_aigw_filter_init;
+    u->input_filter = ngx_http_aigw_filter;
+    u->input_filter_ctx = r;
+
+    u->buffering = 0;
+
+    ctx->content_length = -1;
+    ctx->rstate = ngx_http_aigw_rs_status;
+
+    ngx_http_aigw_jw_init(&ctx->out, r->pool, 4096);
+    ctx->out.tag = u->output.tag;
+    ctx->out.free = &u->free_bufs;
+
+    if (ngx_array_init(&ctx->events, r->pool, 8,
+                       sizeof(ngx_http_aigw_event_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_upstream_init(r);
+
+    return NGX_OK;
+}
+
+
+/* the request is built per try by the balancer */
+
+static ngx_int_t
+ngx_http_aigw_create_request(ngx_http_request_t *r)
+{
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_reinit_request(ngx_http_request_t *r)
+{
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_process_header(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_http_upstream_t  *u;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+    u = r->upstream;
+    b = &u->buffer;
+
+    if (ctx->first_byte == 0) {
+        ctx->first_byte = ngx_current_msec;
+    }
+
+    for ( ;; ) {
+
+        switch (ctx->rstate) {
+
+        case ngx_http_aigw_rs_status:
+
+            rc = ngx_http_parse_status_line(r, b, &ctx->status_line);
+
+            if (rc == NGX_AGAIN) {
+                return NGX_AGAIN;
+            }
+
+            if (rc == NGX_ERROR) {
+                return ngx_http_aigw_invalid(r, ctx,
+                                             "an invalid status line");
+            }
+
+            ctx->status = ctx->status_line.code;
+            ctx->rstate = ngx_http_aigw_rs_headers;
+            break;
+
+        case ngx_http_aigw_rs_headers:
+
+            rc = ngx_http_parse_header_line(r, b, 1);
+
+            if (rc == NGX_OK) {
+                rc = ngx_http_aigw_header_line(r, ctx);
+                if (rc != NGX_OK) {
+                    return rc;
+                }
+
+                break;
+            }
+
+            if (rc == NGX_AGAIN) {
+                return NGX_AGAIN;
+            }
+
+            if (rc != NGX_HTTP_PARSE_HEADER_DONE) {
+                return ngx_http_aigw_invalid(r, ctx, "an invalid header");
+            }
+
+            /* 1xx: another status line follows */
+
+            if (ctx->status >= 100 && ctx->status < 200) {
+                r->state = 0;
+                ctx->rstate = ngx_http_aigw_rs_status;
+                ctx->content_length = -1;
+                ctx->chunked_body = 0;
+                break;
+            }
+
+            rc = ngx_http_aigw_headers_done(r, ctx);
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
+
+            break;
+
+        case ngx_http_aigw_rs_first_byte:
+
+            /* a stream is committed when its first byte arrived */
+
+            if (b->pos == b->last) {
+                return NGX_AGAIN;
+            }
+
+            return ngx_http_aigw_client_headers(r, ctx);
+
+        case ngx_http_aigw_rs_body:
+
+            if (u->peer.connection) {
+                ngx_add_timer(u->peer.connection->read, u->conf->read_timeout);
+            }
+
+            rc = ngx_http_aigw_read_body(r, ctx, b->pos, b->last);
+
+            b->pos = b->start;
+            b->last = b->start;
+
+            if (rc == NGX_AGAIN) {
+                return NGX_AGAIN;
+            }
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            rc = ngx_http_aigw_finish_body(r, ctx);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            return ngx_http_aigw_client_headers(r, ctx);
+
+        default:
+            return NGX_ERROR;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_aigw_header_line(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    size_t      len;
+    ngx_str_t   name, value;
+
+    name.data = r->header_name_start;
+    name.len = r->header_name_end - r->header_name_start;
+    value.data = r->header_start;
+    value.len = r->header_end - r->header_start;
+
+    len = name.len;
+
+#define ngx_http_aigw_hdr(s)                                                 \
+    (len == sizeof(s) - 1 && ngx_strncasecmp(name.data, (u_char *) s, len) == 0)
+
+    if (ngx_http_aigw_hdr("content-length")) {
+        ctx->content_length = ngx_atoof(value.data, value.len);
+
+        if (ctx->content_length == NGX_ERROR) {
+            return ngx_http_aigw_invalid(r, ctx, "an invalid Content-Length");
+        }
+
+    } else if (ngx_http_aigw_hdr("transfer-encoding")) {
+        if (value.len == 7
+            && ngx_strncasecmp(value.data, (u_char *) "chunked", 7) == 0)
+        {
+            ctx->chunked_body = 1;
+
+        } else {
+            return ngx_http_aigw_invalid(r, ctx,
+                                         "an unsupported Transfer-Encoding");
+        }
+
+    } else if (ngx_http_aigw_hdr("content-type")) {
+        ctx->content_type.data = ngx_pstrdup(r->pool, &value);
+        if (ctx->content_type.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->content_type.len = value.len;
+
+    } else if (ngx_http_aigw_hdr("content-encoding")) {
+        if (!(value.len == 8
+              && ngx_strncasecmp(value.data, (u_char *) "identity", 8) == 0))
+        {
+            return ngx_http_aigw_invalid(r, ctx,
+                                         "a compressed body "
+                                         "(Content-Encoding)");
+        }
+
+    } else if (ngx_http_aigw_hdr("retry-after")) {
+        ctx->retry_after.data = ngx_pstrdup(r->pool, &value);
+        if (ctx->retry_after.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->retry_after.len = value.len;
+
+    } else if (ngx_http_aigw_hdr("x-request-id")
+               || ngx_http_aigw_hdr("request-id"))
+    {
+        ctx->request_id.data = ngx_pstrdup(r->pool, &value);
+        if (ctx->request_id.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->request_id.len = value.len;
+
+    } else if (ngx_http_aigw_hdr("connection")) {
+        if (ngx_strlcasestrn(value.data, value.data + value.len,
+                             (u_char *) "close", 5 - 1))
+        {
+            ctx->connection_close = 1;
+        }
+    }
+
+#undef ngx_http_aigw_hdr
+
+    return NGX_OK;
+}
+
+
+/*
+ * The status and headers are complete: fail over, commit a stream, or go
+ * on reading a body.  NGX_DECLINED continues the state machine.
+ */
+
+static ngx_int_t
+ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_http_upstream_t       *u;
+    ngx_http_aigw_provider_t  *p;
+    ngx_http_aigw_loc_conf_t  *alcf;
+
+    u = r->upstream;
+    p = ctx->target->provider;
+
+    if (ctx->chunked_body) {
+        ctx->content_length = -1;
+    }
+
+    if (ngx_http_aigw_retryable(r, ctx)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: provider \"%V\" returned %ui, trying the next "
+                      "provider", &p->name, ctx->status);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    u->headers_in.status_n = ctx->status;
+
+    ctx->sse_body = (ctx->status >= 200 && ctx->status < 300 && ctx->stream
+                     && ctx->content_type.len >= 17
+                     && ngx_strncasecmp(ctx->content_type.data,
+                                        (u_char *) "text/event-stream", 17)
+                        == 0);
+
+    if (ctx->sse_body) {
+        ctx->rstate = ngx_http_aigw_rs_first_byte;
+        return NGX_DECLINED;
+    }
+
+    if (!ctx->chunked_body && ctx->content_length == -1
+        && ctx->status != NGX_HTTP_NO_CONTENT
+        && ctx->status != NGX_HTTP_NOT_MODIFIED)
+    {
+        /* rare: a body ended by the connection close, read in the filter */
+
+        ctx->close_delimited = 1;
+        ctx->rstate = ngx_http_aigw_rs_done;
+
+        return ngx_http_aigw_client_headers(r, ctx);
+    }
+
+    if (ctx->content_length > 0) {
+        alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+        if ((size_t) ctx->content_length > alcf->max_response_size) {
+            return ngx_http_aigw_invalid(r, ctx, "a response over "
+                                         "aigw_max_response_size");
+        }
+
+        ctx->acc_cap = (size_t) ctx->content_length;
+        ctx->acc = ngx_pnalloc(r->pool, ctx->acc_cap);
+        if (ctx->acc == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->rstate = ngx_http_aigw_rs_body;
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_invalid(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    const char *what)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "aigw: provider \"%V\" sent %s",
+                  &ctx->target->provider->name, what);
+
+    ngx_str_set(&ctx->failure, "invalid");
+    ctx->status = 0;
+
+    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+}
+
+
+/* a status that moves to the next provider, if there is one to move to */
+
+static ngx_uint_t
+ngx_http_aigw_retryable(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t                 i, mask;
+    ngx_msec_t                 timeout;
+    ngx_http_upstream_t       *u;
+    ngx_http_aigw_target_t    *t;
+    ngx_http_aigw_loc_conf_t  *alcf;
+
+    switch (ctx->status) {
+    case 429: mask = NGX_HTTP_AIGW_NEXT_429; break;
+    case 500: mask = NGX_HTTP_AIGW_NEXT_500; break;
+    case 502: mask = NGX_HTTP_AIGW_NEXT_502; break;
+    case 503: mask = NGX_HTTP_AIGW_NEXT_503; break;
+    case 504: mask = NGX_HTTP_AIGW_NEXT_504; break;
+    case 529: mask = NGX_HTTP_AIGW_NEXT_529; break;
+    default: return 0;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+    u = r->upstream;
+
+    if (!(alcf->next & mask) || u->peer.tries <= 1) {
+        return 0;
+    }
+
+    timeout = u->conf->next_upstream_timeout;
+
+    if (timeout && ngx_current_msec - u->peer.start_time >= timeout) {
+        return 0;
+    }
+
+    t = ctx->plan.elts;
+
+    for (i = ctx->cur + 1; i < ctx->plan.nelts; i++) {
+        if (!t[i].done) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* de-chunks (when needed) and collects a non-streamed body */
+
+static ngx_int_t
+ngx_http_aigw_read_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    u_char *p, u_char *last)
+{
+    size_t     n;
+    ngx_int_t  rc;
+    ngx_str_t  data;
+
+    if (ctx->chunked_body) {
+
+        for ( ;; ) {
+            rc = ngx_http_aigw_chunked_parse(&ctx->chunked, &p, last, &data);
+
+            if (rc == NGX_OK) {
+                if (ngx_http_aigw_accumulate(r, ctx, data.data, data.len)
+                    != NGX_OK)
+                {
+                    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                }
+
+                continue;
+            }
+
+            if (rc == NGX_DONE) {
+                if (p != last) {
+                    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                                  "aigw: provider sent data after the "
+                                  "chunked body");
+                    ctx->connection_close = 1;
+                }
+
+                return NGX_OK;
+            }
+
+            if (rc == NGX_AGAIN) {
+                return NGX_AGAIN;
+            }
+
+            return ngx_http_aigw_invalid(r, ctx, "an invalid chunked body");
+        }
+    }
+
+    n = last - p;
+
+    if (ctx->content_length >= 0
+        && (off_t) (ctx->acc_len + n) > ctx->content_length)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: provider sent more data than its "
+                      "Content-Length");
+        n = (size_t) (ctx->content_length - ctx->acc_len);
+        ctx->connection_close = 1;
+    }
+
+    if (n && ngx_http_aigw_accumulate(r, ctx, p, n) != NGX_OK) {
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if ((off_t) ctx->acc_len == ctx->content_length) {
+        return NGX_OK;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_accumulate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    u_char *p, size_t len)
+{
+    u_char                    *n;
+    size_t                     cap;
+    ngx_http_aigw_loc_conf_t  *alcf;
+
+    if (ctx->acc_len + len > ctx->acc_cap) {
+        alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+        if (ctx->acc_len + len > alcf->max_response_size) {
+            (void) ngx_http_aigw_invalid(r, ctx, "a response over "
+                                         "aigw_max_response_size");
+            return NGX_ERROR;
+        }
+
+        cap = ngx_max(ctx->acc_cap * 2, 8192);
+
+        while (cap < ctx->acc_len + len) {
+            cap *= 2;
+        }
+
+        n = ngx_pnalloc(r->pool, cap);
+        if (n == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->acc_len) {
+            ngx_memcpy(n, ctx->acc, ctx->acc_len);
+        }
+
+        ctx->acc = n;
+        ctx->acc_cap = cap;
+    }
+
+    ngx_memcpy(ctx->acc + ctx->acc_len, p, len);
+    ctx->acc_len += len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The whole body is in: parse it for usage, translate it when the
+ * client speaks another format, and stage it for the client.
+ */
+
+static ngx_int_t
+ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_str_t                      body;
+    ngx_http_upstream_t           *u;
+    ngx_http_aigw_response_t       resp;
+    const ngx_http_aigw_format_t  *f;
+
+    u = r->upstream;
+    f = ctx->target->provider->format;
+
+    body.data = ctx->acc;
+    body.len = ctx->acc_len;
+
+    u->keepalive = !ctx->connection_close;
+    ctx->rstate = ngx_http_aigw_rs_done;
+
+    if (ctx->status >= 300) {
+
+        /* a provider error, in the client's shape */
+
+        ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
+        ctx->error.status = ctx->status;
+
+        f->parse_error(r, ctx, &body, &ctx->error);
+
+        if (f == ctx->client && body.len) {
+            if (ngx_http_aigw_out_body(r, ctx, &body) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            goto done;
+        }
+
+        ctx->client->write_error(&ctx->out, &ctx->error);
+        ngx_http_aigw_jw_lit(&ctx->out, "\n");
+        goto done;
+    }
+
+    ngx_memzero(&resp, sizeof(ngx_http_aigw_response_t));
+
+    if (ngx_array_init(&resp.parts, r->pool, 2, sizeof(ngx_http_aigw_part_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (f->parse_response(r, ctx, &body,
+                          (ctx->translate || ctx->stream) ? &resp : NULL)
+        != NGX_OK)
+    {
+        return ngx_http_aigw_invalid(r, ctx, "an invalid JSON response");
+    }
+
+    if (ctx->stream) {
+
+        /* the provider did not stream: the client gets events anyway */
+
+        if (ngx_http_aigw_response_events(r, ctx, &resp) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (!ctx->translate) {
+
+        /* the provider's bytes, unchanged and uncopied */
+
+        if (ngx_http_aigw_out_body(r, ctx, &body) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        goto done;
+    }
+
+    if (ctx->client->write_response(r, ctx, &resp, &ctx->out) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+done:
+
+    if (ctx->out.error) {
+        return NGX_ERROR;
+    }
+
+    u->headers_in.content_length_n = ctx->out.size;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_out_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_str_t *body)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->start = b->pos;
+    b->end = b->last;
+    b->memory = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    ctx->out.out = cl;
+    ctx->out.last = &cl->next;
+    ctx->out.buf = NULL;
+    ctx->out.size = body->len;
+
+    return NGX_OK;
+}
+
+
+/* the client's status and headers, made by the gateway */
+
+static ngx_int_t
+ngx_http_aigw_client_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_str_t                  v, attempts;
+    ngx_http_upstream_t       *u;
+    ngx_http_aigw_attempt_t   *a;
+    ngx_http_aigw_target_t    *t;
+    ngx_http_aigw_loc_conf_t  *alcf;
+
+    u = r->upstream;
+    t = ctx->target;
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+    u->headers_in.status_n = ctx->status;
+
+    if (ctx->status >= 300 && ctx->error.status == 0) {
+        ctx->error.status = ctx->status;
+    }
+
+    if (ctx->rstate != ngx_http_aigw_rs_done || ctx->stream) {
+        u->headers_in.content_length_n = -1;
+    }
+
+    if (ctx->stream && ctx->status < 300) {
+        ctx->sse_out = 1;
+
+        ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+
+        ngx_str_set(&v, "no-cache");
+        if (ngx_http_aigw_add_header(r, "Cache-Control", &v) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&v, "no");
+        if (ngx_http_aigw_add_header(r, "X-Accel-Buffering", &v) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (ctx->retry_after.len && ctx->status >= 400) {
+        if (ngx_http_aigw_add_header(r, "Retry-After", &ctx->retry_after)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx->request_id.len) {
+        if (ngx_http_aigw_add_header(r, "X-AIGW-Upstream-Request-Id",
+                                     &ctx->request_id)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (alcf->expose_headers) {
+        if (ngx_http_aigw_add_header(r, "X-AIGW-Provider", &t->provider->name)
+            != NGX_OK
+            || ngx_http_aigw_add_header(r, "X-AIGW-Model", &t->slug) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        a = ctx->attempts.elts;
+        a[ctx->attempts.nelts - 1].status = ctx->status;
+
+        ngx_http_aigw_attempts_text(ctx, &attempts, r->pool);
+
+        if (ngx_http_aigw_add_header(r, "X-AIGW-Attempts", &attempts)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->headers_out = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_abort_request(ngx_http_request_t *r)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "aigw: abort request");
+}
+
+
+/*
+ * The upstream part ends.  A stream that broke after the client got its
+ * first byte ends with an error event in the client's format.
+ */
+
+static void
+ngx_http_aigw_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_aigw_ctx_t        *ctx;
+    ngx_http_aigw_sse_event_t   sev;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "aigw: finalize request %i", rc);
+
+    if (ctx == NULL || r->upstream == NULL || !r->upstream->header_sent
+        || ctx->finished || r->connection->error)
+    {
+        return;
+    }
+
+    if (rc == 0 && ctx->close_delimited && !ctx->stream) {
+
+        /* a body that ended with the connection */
+
+        if (ngx_http_aigw_finish_body(r, ctx) == NGX_OK) {
+            ctx->finished = 1;
+            (void) ngx_http_output_filter(r, ctx->out.out);
+        }
+
+        return;
+    }
+
+    if (!ctx->sse_out) {
+        return;
+    }
+
+    if (rc == 0) {
+
+        /* a stream that ended with the connection, or without its end */
+
+        if (ngx_http_aigw_sse_flush(&ctx->sse, &sev) == NGX_OK) {
+            (void) ngx_http_aigw_event(r, ctx, &sev);
+        }
+
+        if (!ctx->finished) {
+            (void) ngx_http_aigw_stream_end(r, ctx, 0, NULL);
+        }
+
+    } else {
+        (void) ngx_http_aigw_stream_end(r, ctx,
+                                        rc == NGX_HTTP_GATEWAY_TIME_OUT
+                                        ? NGX_HTTP_GATEWAY_TIME_OUT
+                                        : NGX_HTTP_BAD_GATEWAY,
+                                        rc == NGX_HTTP_GATEWAY_TIME_OUT
+                                        ? "the provider timed out in the "
+                                          "middle of the stream"
+                                        : "the provider's stream broke off");
+    }
+
+    if (ctx->out.out) {
+        (void) ngx_http_output_filter(r, ctx->out.out);
+        ctx->out.out = NULL;
+        ctx->out.last = &ctx->out.out;
+        ctx->out.buf = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_aigw_filter_init(void *data)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_chain_t          *cl;
+    ngx_http_upstream_t  *u;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+    u = r->upstream;
+
+    if (ctx->rstate == ngx_http_aigw_rs_done && !ctx->close_delimited) {
+
+        /* the whole response is ready */
+
+        u->out_bufs = ctx->out.out;
+        u->length = 0;
+
+        for (cl = u->out_bufs; cl; cl = cl->next) {
+            cl->buf->flush = (cl->next == NULL);
+        }
+
+        ctx->out.out = NULL;
+        ctx->out.last = &ctx->out.out;
+        ctx->out.buf = NULL;
+
+        if (!ctx->stream) {
+            ctx->finished = 1;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ctx->close_delimited) {
+        u->length = -1;
+        return NGX_OK;
+    }
+
+    /* a stream */
+
+    u->length = ctx->content_length >= 0 ? ctx->content_length : 1;
+
+    if (ctx->chunked_body) {
+        u->length = 1;
+    }
+
+    ngx_http_aigw_sse_init(&ctx->sse, r->pool, NGX_HTTP_AIGW_MAX_EVENT);
+
+    ctx->ej.pool = r->pool;
+    ctx->ej.record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_filter(void *data, ssize_t bytes)
+{
+    ngx_http_request_t *r = data;
+
+    u_char               *p, *last;
+    ngx_int_t             rc;
+    ngx_str_t             chunk;
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+    u = r->upstream;
+    b = &u->buffer;
+
+    p = b->last;
+    last = b->last + bytes;
+    b->last = last;
+
+    if (ctx->finished) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: provider sent data after the end of its "
+                      "response");
+        u->keepalive = 0;
+        return NGX_OK;
+    }
+
+    if (ctx->close_delimited) {
+        return ngx_http_aigw_accumulate(r, ctx, p, last - p);
+    }
+
+    if (ctx->chunked_body) {
+
+        for ( ;; ) {
+            rc = ngx_http_aigw_chunked_parse(&ctx->chunked, &p, last, &chunk);
+
+            if (rc == NGX_OK) {
+                if (ngx_http_aigw_feed(r, ctx, chunk.data,
+                                       chunk.data + chunk.len)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                continue;
+            }
+
+            if (rc == NGX_DONE) {
+                u->length = 0;
+                u->keepalive = !ctx->connection_close && p == last;
+                break;
+            }
+
+            if (rc == NGX_AGAIN) {
+                break;
+            }
+
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "aigw: provider \"%V\" sent an invalid chunked "
+                          "stream", &ctx->target->provider->name);
+            return NGX_ERROR;
+        }
+
+    } else {
+        if (u->length > 0 && ctx->content_length >= 0) {
+            if (last - p > u->length) {
+                last = p + u->length;
+            }
+
+            u->length -= last - p;
+
+            if (u->length == 0) {
+                u->keepalive = !ctx->connection_close;
+            }
+        }
+
+        if (ngx_http_aigw_feed(r, ctx, p, last) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (u->length == 0 && !ctx->finished) {
+        if (ngx_http_aigw_stream_end(r, ctx, 0, NULL) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* hand the events written to the client */
+
+    if (ctx->out.out) {
+        for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
+            ll = &cl->next;
+        }
+
+        *ll = ctx->out.out;
+
+        ctx->out.out = NULL;
+        ctx->out.last = &ctx->out.out;
+        ctx->out.buf = NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_feed(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    u_char *p, u_char *last)
+{
+    ngx_int_t                  rc;
+    ngx_http_aigw_sse_event_t  sev;
+
+    while (p < last) {
+        rc = ngx_http_aigw_sse_parse(&ctx->sse, &p, last, &sev);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_OK;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "aigw: provider \"%V\" sent an event over %uz "
+                          "bytes", &ctx->target->provider->name,
+                          (size_t) NGX_HTTP_AIGW_MAX_EVENT);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_aigw_event(r, ctx, &sev) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_sse_event_t *sev)
+{
+    ngx_int_t                      rc;
+    const ngx_http_aigw_format_t  *f;
+
+    if (ctx->finished) {
+        return NGX_OK;
+    }
+
+    f = ctx->target->provider->format;
+
+    ctx->events.nelts = 0;
+
+    rc = f->parse_event(r, ctx, sev, &ctx->events);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (!ctx->translate) {
+
+        if (rc != NGX_DECLINED && sev->raw.len) {
+            ngx_http_aigw_jw_raw(&ctx->out, sev->raw.data, sev->raw.len);
+            ngx_http_aigw_out_event(ctx);
+        }
+
+    } else if (ngx_http_aigw_write_events(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DONE) {
+        ctx->finished = 1;
+    }
+
+    return ctx->out.error ? NGX_ERROR : NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_write_events(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t              i;
+    ngx_http_aigw_event_t  *ev;
+
+    ev = ctx->events.elts;
+
+    for (i = 0; i < ctx->events.nelts; i++) {
+        if (ev[i].type == 0) {
+            continue;
+        }
+
+        if (ctx->client->write_event(r, ctx, &ev[i], &ctx->out) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_out_event(ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+/* one buffer chain per event, flushed: no coalescing */
+
+static void
+ngx_http_aigw_out_event(ngx_http_aigw_ctx_t *ctx)
+{
+    if (ctx->out.buf) {
+        ctx->out.buf->flush = 1;
+        ctx->out.buf = NULL;
+    }
+}
+
+
+/* a complete response turned into stream events, for a stream request */
+
+static ngx_int_t
+ngx_http_aigw_response_events(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_response_t *resp)
+{
+    ngx_uint_t              i;
+    ngx_http_aigw_jw_t      w;
+    ngx_http_aigw_part_t   *part;
+    ngx_http_aigw_event_t  *ev;
+
+    part = resp->parts.elts;
+
+    ev = ngx_array_push(&ctx->events);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+    ev->type = ngx_http_aigw_ev_start;
+    ev->id = resp->id;
+    ev->name = resp->model;
+
+    for (i = 0; i < resp->parts.nelts; i++) {
+
+        ev = ngx_array_push_n(&ctx->events, 4);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(ev, 4 * sizeof(ngx_http_aigw_event_t));
+
+        ev[0].type = ngx_http_aigw_ev_block_start;
+        ev[0].kind = part[i].type;
+        ev[0].id = part[i].id;
+        ev[0].name = part[i].name;
+
+        ev[1].type = ngx_http_aigw_ev_delta;
+        ev[1].kind = part[i].type;
+        ev[1].text = part[i].text;
+
+        ev[2].type = ngx_http_aigw_ev_delta;
+
+        ev[3].type = ngx_http_aigw_ev_block_stop;
+
+        switch (part[i].type) {
+
+        case ngx_http_aigw_part_tool_call:
+
+            /* argument deltas are JSON text inside a JSON string */
+
+            if (part[i].input_string) {
+                ev[1].text = part[i].input;
+
+            } else {
+                ngx_http_aigw_jw_init(&w, r->pool, part[i].input.len + 16);
+                ngx_http_aigw_jw_escape(&w, part[i].input.data,
+                                        part[i].input.len);
+
+                if (ngx_http_aigw_jw_flatten(&w, &ev[1].text) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+            }
+
+            break;
+
+        case ngx_http_aigw_part_redacted:
+            ev[0].text = part[i].signature;
+            ev[1].type = 0;
+            break;
+
+        case ngx_http_aigw_part_thinking:
+            if (part[i].signature.len) {
+                ev[2].text = part[i].signature;
+                ev[2].kind = ngx_http_aigw_part_signature;
+                break;
+            }
+
+            /* fall through */
+
+        default:
+            ev[2].type = 0;
+            break;
+        }
+    }
+
+    ev = ngx_array_push_n(&ctx->events, 2);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(ev, 2 * sizeof(ngx_http_aigw_event_t));
+
+    ev[0].type = ngx_http_aigw_ev_finish;
+    ev[0].stop = resp->stop;
+    ev[0].stop_sequence = resp->stop_sequence;
+    ev[1].type = ngx_http_aigw_ev_end;
+
+    ctx->finished = 1;
+
+    return ngx_http_aigw_write_events(r, ctx);
+}
+
+
+/* the client's stream ends: normally (status 0) or with an error event */
+
+static ngx_int_t
+ngx_http_aigw_stream_end(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_uint_t status, const char *message)
+{
+    ngx_http_aigw_event_t  ev;
+
+    ctx->finished = 1;
+
+    ngx_memzero(&ev, sizeof(ngx_http_aigw_event_t));
+
+    if (status == 0) {
+
+        if (!ctx->translate) {
+            return NGX_OK;
+        }
+
+        ev.type = ngx_http_aigw_ev_end;
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "aigw: %s",
+                      message);
+
+        ev.type = ngx_http_aigw_ev_error;
+        ev.status = status;
+        ev.text.data = (u_char *) message;
+        ev.text.len = ngx_strlen(message);
+        ngx_http_aigw_error_type(status, &ev.err_type);
+    }
+
+    if (ctx->client->write_event(r, ctx, &ev, &ctx->out) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_out_event(ctx);
+
+    return NGX_OK;
+}
