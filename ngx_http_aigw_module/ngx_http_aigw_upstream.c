@@ -934,12 +934,16 @@ ngx_http_aigw_filter_init(void *data)
         return NGX_OK;
     }
 
-    /* a stream */
-
-    u->length = ctx->content_length >= 0 ? ctx->content_length : 1;
+    /*
+     * a stream: it ends with its last chunk, its length, or (-1) when the
+     * provider closes the connection
+     */
 
     if (ctx->chunked_body) {
         u->length = 1;
+
+    } else {
+        u->length = ctx->content_length;
     }
 
     ngx_http_aigw_sse_init(&ctx->sse, r->pool, NGX_HTTP_AIGW_MAX_EVENT);
@@ -972,7 +976,7 @@ ngx_http_aigw_filter(void *data, ssize_t bytes)
     last = b->last + bytes;
     b->last = last;
 
-    if (ctx->finished) {
+    if (ctx->finished && !ctx->sse_out) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "aigw: provider sent data after the end of its "
                       "response");
