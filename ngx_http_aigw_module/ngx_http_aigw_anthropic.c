@@ -267,20 +267,22 @@ ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
 }
 
 
-/* anthropic-version and anthropic-beta: the client's, else configured */
+/*
+ * anthropic-version: the client's, else configured; anthropic-beta: the
+ * client's, every line of it
+ */
 
 static ngx_int_t
 ngx_http_aigw_anthropic_request_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w)
 {
-    ngx_str_t         version, beta;
+    ngx_str_t         version;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     version = t->provider->version;
-    ngx_str_null(&beta);
 
     if (ctx->client == &ngx_http_aigw_anthropic_format) {
         part = &r->headers_in.headers.part;
@@ -307,9 +309,12 @@ ngx_http_aigw_anthropic_request_headers(ngx_http_request_t *r,
             } else if (h[i].key.len == 14
                        && ngx_strncasecmp(h[i].key.data,
                                           (u_char *) "anthropic-beta", 14)
-                          == 0)
+                          == 0
+                       && h[i].value.len)
             {
-                beta = h[i].value;
+                ngx_http_aigw_jw_lit(w, "anthropic-beta: ");
+                ngx_http_aigw_jw_str(w, &h[i].value);
+                ngx_http_aigw_jw_lit(w, CRLF);
             }
         }
     }
@@ -317,12 +322,6 @@ ngx_http_aigw_anthropic_request_headers(ngx_http_request_t *r,
     ngx_http_aigw_jw_lit(w, "anthropic-version: ");
     ngx_http_aigw_jw_str(w, &version);
     ngx_http_aigw_jw_lit(w, CRLF);
-
-    if (beta.len) {
-        ngx_http_aigw_jw_lit(w, "anthropic-beta: ");
-        ngx_http_aigw_jw_str(w, &beta);
-        ngx_http_aigw_jw_lit(w, CRLF);
-    }
 
     return NGX_OK;
 }
@@ -498,8 +497,10 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
     if (ctx->endpoint == ngx_http_aigw_ep_count_tokens) {
         v = ngx_http_aigw_json_get(&j, 0, "input_tokens");
 
-        if (v != NGX_HTTP_AIGW_JSON_NONE) {
-            (void) ngx_http_aigw_json_int(&j, v, &ctx->usage.input);
+        if (v != NGX_HTTP_AIGW_JSON_NONE
+            && ngx_http_aigw_json_int(&j, v, &ctx->usage.input) == NGX_OK)
+        {
+            ctx->usage.seen = 1;
         }
     }
 
@@ -764,8 +765,10 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "error")) {
+        /* an error event ends the stream: nothing is written after it */
+
         if (!ctx->translate) {
-            return NGX_OK;
+            return NGX_DONE;
         }
 
         ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_error, 0);
@@ -790,7 +793,7 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
             ngx_str_set(&ev->text, "the provider reported an error");
         }
 
-        return NGX_OK;
+        return NGX_DONE;
     }
 
     if (!ctx->translate) {
@@ -1019,7 +1022,8 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
         ngx_http_aigw_anthropic_close(st, w);
 
         ngx_http_aigw_jw_lit(w, "event: message_delta\ndata: {\"type\":"
-                                "\"message_delta\",\"delta\":{\"stop_reason\":");
+                                "\"message_delta\",\"delta\":"
+                                "{\"stop_reason\":");
         ngx_http_aigw_anthropic_write_stop(w, st->stop);
         ngx_http_aigw_jw_lit(w, ",\"stop_sequence\":null},\"usage\":");
         ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);

@@ -148,6 +148,10 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
         tries = pc->tries;
         pc->tries = t->tries;
 
+        /* nginx never clears it: set again only for a cached connection */
+
+        pc->cached = 0;
+
         rc = t->get(pc, t->data);
 
         pc->tries = tries;
@@ -339,6 +343,12 @@ ngx_http_aigw_reset_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ctx->chunked_body = 0;
     ctx->close_delimited = 0;
     ctx->connection_close = 0;
+
+    /* usage, parser state and TTFT belong to the try that answers */
+
+    ngx_memzero(&ctx->usage, sizeof(ngx_http_aigw_usage_t));
+    ctx->pstate = NULL;
+    ctx->first_byte = 0;
 }
 
 
@@ -348,7 +358,7 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_aigw_ctx_t *ctx = data;
 
-    ngx_uint_t                  tries, provider_failed;
+    ngx_uint_t                  tries, provider_failed, stale;
     ngx_connection_t           *c;
     ngx_http_request_t         *r;
     ngx_http_aigw_attempt_t    *a;
@@ -367,9 +377,21 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
     a = ctx->attempts.elts;
     a = &a[ctx->attempts.nelts - 1];
 
+    c = pc->connection;
+
+    /*
+     * a try that broke before its response was complete (connection
+     * error, timeout) failed as such, whatever status line it got
+     */
+
     a->status = ctx->status;
 
-    c = pc->connection;
+    if ((state & NGX_PEER_FAILED) && ctx->failure.len == 0
+        && ctx->rstate != ngx_http_aigw_rs_done)
+    {
+        a->status = 0;
+        ctx->status = 0;
+    }
 
     if (ctx->failure.len) {
         a->failure = ctx->failure;
@@ -390,17 +412,49 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
     tries = pc->tries;
     pc->tries = t->tries;
 
-    t->free(pc, t->data, state);
+    /*
+     * rate limited or overloaded is the provider's state, kept in the
+     * zone (cooldown), not a failure of the server: such answers do not
+     * count toward the max_fails of its upstream{}
+     */
+
+    t->free(pc, t->data,
+            (a->status == NGX_HTTP_TOO_MANY_REQUESTS || a->status == 529
+             || a->status == NGX_HTTP_SERVICE_UNAVAILABLE)
+            ? state & ~NGX_PEER_FAILED : state);
 
     t->tries = pc->tries;
     pc->tries = tries ? tries - 1 : 0;
 
-    ngx_http_aigw_health_report(r, t->provider, a->status,
-                                state & NGX_PEER_FAILED, &ctx->retry_after);
-
     if (!(state & NGX_PEER_FAILED)) {
+        ngx_http_aigw_health_report(r, t->provider, a->status, 0,
+                                    &ctx->retry_after);
         return;
     }
+
+    /*
+     * a cached keepalive connection that broke (the server closed it as
+     * it was reused) says nothing about the provider: nginx gives the try
+     * back and the same provider is tried again, on another connection
+     */
+
+    stale = (pc->cached && a->status == 0 && ctx->failure.len == 0
+             && !(c && (c->read->timedout || c->write->timedout)));
+
+    if (stale) {
+        ngx_log_error(NGX_LOG_INFO, pc->log, 0,
+                      "aigw: a cached connection to provider \"%V\" broke, "
+                      "trying it again", &t->provider->name);
+
+        if (t->tries == 0) {
+            t->tries = 1;
+        }
+
+        return;
+    }
+
+    ngx_http_aigw_health_report(r, t->provider, a->status, 1,
+                                &ctx->retry_after);
 
     /*
      * a provider that answered (an HTTP status or an invalid response)
@@ -656,11 +710,15 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     cl->next = body;
 
-    /* the upstream rewinds these on reinit: pos must equal start */
+    /*
+     * the upstream rewinds these on reinit: pos must equal start; the
+     * request ends with a flush, as TLS holds what it is given until one
+     * comes, and a cached connection gets no write event to send it
+     */
 
     for (cl = u->request_bufs; cl; cl = cl->next) {
         cl->buf->start = cl->buf->pos;
-        cl->buf->flush = 0;
+        cl->buf->flush = (cl->next == NULL);
         cl->buf->last_buf = 0;
     }
 
@@ -701,6 +759,18 @@ ngx_http_aigw_health_report(ngx_http_request_t *r,
 
         if (retry_after && retry_after->len) {
             secs = ngx_atoi(retry_after->data, retry_after->len);
+
+            if (secs == NGX_ERROR) {
+
+                /* Retry-After may also be an HTTP-date */
+
+                secs = ngx_parse_http_time(retry_after->data,
+                                           retry_after->len);
+
+                if (secs != NGX_ERROR) {
+                    secs = (secs > ngx_time()) ? secs - ngx_time() : 0;
+                }
+            }
 
             if (secs != NGX_ERROR) {
                 cool = (ngx_msec_t) ngx_min(secs, 3600) * 1000;

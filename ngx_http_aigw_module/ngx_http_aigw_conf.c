@@ -513,6 +513,15 @@ ngx_http_aigw_provider_url(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
 
     p->implicit = 1;
 
+    /*
+     * ngx_http_upstream_add() parses the url again: an IP address host
+     * already put its address into u.addrs (allocated for one), and the
+     * second parse would write the next one past that allocation
+     */
+
+    u.addrs = NULL;
+    u.naddrs = 0;
+
     p->upstream = ngx_http_upstream_add(cf, &u, 0);
     if (p->upstream == NULL) {
         return NGX_CONF_ERROR;

@@ -243,6 +243,8 @@ ngx_http_aigw_send_error(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
     va_end(args);
 
+    p = ngx_http_aigw_json_cut(text, p, text + sizeof(text));
+
     ngx_memzero(&err, sizeof(ngx_http_aigw_error_t));
 
     err.status = status;
@@ -388,6 +390,7 @@ ngx_http_aigw_header_filter(ngx_http_request_t *r)
     size_t                       len;
     ngx_str_t                    attempts;
     ngx_uint_t                   status;
+    ngx_table_elt_t             *h;
     ngx_http_aigw_ctx_t         *ctx;
     ngx_http_aigw_jw_t           w;
     ngx_http_aigw_error_t        err;
@@ -441,6 +444,22 @@ ngx_http_aigw_header_filter(ngx_http_request_t *r)
             ngx_http_aigw_jw_lit(&w, ")");
         }
 
+        /* the attempt chain, as on the answers of providers */
+
+        if (attempts.len && alcf->expose_headers) {
+            h = ngx_list_push(&r->headers_out.headers);
+            if (h == NULL) {
+                return NGX_ERROR;
+            }
+
+            h->hash = 1;
+#if (nginx_version >= 1023000)
+            h->next = NULL;
+#endif
+            ngx_str_set(&h->key, "X-AIGW-Attempts");
+            h->value = attempts;
+        }
+
         if (ctx && ctx->error.message.len) {
             ngx_http_aigw_jw_lit(&w, "; last error: ");
             ngx_http_aigw_jw_str(&w, &ctx->error.message);
@@ -451,6 +470,14 @@ ngx_http_aigw_header_filter(ngx_http_request_t *r)
     case NGX_HTTP_REQUEST_TIME_OUT:
         ngx_http_aigw_jw_lit(&w, "the client took too long to send the "
                              "request");
+        break;
+
+    case NGX_HTTP_BAD_REQUEST:
+
+        /* nginx itself could not read the body */
+
+        ngx_http_aigw_jw_lit(&w, "the request body could not be read: "
+                             "invalid chunked encoding or length");
         break;
 
     default:

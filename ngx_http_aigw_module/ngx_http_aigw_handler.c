@@ -399,6 +399,7 @@ ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body)
 static ngx_int_t
 ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
+    u_char                *p, *last;
     ngx_int_t              rc;
     ngx_uint_t             v, key;
     ngx_http_aigw_json_t  *j;
@@ -407,7 +408,18 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->body.len == 0) {
+    /* no body, or only whitespace */
+
+    p = ctx->body.data;
+    last = p + ctx->body.len;
+
+    while (p < last
+           && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    {
+        p++;
+    }
+
+    if (p == last) {
         return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
                                         "the request body is empty: send a "
                                         "JSON object");

@@ -10,6 +10,12 @@
 
 
 #define NGX_HTTP_AIGW_INT64_MAX  ((int64_t) 0x7fffffffffffffffLL)
+#define NGX_HTTP_AIGW_JSON_ONES  ((uint64_t) 0x0101010101010101ULL)
+
+#if (NGX_HAVE_LITTLE_ENDIAN && defined __GNUC__)
+/* the first flagged byte of a word, as its offset */
+#define ngx_http_aigw_json_ctz8(m)  (__builtin_ctzll(m) >> 3)
+#endif
 
 
 typedef struct {
@@ -21,10 +27,10 @@ typedef struct {
 
 static ngx_int_t ngx_http_aigw_json_push(ngx_http_aigw_json_t *j,
     ngx_uint_t type, u_char *p);
-static u_char *ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
-    u_char *end, ngx_uint_t *flags);
-static u_char *ngx_http_aigw_json_scan_number(ngx_http_aigw_json_t *j, u_char *p,
-    u_char *end, ngx_uint_t *flags);
+static u_char *ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j,
+    u_char *p, u_char *end, ngx_uint_t *flags);
+static u_char *ngx_http_aigw_json_scan_number(ngx_http_aigw_json_t *j,
+    u_char *p, u_char *end, ngx_uint_t *flags);
 static u_char *ngx_http_aigw_json_utf8(u_char *p, u_char *end);
 static ngx_buf_t *ngx_http_aigw_jw_alloc(ngx_http_aigw_jw_t *w, size_t need);
 
@@ -108,7 +114,7 @@ ngx_http_aigw_json_parse(ngx_http_aigw_json_t *j, u_char *start, size_t len)
             flags = 0;
             v = ngx_http_aigw_json_scan_string(j, p, end, &flags);
             if (v == NULL) {
-                goto failed;
+                return NGX_DECLINED;        /* err_pos set by the scan */
             }
 
             if (depth <= j->record) {
@@ -151,7 +157,8 @@ ngx_http_aigw_json_parse(ngx_http_aigw_json_t *j, u_char *start, size_t len)
         case '{':
         case '[':
             if (depth == NGX_HTTP_AIGW_JSON_MAX_DEPTH) {
-                j->err = "nesting is too deep";
+                j->err = "nesting is deeper than "
+                         ngx_value(NGX_HTTP_AIGW_JSON_MAX_DEPTH) " levels";
                 goto failed;
             }
 
@@ -190,7 +197,7 @@ ngx_http_aigw_json_parse(ngx_http_aigw_json_t *j, u_char *start, size_t len)
             flags = 0;
             v = ngx_http_aigw_json_scan_string(j, p, end, &flags);
             if (v == NULL) {
-                goto failed;
+                return NGX_DECLINED;        /* err_pos set by the scan */
             }
 
             if (depth <= j->record) {
@@ -367,33 +374,47 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
     u_char *end,
     ngx_uint_t *flags)
 {
-    u_char  c, *q;
+    u_char    c, *q, *s;
+    uint64_t  x, m, qt, bs;
 
-    p++;
+    /*
+     * errors point at the offending byte, or at the opening quote of an
+     * unterminated string
+     */
+
+    s = p++;
 
     for ( ;; ) {
 
-        while (end - p >= 4) {
-            if (ngx_http_aigw_json_special[p[0]]) {
+        /*
+         * 8 bytes at a time while none is special ('"', '\\', < 0x20,
+         * >= 0x80): the hot path of large bodies.  The high bit of each
+         * byte of m flags it; borrows only run from a special byte up
+         * to later bytes, so the lowest flag is the first special byte.
+         */
+
+        while (end - p >= 8) {
+            ngx_memcpy(&x, p, 8);
+
+            qt = x ^ (NGX_HTTP_AIGW_JSON_ONES * '"');
+            bs = x ^ (NGX_HTTP_AIGW_JSON_ONES * '\\');
+
+            m = (((qt - NGX_HTTP_AIGW_JSON_ONES) & ~qt)
+                 | ((bs - NGX_HTTP_AIGW_JSON_ONES) & ~bs)
+                 | (x - NGX_HTTP_AIGW_JSON_ONES * 0x20)
+                 | x)
+                & (NGX_HTTP_AIGW_JSON_ONES * 0x80);
+
+            if (m) {
+#if (NGX_HAVE_LITTLE_ENDIAN && defined __GNUC__)
+                p += ngx_http_aigw_json_ctz8(m);
                 goto special;
+#else
+                break;
+#endif
             }
 
-            if (ngx_http_aigw_json_special[p[1]]) {
-                p += 1;
-                goto special;
-            }
-
-            if (ngx_http_aigw_json_special[p[2]]) {
-                p += 2;
-                goto special;
-            }
-
-            if (ngx_http_aigw_json_special[p[3]]) {
-                p += 3;
-                goto special;
-            }
-
-            p += 4;
+            p += 8;
         }
 
         while (p < end && !ngx_http_aigw_json_special[*p]) {
@@ -402,10 +423,13 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
 
         if (p == end) {
             j->err = "unterminated string";
+            j->err_pos = s - j->start;
             return NULL;
         }
 
+#if (NGX_HAVE_LITTLE_ENDIAN && defined __GNUC__)
     special:
+#endif
 
         c = *p;
 
@@ -418,6 +442,7 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
 
             if (end - p < 2) {
                 j->err = "unterminated string";
+                j->err_pos = s - j->start;
                 return NULL;
             }
 
@@ -430,6 +455,7 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
             case 'u':
                 if (end - p < 6) {
                     j->err = "unterminated string";
+                    j->err_pos = s - j->start;
                     return NULL;
                 }
 
@@ -438,6 +464,7 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
                           || (*q >= 'A' && *q <= 'F')))
                     {
                         j->err = "invalid \\u escape in string";
+                        j->err_pos = p - j->start;
                         return NULL;
                     }
                 }
@@ -447,12 +474,14 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
 
             default:
                 j->err = "invalid escape in string";
+                j->err_pos = p - j->start;
                 return NULL;
             }
         }
 
         if (c < 0x20) {
             j->err = "control character in string";
+            j->err_pos = p - j->start;
             return NULL;
         }
 
@@ -461,6 +490,7 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
         q = ngx_http_aigw_json_utf8(p, end);
         if (q == NULL) {
             j->err = "invalid UTF-8 in string";
+            j->err_pos = p - j->start;
             return NULL;
         }
 
@@ -1262,10 +1292,35 @@ ngx_http_aigw_json_message(ngx_pool_t *pool, ngx_str_t *out,
     p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
     va_end(args);
 
+    p = ngx_http_aigw_json_cut(text, p, text + sizeof(text));
+
     ngx_http_aigw_jw_init(&w, pool, (p - text) + 16);
     ngx_http_aigw_jw_escape(&w, text, p - text);
 
     return ngx_http_aigw_jw_flatten(&w, out);
+}
+
+
+/*
+ * The end of ngx_vslprintf() output in [start, last): output that filled
+ * the buffer was cut, maybe inside a UTF-8 sequence of a string the
+ * client sent; it ends on a character boundary with "..." instead.
+ */
+
+u_char *
+ngx_http_aigw_json_cut(u_char *start, u_char *p, u_char *last)
+{
+    if (p < last || last - start < 4) {
+        return p;
+    }
+
+    p = last - 3;
+
+    while (p > start && (*p & 0xc0) == 0x80) {
+        p--;
+    }
+
+    return ngx_cpymem(p, "...", 3);
 }
 
 

@@ -305,7 +305,9 @@ typedef enum {
     ngx_http_aigw_ev_finish,           /* stop */
     ngx_http_aigw_ev_end,
     ngx_http_aigw_ev_error,            /* status, err_type, text */
-    ngx_http_aigw_ev_ping
+    ngx_http_aigw_ev_ping,
+    ngx_http_aigw_ev_raw_end           /* a passthrough stream ended
+                                          without its end marker */
 } ngx_http_aigw_ev_e;
 
 

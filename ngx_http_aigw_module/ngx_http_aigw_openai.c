@@ -65,6 +65,8 @@ static void ngx_http_aigw_openai_write_parts(ngx_http_aigw_jw_t *w,
     ngx_array_t *parts, ngx_uint_t type);
 static void ngx_http_aigw_openai_write_media(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_part_t *part);
+static ngx_uint_t ngx_http_aigw_openai_count(ngx_array_t *parts,
+    ngx_uint_t type);
 static ngx_int_t ngx_http_aigw_openai_request_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w);
@@ -734,8 +736,10 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
     if (e != NGX_HTTP_AIGW_JSON_NONE
         && j->toks[e].type != ngx_http_aigw_json_null)
     {
+        /* an error event ends the stream: nothing is written after it */
+
         if (!ctx->translate) {
-            return NGX_OK;
+            return NGX_DONE;
         }
 
         ev = ngx_array_push(events);
@@ -756,7 +760,7 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
             ngx_str_set(&ev->text, "the provider reported an error");
         }
 
-        return NGX_OK;
+        return NGX_DONE;
     }
 
     if (!ngx_http_aigw_json_is(j, c, ngx_http_aigw_json_array)
@@ -825,6 +829,14 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
         }
 
         v = ngx_http_aigw_json_get(j, d, "content");
+
+        /* a refusal streams as text, as it is in a whole response */
+
+        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+            || j->toks[v].end - j->toks[v].start <= 2)
+        {
+            v = ngx_http_aigw_json_get(j, d, "refusal");
+        }
 
         if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
             && j->toks[v].end - j->toks[v].start > 2)
@@ -1121,6 +1133,13 @@ ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
             ngx_http_aigw_openai_write_usage(w, &ctx->usage);
             ngx_http_aigw_jw_lit(w, "}\n\n");
         }
+
+        ngx_http_aigw_jw_lit(w, "data: [DONE]\n\n");
+        break;
+
+    case ngx_http_aigw_ev_raw_end:
+
+        /* the provider's chunks, usage included, went through as they were */
 
         ngx_http_aigw_jw_lit(w, "data: [DONE]\n\n");
         break;
@@ -1424,7 +1443,7 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
     int64_t                n;
     ngx_int_t              rc;
     ngx_str_t              key, *s;
-    ngx_uint_t             k, v, e, m, f, i;
+    ngx_uint_t             k, v, e, m, f, i, a;
     ngx_http_aigw_msg_t   *msg;
     ngx_http_aigw_part_t  *part;
     ngx_http_aigw_tool_t  *tool;
@@ -1789,14 +1808,16 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
 
             f = ngx_http_aigw_json_get(j, k, "function");
 
-            v = ngx_http_aigw_json_get(j, f, "name");
-            if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, v, &part->name);
+            /* "v" is the messages array: not to be reused here */
+
+            a = ngx_http_aigw_json_get(j, f, "name");
+            if (ngx_http_aigw_json_is(j, a, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, a, &part->name);
             }
 
-            v = ngx_http_aigw_json_get(j, f, "arguments");
-            if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, v, &part->input);
+            a = ngx_http_aigw_json_get(j, f, "arguments");
+            if (ngx_http_aigw_json_is(j, a, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, a, &part->input);
             }
         }
     }
@@ -1999,7 +2020,11 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
                 ngx_http_aigw_jw_qstr(w, &part[k].id);
                 ngx_http_aigw_jw_lit(w, ",\"content\":");
 
-                if (part[k].content && part[k].content->nelts) {
+                /* a tool message needs text, if only an empty one */
+
+                if (ngx_http_aigw_openai_count(part[k].content,
+                                               ngx_http_aigw_part_text))
+                {
                     ngx_http_aigw_openai_write_parts(w, part[k].content,
                                                  ngx_http_aigw_part_text);
 
@@ -2008,10 +2033,18 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
                 }
 
                 ngx_http_aigw_jw_lit(w, "}");
+            }
 
-                /* images of a tool result follow as a user message */
+            /*
+             * images of tool results follow as user messages, after all
+             * the tool messages: OpenAI wants those right after the
+             * assistant message with the tool calls
+             */
 
-                if (part[k].content) {
+            for (k = 0; k < msg[i].parts.nelts; k++) {
+                if (part[k].type == ngx_http_aigw_part_tool_result
+                    && part[k].content)
+                {
                     ngx_http_aigw_openai_write_parts(w, part[k].content,
                                                  ngx_http_aigw_part_image);
                 }
@@ -2032,8 +2065,20 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
                                           "\"content\":"
                                         : "{\"role\":\"assistant\","
                                           "\"content\":");
-            ngx_http_aigw_openai_write_parts(w, &msg[i].parts,
-                                             ngx_http_aigw_part_text);
+
+            /* content may be null only beside tool calls */
+
+            if (ngx_http_aigw_openai_count(&msg[i].parts,
+                                           ngx_http_aigw_part_text)
+                || ngx_http_aigw_openai_count(&msg[i].parts,
+                                              ngx_http_aigw_part_tool_call))
+            {
+                ngx_http_aigw_openai_write_parts(w, &msg[i].parts,
+                                                 ngx_http_aigw_part_text);
+
+            } else {
+                ngx_http_aigw_jw_lit(w, "\"\"");
+            }
 
             other = 0;
 
@@ -2164,7 +2209,12 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
         ngx_http_aigw_jw_lit(w, "]");
     }
 
-    if (chat->user.len) {
+    /*
+     * OpenAI rejects a "user" over 64 characters; an end-user id that long
+     * (Claude Code's metadata.user_id is a JSON text) is not sent
+     */
+
+    if (chat->user.len && chat->user.len <= 64) {
         ngx_http_aigw_jw_lit(w, ",\"user\":");
         ngx_http_aigw_jw_qstr(w, &chat->user);
     }
@@ -2296,6 +2346,33 @@ ngx_http_aigw_openai_write_parts(ngx_http_aigw_jw_t *w, ngx_array_t *parts,
     }
 
     ngx_http_aigw_jw_lit(w, "]");
+}
+
+
+/* how many parts of a type (non-empty text for text) */
+
+static ngx_uint_t
+ngx_http_aigw_openai_count(ngx_array_t *parts, ngx_uint_t type)
+{
+    ngx_uint_t             i, n;
+    ngx_http_aigw_part_t  *part;
+
+    if (parts == NULL) {
+        return 0;
+    }
+
+    part = parts->elts;
+    n = 0;
+
+    for (i = 0; i < parts->nelts; i++) {
+        if (part[i].type == type
+            && (type != ngx_http_aigw_part_text || part[i].text.len))
+        {
+            n++;
+        }
+    }
+
+    return n;
 }
 
 

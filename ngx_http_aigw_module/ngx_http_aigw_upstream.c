@@ -31,6 +31,9 @@ static ngx_int_t ngx_http_aigw_invalid(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, const char *what);
 static ngx_uint_t ngx_http_aigw_retryable(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+static ngx_uint_t ngx_http_aigw_status_mask(ngx_uint_t status);
+static ngx_int_t ngx_http_aigw_exhausted(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_read_body(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, u_char *p, u_char *last);
 static ngx_int_t ngx_http_aigw_accumulate(ngx_http_request_t *r,
@@ -39,6 +42,8 @@ static ngx_int_t ngx_http_aigw_finish_body(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_out_body(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body);
+static ngx_uint_t ngx_http_aigw_json_body(ngx_http_request_t *r,
+    ngx_str_t *body);
 static ngx_int_t ngx_http_aigw_client_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r,
@@ -352,6 +357,11 @@ ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "aigw: provider \"%V\" returned %ui, trying the next "
                       "provider", &p->name, ctx->status);
+
+        /* the status is the outcome of this try (see balancer free) */
+
+        ctx->rstate = ngx_http_aigw_rs_done;
+
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
@@ -427,14 +437,10 @@ ngx_http_aigw_retryable(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_http_aigw_target_t    *t;
     ngx_http_aigw_loc_conf_t  *alcf;
 
-    switch (ctx->status) {
-    case 429: mask = NGX_HTTP_AIGW_NEXT_429; break;
-    case 500: mask = NGX_HTTP_AIGW_NEXT_500; break;
-    case 502: mask = NGX_HTTP_AIGW_NEXT_502; break;
-    case 503: mask = NGX_HTTP_AIGW_NEXT_503; break;
-    case 504: mask = NGX_HTTP_AIGW_NEXT_504; break;
-    case 529: mask = NGX_HTTP_AIGW_NEXT_529; break;
-    default: return 0;
+    mask = ngx_http_aigw_status_mask(ctx->status);
+
+    if (mask == 0) {
+        return 0;
     }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
@@ -459,6 +465,88 @@ ngx_http_aigw_retryable(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     }
 
     return 0;
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_status_mask(ngx_uint_t status)
+{
+    switch (status) {
+    case 429: return NGX_HTTP_AIGW_NEXT_429;
+    case 500: return NGX_HTTP_AIGW_NEXT_500;
+    case 502: return NGX_HTTP_AIGW_NEXT_502;
+    case 503: return NGX_HTTP_AIGW_NEXT_503;
+    case 504: return NGX_HTTP_AIGW_NEXT_504;
+    case 529: return NGX_HTTP_AIGW_NEXT_529;
+    default: return 0;
+    }
+}
+
+
+/*
+ * The last try failed with a status that fails over, but nothing is left
+ * to fail over to (no target, or the try or time budget is spent).  After
+ * more than one attempt the client gets the gateway's error naming every
+ * attempt, the provider's message last; 500 becomes 502 and 529 becomes
+ * 503.  NGX_DECLINED: the provider's error goes to the client as it is.
+ */
+
+static ngx_int_t
+ngx_http_aigw_exhausted(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_str_t                  attempts;
+    ngx_http_aigw_jw_t         w;
+    ngx_http_aigw_attempt_t   *a;
+    ngx_http_aigw_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+    if (ctx->attempts.nelts < 2
+        || !(alcf->next & ngx_http_aigw_status_mask(ctx->status)))
+    {
+        return NGX_DECLINED;
+    }
+
+    a = ctx->attempts.elts;
+    a[ctx->attempts.nelts - 1].status = ctx->status;
+
+    ngx_http_aigw_attempts_text(ctx, &attempts, r->pool);
+
+    ngx_http_aigw_jw_init(&w, r->pool, 256);
+
+    ngx_http_aigw_jw_lit(&w, "no provider could answer (attempts: ");
+    ngx_http_aigw_jw_escape(&w, attempts.data, attempts.len);
+    ngx_http_aigw_jw_lit(&w, ")");
+
+    if (ctx->error.message.len) {
+        ngx_http_aigw_jw_lit(&w, "; last error: ");
+        ngx_http_aigw_jw_str(&w, &ctx->error.message);
+    }
+
+    if (ngx_http_aigw_jw_flatten(&w, &ctx->error.message) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    switch (ctx->status) {
+    case 500:
+        ctx->error.status = NGX_HTTP_BAD_GATEWAY;
+        break;
+    case 529:
+        ctx->error.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        break;
+    default:
+        ctx->error.status = ctx->status;
+    }
+
+    ngx_http_aigw_error_type(ctx->error.status, &ctx->error.type);
+    ngx_str_null(&ctx->error.param);
+    ngx_str_null(&ctx->error.code);
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "aigw: no provider could answer (attempts: %V)",
+                  &attempts);
+
+    return NGX_OK;
 }
 
 
@@ -581,6 +669,7 @@ ngx_http_aigw_accumulate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 static ngx_int_t
 ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
+    ngx_int_t                      rc;
     ngx_str_t                      body;
     ngx_http_upstream_t           *u;
     ngx_http_aigw_response_t       resp;
@@ -604,7 +693,17 @@ ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
         f->parse_error(r, ctx, &body, &ctx->error);
 
-        if (f == ctx->client && body.len) {
+        rc = ngx_http_aigw_exhausted(r, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        /* an error page that is not JSON is rewritten, even in passthrough */
+
+        if (rc == NGX_DECLINED
+            && f == ctx->client && ngx_http_aigw_json_body(r, &body))
+        {
             if (ngx_http_aigw_out_body(r, ctx, &body) != NGX_OK) {
                 return NGX_ERROR;
             }
@@ -705,6 +804,26 @@ ngx_http_aigw_out_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 }
 
 
+/* whether a body is a JSON object, as an error passed through must be */
+
+static ngx_uint_t
+ngx_http_aigw_json_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    ngx_http_aigw_json_t  j;
+
+    if (body->len == 0) {
+        return 0;
+    }
+
+    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
+    j.pool = r->pool;
+    j.record = 1;
+
+    return ngx_http_aigw_json_parse(&j, body->data, body->len) == NGX_OK
+           && j.toks[0].type == ngx_http_aigw_json_object;
+}
+
+
 /* the client's status and headers, made by the gateway */
 
 static ngx_int_t
@@ -720,11 +839,14 @@ ngx_http_aigw_client_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     t = ctx->target;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
 
-    u->headers_in.status_n = ctx->status;
-
     if (ctx->status >= 300 && ctx->error.status == 0) {
         ctx->error.status = ctx->status;
     }
+
+    /* an error's status may be the gateway's (see exhausted) */
+
+    u->headers_in.status_n = (ctx->status >= 300) ? ctx->error.status
+                                                  : ctx->status;
 
     if (ctx->rstate != ngx_http_aigw_rs_done || ctx->stream) {
         u->headers_in.content_length_n = -1;
@@ -900,6 +1022,7 @@ ngx_http_aigw_filter_init(void *data)
 {
     ngx_http_request_t *r = data;
 
+    ngx_int_t             rc;
     ngx_chain_t          *cl;
     ngx_http_upstream_t  *u;
     ngx_http_aigw_ctx_t  *ctx;
@@ -925,6 +1048,21 @@ ngx_http_aigw_filter_init(void *data)
         if (!ctx->stream) {
             ctx->finished = 1;
         }
+
+        /*
+         * sent now, while the header still waits in the write filter:
+         * with no bytes left in u->buffer the upstream would flush the
+         * header alone first, two writes and two packets per response
+         */
+
+        rc = ngx_http_output_filter(r, u->out_bufs);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ngx_chain_update_chains(r->pool, &u->free_bufs, &u->busy_bufs,
+                                &u->out_bufs, u->output.tag);
 
         return NGX_OK;
     }
@@ -1287,11 +1425,13 @@ ngx_http_aigw_stream_end(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     if (status == 0) {
 
-        if (!ctx->translate) {
-            return NGX_OK;
-        }
+        /*
+         * the provider's stream ended without its end marker: a
+         * passthrough stream gets the one of the client's format only
+         */
 
-        ev.type = ngx_http_aigw_ev_end;
+        ev.type = ctx->translate ? ngx_http_aigw_ev_end
+                                 : ngx_http_aigw_ev_raw_end;
 
     } else {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "aigw: %s",
