@@ -956,12 +956,13 @@ ngx_http_aigw_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_aigw_init_models(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf)
 {
-    ngx_str_t               *fb;
-    ngx_uint_t               i, k;
-    ngx_array_t              keys;
-    ngx_hash_key_t          *hk;
-    ngx_hash_init_t          hash;
-    ngx_http_aigw_model_t   *m, **w;
+    ngx_str_t                 *fb;
+    ngx_uint_t                 i, k;
+    ngx_array_t                keys;
+    ngx_hash_key_t            *hk;
+    ngx_hash_init_t            hash;
+    ngx_http_aigw_model_t     *m, **w;
+    ngx_http_aigw_provider_t  *p;
 
     if (ngx_array_init(&keys, cf->temp_pool, amcf->models.nelts + 1,
                        sizeof(ngx_hash_key_t))
@@ -1014,6 +1015,28 @@ ngx_http_aigw_init_models(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf)
 
     if (ngx_hash_init(&hash, keys.elts, keys.nelts) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /*
+     * nginx keeps idle connections per upstream{} by server address only:
+     * providers sharing one would share connections (TLS names, keys)
+     */
+
+    p = amcf->providers.elts;
+
+    for (i = 0; i < amcf->providers.nelts; i++) {
+        for (k = i + 1; k < amcf->providers.nelts; k++) {
+            if (!p[i].implicit && p[i].upstream
+                && p[i].upstream == p[k].upstream)
+            {
+                ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                              "aigw_provider \"%V\" and \"%V\" share "
+                              "upstream \"%V\" and so its idle "
+                              "connections; give each provider its own "
+                              "upstream{}", &p[i].name, &p[k].name,
+                              &p[i].upstream->host);
+            }
+        }
     }
 
     /* fallbacks name models that exist */

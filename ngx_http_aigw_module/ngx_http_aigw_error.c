@@ -27,6 +27,7 @@ static ngx_int_t ngx_http_aigw_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_aigw_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_uint_t ngx_http_aigw_none_available(ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_error_body(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err, ngx_chain_t **out,
     size_t *len);
@@ -384,6 +385,38 @@ ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
 }
 
 
+/* every attempt was skipped: down, unresolved or without a key */
+
+static ngx_uint_t
+ngx_http_aigw_none_available(ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t                i;
+    ngx_http_aigw_attempt_t  *a;
+
+    if (ctx == NULL || ctx->attempts.nelts == 0) {
+        return 0;
+    }
+
+    a = ctx->attempts.elts;
+
+    for (i = 0; i < ctx->attempts.nelts; i++) {
+        if (a[i].status != 0
+            || !((a[i].failure.len == 4
+                  && ngx_strncmp(a[i].failure.data, "down", 4) == 0)
+                 || (a[i].failure.len == 10
+                     && ngx_strncmp(a[i].failure.data, "unresolved", 10)
+                        == 0)
+                 || (a[i].failure.len == 6
+                     && ngx_strncmp(a[i].failure.data, "no key", 6) == 0)))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static ngx_int_t
 ngx_http_aigw_header_filter(ngx_http_request_t *r)
 {
@@ -413,6 +446,15 @@ ngx_http_aigw_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
 
+    if (status == NGX_HTTP_BAD_GATEWAY && ngx_http_aigw_none_available(ctx)) {
+
+        /* no provider could even be tried: 503, not 502 */
+
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        r->err_status = status;
+        r->headers_out.status = status;
+    }
+
     ngx_memzero(&err, sizeof(ngx_http_aigw_error_t));
     err.status = status;
     ngx_http_aigw_error_type(status, &err.type);
@@ -433,6 +475,9 @@ ngx_http_aigw_header_filter(ngx_http_request_t *r)
     case NGX_HTTP_GATEWAY_TIME_OUT:
         if (status == NGX_HTTP_GATEWAY_TIME_OUT) {
             ngx_http_aigw_jw_lit(&w, "the provider timed out");
+
+        } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            ngx_http_aigw_jw_lit(&w, "no provider is available");
 
         } else {
             ngx_http_aigw_jw_lit(&w, "no provider could answer");

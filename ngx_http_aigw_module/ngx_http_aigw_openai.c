@@ -20,6 +20,7 @@ typedef struct {
     ngx_uint_t                 started;
     ngx_uint_t                 block;      /* open block: a part type */
     ngx_int_t                  tool;       /* its tool call index */
+    ngx_int_t                  calls;      /* tool calls without "index" */
 } ngx_http_aigw_openai_parse_t;
 
 
@@ -858,11 +859,24 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
 
             for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
 
-                idx = 0;
                 m = ngx_http_aigw_json_get(j, e, "index");
 
-                if (m != NGX_HTTP_AIGW_JSON_NONE) {
-                    (void) ngx_http_aigw_json_int(j, m, &idx);
+                if (m == NGX_HTTP_AIGW_JSON_NONE
+                    || ngx_http_aigw_json_int(j, m, &idx) != NGX_OK)
+                {
+                    /*
+                     * some servers leave "index" out: a delta with an id
+                     * starts another call, one without continues it
+                     */
+
+                    if (ngx_http_aigw_json_get(j, e, "id")
+                        != NGX_HTTP_AIGW_JSON_NONE
+                        || st->block != ngx_http_aigw_part_tool_call)
+                    {
+                        st->calls++;
+                    }
+
+                    idx = -st->calls;
                 }
 
                 f = ngx_http_aigw_json_get(j, e, "function");
@@ -2194,6 +2208,13 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
     if (chat->top_p.len) {
         ngx_http_aigw_jw_lit(w, ",\"top_p\":");
         ngx_http_aigw_jw_str(w, &chat->top_p);
+    }
+
+    /* not OpenAI's, but many compatible servers take it; the rest say so */
+
+    if (chat->top_k.len) {
+        ngx_http_aigw_jw_lit(w, ",\"top_k\":");
+        ngx_http_aigw_jw_str(w, &chat->top_k);
     }
 
     if (chat->stop.nelts) {

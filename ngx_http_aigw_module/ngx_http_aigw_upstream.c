@@ -255,6 +255,7 @@ static ngx_int_t
 ngx_http_aigw_header_line(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     size_t      len;
+    ngx_int_t   ms;
     ngx_str_t   name, value;
 
     name.data = r->header_name_start;
@@ -302,7 +303,28 @@ ngx_http_aigw_header_line(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                          "(Content-Encoding)");
         }
 
-    } else if (ngx_http_aigw_hdr("retry-after")) {
+    } else if (ngx_http_aigw_hdr("retry-after")
+               || (ngx_http_aigw_hdr("retry-after-ms")
+                   && ctx->retry_after.len == 0))
+    {
+        /* OpenAI's retry-after-ms, in whole seconds, rounded up */
+
+        if (len == sizeof("retry-after-ms") - 1) {
+            ms = ngx_atoi(value.data, value.len);
+
+            if (ms == NGX_ERROR) {
+                return NGX_OK;
+            }
+
+            value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+            if (value.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            value.len = ngx_sprintf(value.data, "%i", (ms + 999) / 1000)
+                        - value.data;
+        }
+
         ctx->retry_after.data = ngx_pstrdup(r->pool, &value);
         if (ctx->retry_after.data == NULL) {
             return NGX_ERROR;

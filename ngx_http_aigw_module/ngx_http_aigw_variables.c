@@ -151,10 +151,12 @@ ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m)
     cached = m->price_cached ? m->price_cached : m->price_input;
     write = m->price_cache_write ? m->price_cache_write : m->price_input;
 
+    /* rounded to the nearest micro-USD */
+
     return ((plain > 0 ? plain : 0) * m->price_input
             + u->cache_read * cached
             + u->cache_write * write
-            + u->output * m->price_output) / 1000000;
+            + u->output * m->price_output + 500000) / 1000000;
 }
 
 

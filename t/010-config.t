@@ -305,13 +305,13 @@ aigw_model "p/x" has no provider in
 --- request eval
 [ map { "POST /v1/chat/completions\n" . qq!{"model":"$_","messages":[{"role":"user","content":"x"}]}! } qw(e/m f/m o/m of/m fo/m) ]
 --- error_code eval
-[200, 200, 502, 502, 200]
+[200, 200, 503, 503, 200]
 --- response_json eval
 [
 {choices => [{message => {content => "k"}}]},
 {choices => [{message => {content => "k"}}]},
-{error => {message => 'no provider could answer (attempts: opt:no key)', type => "server_error"}},
-{error => {message => 'no provider could answer (attempts: optfile:no key)', type => "server_error"}},
+{error => {message => 'no provider is available (attempts: opt:no key)', type => "server_error"}},
+{error => {message => 'no provider is available (attempts: optfile:no key)', type => "server_error"}},
 {choices => [{message => {content => "k"}}]},
 ]
 --- response_headers eval

@@ -240,7 +240,7 @@ X-AIGW-Attempts: openai:200
 --- grep_access_log eval: qr/(MOCK|GW) .*/
 --- grep_access_log_out
 MOCK POST /v1/chat/completions cl=68
-GW 200 openai/gpt-5.4 openai gpt-5.4-2026 in=11 out=7 cost=0.000132
+GW 200 openai/gpt-5.4 openai gpt-5.4-2026 in=11 out=7 cost=0.000133
 
 
 
