@@ -84,10 +84,49 @@ static ngx_uint_t ngx_http_aigw_anthropic_stop(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
 static ngx_uint_t ngx_http_aigw_anthropic_kind(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
-static ngx_int_t ngx_http_aigw_anthropic_fail(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, const char *fmt, ngx_str_t *what);
 static ngx_http_aigw_event_t *ngx_http_aigw_anthropic_event(
     ngx_array_t *events, ngx_uint_t type, ngx_uint_t kind);
+
+
+/* top-level fields and the types they must have, checked on every request */
+
+static const ngx_http_aigw_field_t  ngx_http_aigw_anthropic_fields[] = {
+    { ngx_string("messages"),
+      ngx_http_aigw_json_array, 0, 0, "an array" },
+
+    { ngx_string("max_tokens"),
+      ngx_http_aigw_json_number, 0, 1, "an integer" },
+
+    { ngx_string("system"),
+      ngx_http_aigw_json_string, ngx_http_aigw_json_array, 0,
+      "a string or an array" },
+
+    { ngx_string("tools"),
+      ngx_http_aigw_json_array, 0, 0, "an array" },
+
+    { ngx_string("tool_choice"),
+      ngx_http_aigw_json_object, 0, 0, "an object" },
+
+    { ngx_string("temperature"),
+      ngx_http_aigw_json_number, 0, 0, "a number" },
+
+    { ngx_string("top_p"),
+      ngx_http_aigw_json_number, 0, 0, "a number" },
+
+    { ngx_string("top_k"),
+      ngx_http_aigw_json_number, 0, 1, "an integer" },
+
+    { ngx_string("stop_sequences"),
+      ngx_http_aigw_json_array, 0, 0, "an array" },
+
+    { ngx_string("metadata"),
+      ngx_http_aigw_json_object, 0, 0, "an object" },
+
+    { ngx_string("thinking"),
+      ngx_http_aigw_json_object, 0, 0, "an object" },
+
+    { ngx_null_string, 0, 0, 0, NULL }
+};
 
 
 const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
@@ -97,6 +136,8 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
       ngx_null_string },                                /* embeddings */
     ngx_http_aigw_auth_x_api_key,
 
+    ngx_http_aigw_anthropic_fields,                     /* fields */
+    "%s: Input should be %s",                           /* field error */
     ngx_http_aigw_anthropic_validate,                   /* validate */
     ngx_http_aigw_anthropic_parse_request,              /* parse request */
     ngx_http_aigw_anthropic_write_response,             /* write response */
@@ -114,79 +155,26 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
 };
 
 
-typedef struct {
-    const char                *name;
-    ngx_uint_t                 type;
-    ngx_uint_t                 alt;
-    const char                *expect;
-} ngx_http_aigw_anthropic_field_t;
-
-
-static ngx_http_aigw_anthropic_field_t  ngx_http_aigw_anthropic_fields[] = {
-    { "messages", ngx_http_aigw_json_array, 0, "an array" },
-    { "max_tokens", ngx_http_aigw_json_number, 0, "an integer" },
-    { "system", ngx_http_aigw_json_string, ngx_http_aigw_json_array,
-      "a string or an array" },
-    { "tools", ngx_http_aigw_json_array, 0, "an array" },
-    { "tool_choice", ngx_http_aigw_json_object, 0, "an object" },
-    { "temperature", ngx_http_aigw_json_number, 0, "a number" },
-    { "top_p", ngx_http_aigw_json_number, 0, "a number" },
-    { "top_k", ngx_http_aigw_json_number, 0, "an integer" },
-    { "stop_sequences", ngx_http_aigw_json_array, 0, "an array" },
-    { "metadata", ngx_http_aigw_json_object, 0, "an object" },
-    { "thinking", ngx_http_aigw_json_object, 0, "an object" },
-    { NULL, 0, 0, NULL }
-};
-
-
 static ngx_int_t
 ngx_http_aigw_anthropic_validate(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx)
 {
-    ngx_uint_t                        v, key;
-    ngx_http_aigw_json_t             *j;
-    ngx_http_aigw_anthropic_field_t  *f;
+    ngx_uint_t             v;
+    ngx_http_aigw_json_t  *j;
 
     j = &ctx->json;
-
-    for (f = ngx_http_aigw_anthropic_fields; f->name; f++) {
-        v = ngx_http_aigw_json_get_unique(j, 0, f->name, &key);
-
-        if (key == NGX_HTTP_AIGW_JSON_NONE) {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "duplicate field \"%s\"",
-                                            f->name);
-        }
-
-        if (v == NGX_HTTP_AIGW_JSON_NONE
-            || j->toks[v].type == ngx_http_aigw_json_null)
-        {
-            continue;
-        }
-
-        if ((j->toks[v].type != f->type && j->toks[v].type != f->alt)
-            || (ngx_strcmp(f->expect, "an integer") == 0
-                && !(j->toks[v].flags & NGX_HTTP_AIGW_JSON_INTEGER)))
-        {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "%s: Input should be %s",
-                                            f->name, f->expect);
-        }
-    }
 
     v = ngx_http_aigw_json_get(j, 0, "messages");
 
     if (v == NGX_HTTP_AIGW_JSON_NONE
         || j->toks[v].type == ngx_http_aigw_json_null)
     {
-        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
-                                        "messages: Field required");
+        return ngx_http_aigw_reject(r, ctx, "messages: Field required");
     }
 
     if (j->toks[v].count == 0) {
-        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
-                                        "messages: at least one message is "
-                                        "required");
+        return ngx_http_aigw_reject(r, ctx, "messages: at least one message "
+                                    "is required");
     }
 
     if (ctx->endpoint == ngx_http_aigw_ep_chat) {
@@ -195,13 +183,11 @@ ngx_http_aigw_anthropic_validate(ngx_http_request_t *r,
         if (v == NGX_HTTP_AIGW_JSON_NONE
             || j->toks[v].type == ngx_http_aigw_json_null)
         {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "max_tokens: Field "
-                                            "required");
+            return ngx_http_aigw_reject(r, ctx, "max_tokens: Field required");
         }
     }
 
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -508,15 +494,9 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v = ngx_http_aigw_json_get(&j, 0, "id");
-    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-        ngx_http_aigw_json_str_raw(&j, v, &resp->id);
-    }
+    (void) ngx_http_aigw_json_get_str(&j, 0, "id", &resp->id);
 
-    v = ngx_http_aigw_json_get(&j, 0, "model");
-    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-        ngx_http_aigw_json_str_raw(&j, v, &resp->model);
-    }
+    (void) ngx_http_aigw_json_get_str(&j, 0, "model", &resp->model);
 
     resp->stop = ngx_http_aigw_anthropic_stop(&j,
                      ngx_http_aigw_json_get(&j, 0, "stop_reason"));
@@ -549,23 +529,14 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
         switch (m) {
 
         case ngx_http_aigw_part_text:
-            v = ngx_http_aigw_json_get(&j, e, "text");
-            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(&j, v, &part->text);
-            }
+            (void) ngx_http_aigw_json_get_str(&j, e, "text", &part->text);
 
             break;
 
         case ngx_http_aigw_part_tool_call:
-            v = ngx_http_aigw_json_get(&j, e, "id");
-            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(&j, v, &part->id);
-            }
+            (void) ngx_http_aigw_json_get_str(&j, e, "id", &part->id);
 
-            v = ngx_http_aigw_json_get(&j, e, "name");
-            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(&j, v, &part->name);
-            }
+            (void) ngx_http_aigw_json_get_str(&j, e, "name", &part->name);
 
             v = ngx_http_aigw_json_get(&j, e, "input");
             if (v != NGX_HTTP_AIGW_JSON_NONE) {
@@ -575,15 +546,10 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
             break;
 
         case ngx_http_aigw_part_thinking:
-            v = ngx_http_aigw_json_get(&j, e, "thinking");
-            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(&j, v, &part->text);
-            }
+            (void) ngx_http_aigw_json_get_str(&j, e, "thinking", &part->text);
 
-            v = ngx_http_aigw_json_get(&j, e, "signature");
-            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(&j, v, &part->signature);
-            }
+            (void) ngx_http_aigw_json_get_str(&j, e, "signature",
+                                                &part->signature);
 
             break;
 
@@ -710,15 +676,9 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        v = ngx_http_aigw_json_get(j, m, "id");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->id);
-        }
+        (void) ngx_http_aigw_json_get_str(j, m, "id", &ev->id);
 
-        v = ngx_http_aigw_json_get(j, m, "model");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->name);
-        }
+        (void) ngx_http_aigw_json_get_str(j, m, "model", &ev->name);
 
         return NGX_OK;
     }
@@ -743,10 +703,8 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
 
             ev->stop = ngx_http_aigw_anthropic_stop(j, v);
 
-            v = ngx_http_aigw_json_get(j, d, "stop_sequence");
-            if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, v, &ev->stop_sequence);
-            }
+            (void) ngx_http_aigw_json_get_str(j, d, "stop_sequence",
+                                                &ev->stop_sequence);
         }
 
         return NGX_OK;
@@ -780,10 +738,7 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
 
         m = ngx_http_aigw_json_get(j, 0, "error");
 
-        v = ngx_http_aigw_json_get(j, m, "type");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->err_type);
-        }
+        (void) ngx_http_aigw_json_get_str(j, m, "type", &ev->err_type);
 
         v = ngx_http_aigw_json_get(j, m, "message");
         if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
@@ -817,20 +772,11 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        v = ngx_http_aigw_json_get(j, b, "id");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->id);
-        }
+        (void) ngx_http_aigw_json_get_str(j, b, "id", &ev->id);
 
-        v = ngx_http_aigw_json_get(j, b, "name");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->name);
-        }
+        (void) ngx_http_aigw_json_get_str(j, b, "name", &ev->name);
 
-        v = ngx_http_aigw_json_get(j, b, "data");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->text);
-        }
+        (void) ngx_http_aigw_json_get_str(j, b, "data", &ev->text);
 
         return NGX_OK;
     }
@@ -1389,25 +1335,6 @@ ngx_http_aigw_anthropic_write_count(ngx_http_aigw_jw_t *w, int64_t tokens)
 /* translation: an Anthropic request into the canonical form */
 
 static ngx_int_t
-ngx_http_aigw_anthropic_fail(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
-    const char *fmt, ngx_str_t *what)
-{
-    ngx_str_t  none = ngx_null_string;
-
-    ctx->error.status = NGX_HTTP_BAD_REQUEST;
-
-    if (ngx_http_aigw_json_message(r->pool, &ctx->error.message, fmt,
-                                   what ? what : &none)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_DECLINED;
-}
-
-
-static ngx_int_t
 ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_chat_t *chat)
 {
@@ -1499,9 +1426,8 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
 
             for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
                 if (j->toks[e].type != ngx_http_aigw_json_string) {
-                    return ngx_http_aigw_anthropic_fail(r, ctx,
-                                                "stop_sequences must hold "
-                                                "strings", NULL);
+                    return ngx_http_aigw_reject(r, ctx, "stop_sequences must "
+                                                "hold strings", NULL);
                 }
 
                 s = ngx_array_push(&chat->stop);
@@ -1572,10 +1498,8 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
             } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
                 chat->tool_choice = ngx_http_aigw_choice_tool;
 
-                m = ngx_http_aigw_json_get(j, v, "name");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    ngx_http_aigw_json_str_raw(j, m, &chat->tool_choice_name);
-                }
+                (void) ngx_http_aigw_json_get_str(j, v, "name",
+                                                    &chat->tool_choice_name);
             }
 
             m = ngx_http_aigw_json_get(j, v, "disable_parallel_tool_use");
@@ -1606,18 +1530,16 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
                 {
                     ngx_http_aigw_json_str_raw(j, m, &key);
 
-                    return ngx_http_aigw_anthropic_fail(r, ctx, "the server "
-                                                "tool \"%V\" cannot be "
-                                                "translated for this "
-                                                "provider", &key);
+                    return ngx_http_aigw_reject(r, ctx, "the server tool "
+                                                "\"%V\" cannot be translated "
+                                                "for this provider", &key);
                 }
 
                 m = ngx_http_aigw_json_get(j, e, "name");
 
                 if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    return ngx_http_aigw_anthropic_fail(r, ctx, "tools: each "
-                                                "tool needs a \"name\"",
-                                                NULL);
+                    return ngx_http_aigw_reject(r, ctx, "tools: each tool "
+                                                "needs a \"name\"", NULL);
                 }
 
                 tool = ngx_array_push(&chat->tools);
@@ -1628,10 +1550,8 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
                 ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
                 ngx_http_aigw_json_str_raw(j, m, &tool->name);
 
-                m = ngx_http_aigw_json_get(j, e, "description");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    ngx_http_aigw_json_str_raw(j, m, &tool->description);
-                }
+                (void) ngx_http_aigw_json_get_str(j, e, "description",
+                                                    &tool->description);
 
                 m = ngx_http_aigw_json_get(j, e, "input_schema");
                 if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
@@ -1649,9 +1569,8 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
 
         if (ngx_http_aigw_is("mcp_servers") || ngx_http_aigw_is("container"))
         {
-            return ngx_http_aigw_anthropic_fail(r, ctx, "\"%V\" cannot be "
-                                                "translated for this "
-                                                "provider", &key);
+            return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
+                                        "for this provider", &key);
         }
 
         /* context_management, service_tier, ...: no equivalent */
@@ -1674,9 +1593,8 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
 
         if (j->toks[e].type != ngx_http_aigw_json_object) {
-            return ngx_http_aigw_anthropic_fail(r, ctx, "messages: each "
-                                                "message must be an object",
-                                                NULL);
+            return ngx_http_aigw_reject(r, ctx, "messages: each message must "
+                                        "be an object", NULL);
         }
 
         msg = ngx_array_push(&chat->messages);
@@ -1708,9 +1626,8 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
             msg->role = ngx_http_aigw_role_system;
 
         } else {
-            return ngx_http_aigw_anthropic_fail(r, ctx, "messages: a message "
-                                                "has no valid \"role\"",
-                                                NULL);
+            return ngx_http_aigw_reject(r, ctx, "messages: a message has no "
+                                        "valid \"role\"", NULL);
         }
 
         d = ngx_http_aigw_json_get(j, e, "content");
@@ -1758,16 +1675,16 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
     }
 
     if (j->toks[v].type != ngx_http_aigw_json_array) {
-        return ngx_http_aigw_anthropic_fail(r, ctx, "content must be a string "
-                                            "or an array of blocks", NULL);
+        return ngx_http_aigw_reject(r, ctx, "content must be a string or an "
+                                    "array of blocks", NULL);
     }
 
     for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
         t = ngx_http_aigw_json_get(j, e, "type");
 
         if (!ngx_http_aigw_json_is(j, t, ngx_http_aigw_json_string)) {
-            return ngx_http_aigw_anthropic_fail(r, ctx, "a content block has "
-                                                "no \"type\"", NULL);
+            return ngx_http_aigw_reject(r, ctx, "a content block has no "
+                                        "\"type\"", NULL);
         }
 
         part = ngx_array_push(parts);
@@ -1787,8 +1704,8 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
 
             m = ngx_http_aigw_json_get(j, e, "text");
             if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                return ngx_http_aigw_anthropic_fail(r, ctx, "a text block "
-                                                    "has no \"text\"", NULL);
+                return ngx_http_aigw_reject(r, ctx, "a text block has no "
+                                            "\"text\"", NULL);
             }
 
             ngx_http_aigw_json_str_raw(j, m, &part->text);
@@ -1806,10 +1723,8 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
             m = ngx_http_aigw_json_get(j, s, "type");
 
             if (ngx_http_aigw_json_str_eq(j, m, "base64")) {
-                m = ngx_http_aigw_json_get(j, s, "media_type");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    ngx_http_aigw_json_str_raw(j, m, &part->media_type);
-                }
+                (void) ngx_http_aigw_json_get_str(j, s, "media_type",
+                                                    &part->media_type);
 
                 m = ngx_http_aigw_json_get(j, s, "data");
                 if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
@@ -1822,40 +1737,29 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
             if (ngx_http_aigw_json_str_eq(j, m, "url")
                 && part->type == ngx_http_aigw_part_image)
             {
-                m = ngx_http_aigw_json_get(j, s, "url");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    ngx_http_aigw_json_str_raw(j, m, &part->url);
-                }
+                (void) ngx_http_aigw_json_get_str(j, s, "url", &part->url);
 
                 continue;
             }
 
-            return ngx_http_aigw_anthropic_fail(r, ctx, "only base64 "
-                                                "documents and base64 or URL "
-                                                "images can be translated",
-                                                NULL);
+            return ngx_http_aigw_reject(r, ctx, "only base64 documents and "
+                                        "base64 or URL images can be "
+                                        "translated", NULL);
         }
 
         if (nested) {
             ngx_http_aigw_json_str_raw(j, t, &type);
 
-            return ngx_http_aigw_anthropic_fail(r, ctx, "a \"%V\" block in a "
-                                                "tool result cannot be "
-                                                "translated", &type);
+            return ngx_http_aigw_reject(r, ctx, "a \"%V\" block in a tool "
+                                        "result cannot be translated", &type);
         }
 
         if (ngx_http_aigw_json_str_eq(j, t, "tool_use")) {
             part->type = ngx_http_aigw_part_tool_call;
 
-            m = ngx_http_aigw_json_get(j, e, "id");
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &part->id);
-            }
+            (void) ngx_http_aigw_json_get_str(j, e, "id", &part->id);
 
-            m = ngx_http_aigw_json_get(j, e, "name");
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &part->name);
-            }
+            (void) ngx_http_aigw_json_get_str(j, e, "name", &part->name);
 
             m = ngx_http_aigw_json_get(j, e, "input");
             if (m != NGX_HTTP_AIGW_JSON_NONE) {
@@ -1868,10 +1772,7 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
         if (ngx_http_aigw_json_str_eq(j, t, "tool_result")) {
             part->type = ngx_http_aigw_part_tool_result;
 
-            m = ngx_http_aigw_json_get(j, e, "tool_use_id");
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &part->id);
-            }
+            (void) ngx_http_aigw_json_get_str(j, e, "tool_use_id", &part->id);
 
             m = ngx_http_aigw_json_get(j, e, "is_error");
             part->is_error = ngx_http_aigw_json_is(j, m,
@@ -1896,15 +1797,10 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
         if (ngx_http_aigw_json_str_eq(j, t, "thinking")) {
             part->type = ngx_http_aigw_part_thinking;
 
-            m = ngx_http_aigw_json_get(j, e, "thinking");
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &part->text);
-            }
+            (void) ngx_http_aigw_json_get_str(j, e, "thinking", &part->text);
 
-            m = ngx_http_aigw_json_get(j, e, "signature");
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &part->signature);
-            }
+            (void) ngx_http_aigw_json_get_str(j, e, "signature",
+                                                &part->signature);
 
             continue;
         }
@@ -1912,19 +1808,15 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
         if (ngx_http_aigw_json_str_eq(j, t, "redacted_thinking")) {
             part->type = ngx_http_aigw_part_redacted;
 
-            m = ngx_http_aigw_json_get(j, e, "data");
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &part->signature);
-            }
+            (void) ngx_http_aigw_json_get_str(j, e, "data", &part->signature);
 
             continue;
         }
 
         ngx_http_aigw_json_str_raw(j, t, &type);
 
-        return ngx_http_aigw_anthropic_fail(r, ctx, "a \"%V\" content block "
-                                            "cannot be translated for this "
-                                            "provider", &type);
+        return ngx_http_aigw_reject(r, ctx, "a \"%V\" content block cannot be "
+                                    "translated for this provider", &type);
     }
 
     return NGX_OK;

@@ -277,6 +277,39 @@ ngx_http_aigw_send_error(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 }
 
 
+/*
+ * A 400 for the client, printf-like: kept in ctx->error for the handler to
+ * send; returns NGX_DECLINED (NGX_ERROR when out of memory).
+ */
+
+ngx_int_t
+ngx_http_aigw_reject(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    const char *fmt, ...)
+{
+    u_char              *p, text[2048];
+    va_list              args;
+    ngx_http_aigw_jw_t   w;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
+    va_end(args);
+
+    p = ngx_http_aigw_json_cut(text, p, text + sizeof(text));
+
+    ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
+    ctx->error.status = NGX_HTTP_BAD_REQUEST;
+
+    ngx_http_aigw_jw_init(&w, r->pool, (p - text) + 16);
+    ngx_http_aigw_jw_escape(&w, text, p - text);
+
+    if (ngx_http_aigw_jw_flatten(&w, &ctx->error.message) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 /* sends an error whose message is already escaped JSON text */
 
 ngx_int_t

@@ -40,6 +40,8 @@ static ngx_int_t ngx_http_aigw_prepare(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_gateway_options(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_check_fields(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_string_list(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_uint_t obj, const char *name,
     ngx_array_t **list);
@@ -511,9 +513,18 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return rc;
     }
 
-    rc = ctx->client->validate(r, ctx);
-    if (rc != NGX_DECLINED) {
-        return rc;
+    rc = ngx_http_aigw_check_fields(r, ctx);
+
+    if (rc == NGX_OK) {
+        rc = ctx->client->validate(r, ctx);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_aigw_send_err(r, ctx, &ctx->error);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_aigw_plan(r, ctx);
@@ -589,6 +600,72 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The types of the top-level fields the client's format knows, in one
+ * pass over the keys; a field given twice is refused, so that what the
+ * gateway reads is what a provider reads.
+ */
+
+static ngx_int_t
+ngx_http_aigw_check_fields(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    size_t                        len;
+    uint32_t                      seen;
+    ngx_uint_t                    k, v, i, esc;
+    ngx_http_aigw_json_t         *j;
+    ngx_http_aigw_json_tok_t     *t;
+    const ngx_http_aigw_field_t  *f;
+
+    j = &ctx->json;
+    seen = 0;
+
+    for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
+        len = j->toks[k].end - j->toks[k].start - 2;
+        esc = j->toks[k].flags & NGX_HTTP_AIGW_JSON_ESCAPED;
+
+        for (f = ctx->client->fields, i = 0; f->name.len; f++, i++) {
+
+            if (esc) {
+                if (!ngx_http_aigw_json_key_eq(j, k, (char *) f->name.data)) {
+                    continue;
+                }
+
+            } else if (len != f->name.len
+                       || ngx_strncmp(j->start + j->toks[k].start + 1,
+                                      f->name.data, len) != 0)
+            {
+                continue;
+            }
+
+            if (seen & (1 << i)) {
+                return ngx_http_aigw_reject(r, ctx, "duplicate field \"%V\"",
+                                            &f->name);
+            }
+
+            seen |= 1 << i;
+
+            v = k + 1;
+            t = &j->toks[v];
+
+            if (t->type == ngx_http_aigw_json_null) {
+                break;
+            }
+
+            if ((t->type != f->type && t->type != f->alt)
+                || (f->integer && !(t->flags & NGX_HTTP_AIGW_JSON_INTEGER)))
+            {
+                return ngx_http_aigw_reject(r, ctx, ctx->client->field_error,
+                                            f->name.data, f->expect);
+            }
+
+            break;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

@@ -778,6 +778,26 @@ ngx_http_aigw_json_member(ngx_http_aigw_json_t *j, ngx_uint_t obj,
 }
 
 
+/* the raw contents of string member "key", left as is when there is none */
+
+ngx_uint_t
+ngx_http_aigw_json_get_str(ngx_http_aigw_json_t *j, ngx_uint_t obj,
+    const char *key, ngx_str_t *raw)
+{
+    ngx_uint_t  v;
+
+    v = ngx_http_aigw_json_get(j, obj, key);
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        return 0;
+    }
+
+    ngx_http_aigw_json_str_raw(j, v, raw);
+
+    return 1;
+}
+
+
 void
 ngx_http_aigw_json_raw(ngx_http_aigw_json_t *j, ngx_uint_t tok,
     ngx_str_t *raw)

@@ -384,6 +384,17 @@ typedef enum {
 } ngx_http_aigw_rs_e;
 
 
+/* a top-level request field and the JSON types it may have */
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      type;      /* ngx_http_aigw_json_type_e */
+    ngx_uint_t                      alt;       /* another type, or 0 */
+    ngx_uint_t                      integer;   /* an integral number */
+    const char                     *expect;
+} ngx_http_aigw_field_t;
+
+
 /*
  * A wire format: the only code that knows a format's shapes.  Client
  * side: parse what a client sent, write what it gets back.  Provider
@@ -395,7 +406,10 @@ struct ngx_http_aigw_format_s {
     ngx_str_t                       paths[ngx_http_aigw_ep_last];
     ngx_uint_t                      auth;      /* default */
 
-    /* client side */
+    /* client side: fields checked on every request, and how it says so */
+
+    const ngx_http_aigw_field_t    *fields;
+    const char                     *field_error;   /* "%s", "%s" */
 
     ngx_int_t                     (*validate)(ngx_http_request_t *r,
                                         ngx_http_aigw_ctx_t *ctx);
@@ -562,6 +576,8 @@ void ngx_http_aigw_health_report(ngx_http_request_t *r,
 ngx_int_t ngx_http_aigw_send_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_uint_t status, const char *type,
     const char *fmt, ...);
+ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, const char *fmt, ...);
 ngx_int_t ngx_http_aigw_send_err(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err);
 ngx_int_t ngx_http_aigw_send(ngx_http_request_t *r, ngx_uint_t status,

@@ -88,8 +88,48 @@ static ngx_uint_t ngx_http_aigw_openai_stop(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
 static void ngx_http_aigw_openai_write_stop(ngx_http_aigw_jw_t *w,
     ngx_uint_t stop);
-static ngx_int_t ngx_http_aigw_openai_fail(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, const char *fmt, ngx_str_t *what);
+
+
+/* top-level fields and the types they must have, checked on every request */
+
+static const ngx_http_aigw_field_t  ngx_http_aigw_openai_fields[] = {
+    { ngx_string("messages"),
+      ngx_http_aigw_json_array, 0, 0, "an array" },
+
+    { ngx_string("temperature"),
+      ngx_http_aigw_json_number, 0, 0, "a number" },
+
+    { ngx_string("top_p"),
+      ngx_http_aigw_json_number, 0, 0, "a number" },
+
+    { ngx_string("max_tokens"),
+      ngx_http_aigw_json_number, 0, 1, "an integer" },
+
+    { ngx_string("max_completion_tokens"),
+      ngx_http_aigw_json_number, 0, 1, "an integer" },
+
+    { ngx_string("n"),
+      ngx_http_aigw_json_number, 0, 1, "an integer" },
+
+    { ngx_string("tools"),
+      ngx_http_aigw_json_array, 0, 0, "an array" },
+
+    { ngx_string("tool_choice"),
+      ngx_http_aigw_json_string, ngx_http_aigw_json_object, 0,
+      "a string or an object" },
+
+    { ngx_string("stop"),
+      ngx_http_aigw_json_string, ngx_http_aigw_json_array, 0,
+      "a string or an array" },
+
+    { ngx_string("user"),
+      ngx_http_aigw_json_string, 0, 0, "a string" },
+
+    { ngx_string("stream_options"),
+      ngx_http_aigw_json_object, 0, 0, "an object" },
+
+    { ngx_null_string, 0, 0, 0, NULL }
+};
 
 
 const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
@@ -99,6 +139,8 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
       ngx_string("/embeddings") },                      /* embeddings */
     ngx_http_aigw_auth_bearer,
 
+    ngx_http_aigw_openai_fields,                        /* fields */
+    "\"%s\" must be %s",                                /* field error */
     ngx_http_aigw_openai_validate,                      /* validate */
     ngx_http_aigw_openai_parse_request,                 /* parse request */
     ngx_http_aigw_openai_write_response,                /* write response */
@@ -116,34 +158,6 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
 };
 
 
-/* top-level fields and the types they must have, checked on every request */
-
-typedef struct {
-    const char                *name;
-    ngx_uint_t                 type;       /* 0: any */
-    ngx_uint_t                 alt;        /* another accepted type */
-    const char                *expect;
-} ngx_http_aigw_openai_field_t;
-
-
-static ngx_http_aigw_openai_field_t  ngx_http_aigw_openai_fields[] = {
-    { "messages", ngx_http_aigw_json_array, 0, "an array" },
-    { "temperature", ngx_http_aigw_json_number, 0, "a number" },
-    { "top_p", ngx_http_aigw_json_number, 0, "a number" },
-    { "max_tokens", ngx_http_aigw_json_number, 0, "an integer" },
-    { "max_completion_tokens", ngx_http_aigw_json_number, 0, "an integer" },
-    { "n", ngx_http_aigw_json_number, 0, "an integer" },
-    { "tools", ngx_http_aigw_json_array, 0, "an array" },
-    { "tool_choice", ngx_http_aigw_json_string, ngx_http_aigw_json_object,
-      "a string or an object" },
-    { "stop", ngx_http_aigw_json_string, ngx_http_aigw_json_array,
-      "a string or an array" },
-    { "user", ngx_http_aigw_json_string, 0, "a string" },
-    { "stream_options", ngx_http_aigw_json_object, 0, "an object" },
-    { NULL, 0, 0, NULL }
-};
-
-
 static ngx_int_t
 ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
@@ -151,7 +165,6 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_str_t                      raw;
     ngx_uint_t                     v, key;
     ngx_http_aigw_json_t          *j, so;
-    ngx_http_aigw_openai_field_t  *f;
 
     j = &ctx->json;
 
@@ -159,71 +172,36 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         v = ngx_http_aigw_json_get_unique(j, 0, "input", &key);
 
         if (key == NGX_HTTP_AIGW_JSON_NONE) {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "duplicate field "
-                                            "\"input\"");
+            return ngx_http_aigw_reject(r, ctx, "duplicate field \"input\"");
         }
 
         if (v == NGX_HTTP_AIGW_JSON_NONE) {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "missing required field "
-                                            "\"input\"");
+            return ngx_http_aigw_reject(r, ctx, "missing required field "
+                                        "\"input\"");
         }
 
         if (j->toks[v].type != ngx_http_aigw_json_string
             && j->toks[v].type != ngx_http_aigw_json_array)
         {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"input\" must be a "
-                                            "string or an array");
+            return ngx_http_aigw_reject(r, ctx, "\"input\" must be a string "
+                                        "or an array");
         }
 
-        return NGX_DECLINED;
+        return NGX_OK;
     }
 
-    for (f = ngx_http_aigw_openai_fields; f->name; f++) {
-        v = ngx_http_aigw_json_get_unique(j, 0, f->name, &key);
-
-        if (key == NGX_HTTP_AIGW_JSON_NONE) {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "duplicate field \"%s\"",
-                                            f->name);
-        }
-
-        if (v == NGX_HTTP_AIGW_JSON_NONE
-            || j->toks[v].type == ngx_http_aigw_json_null)
-        {
-            continue;
-        }
-
-        if (j->toks[v].type != f->type && j->toks[v].type != f->alt) {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"%s\" must be %s",
-                                            f->name, f->expect);
-        }
-
-        if (ngx_strcmp(f->expect, "an integer") == 0
-            && !(j->toks[v].flags & NGX_HTTP_AIGW_JSON_INTEGER))
-        {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"%s\" must be %s",
-                                            f->name, f->expect);
-        }
-    }
 
     v = ngx_http_aigw_json_get(j, 0, "messages");
 
     if (v == NGX_HTTP_AIGW_JSON_NONE
         || j->toks[v].type == ngx_http_aigw_json_null)
     {
-        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
-                                        "missing required field "
-                                        "\"messages\"");
+        return ngx_http_aigw_reject(r, ctx, "missing required field "
+                                    "\"messages\"");
     }
 
     if (j->toks[v].count == 0) {
-        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
-                                        "\"messages\" must not be empty");
+        return ngx_http_aigw_reject(r, ctx, "\"messages\" must not be empty");
     }
 
     /* stream_options.include_usage: whether the client wants usage */
@@ -231,13 +209,13 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     v = ngx_http_aigw_json_get(j, 0, "stream_options");
 
     if (v == NGX_HTTP_AIGW_JSON_NONE) {
-        return NGX_DECLINED;
+        return NGX_OK;
     }
 
     ctx->stream_options_tok = v;
 
     if (j->toks[v].type != ngx_http_aigw_json_object) {
-        return NGX_DECLINED;
+        return NGX_OK;
     }
 
     ngx_memzero(&so, sizeof(ngx_http_aigw_json_t));
@@ -248,7 +226,7 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     rc = ngx_http_aigw_json_parse(&so, raw.data, raw.len);
     if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     v = ngx_http_aigw_json_get(&so, 0, "include_usage");
@@ -260,14 +238,13 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         } else if (so.toks[v].type != ngx_http_aigw_json_false
                    && so.toks[v].type != ngx_http_aigw_json_null)
         {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"stream_options."
-                                            "include_usage\" must be a "
-                                            "boolean");
+            return ngx_http_aigw_reject(r, ctx,
+                                        "\"stream_options.include_usage\" "
+                                        "must be a boolean");
         }
     }
 
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -524,15 +501,9 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v = ngx_http_aigw_json_get(&j, 0, "id");
-    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-        ngx_http_aigw_json_str_raw(&j, v, &resp->id);
-    }
+    (void) ngx_http_aigw_json_get_str(&j, 0, "id", &resp->id);
 
-    v = ngx_http_aigw_json_get(&j, 0, "model");
-    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-        ngx_http_aigw_json_str_raw(&j, v, &resp->model);
-    }
+    (void) ngx_http_aigw_json_get_str(&j, 0, "model", &resp->model);
 
     c = ngx_http_aigw_json_get(&j, 0, "choices");
 
@@ -609,17 +580,11 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
         part->type = ngx_http_aigw_part_tool_call;
         part->input_string = 1;
 
-        m = ngx_http_aigw_json_get(&j, e, "id");
-        if (ngx_http_aigw_json_is(&j, m, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(&j, m, &part->id);
-        }
+        (void) ngx_http_aigw_json_get_str(&j, e, "id", &part->id);
 
         f = ngx_http_aigw_json_get(&j, e, "function");
 
-        m = ngx_http_aigw_json_get(&j, f, "name");
-        if (ngx_http_aigw_json_is(&j, m, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(&j, m, &part->name);
-        }
+        (void) ngx_http_aigw_json_get_str(&j, f, "name", &part->name);
 
         m = ngx_http_aigw_json_get(&j, f, "arguments");
         if (ngx_http_aigw_json_is(&j, m, ngx_http_aigw_json_string)) {
@@ -793,15 +758,9 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
         ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
         ev->type = ngx_http_aigw_ev_start;
 
-        v = ngx_http_aigw_json_get(j, 0, "id");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->id);
-        }
+        (void) ngx_http_aigw_json_get_str(j, 0, "id", &ev->id);
 
-        v = ngx_http_aigw_json_get(j, 0, "model");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->name);
-        }
+        (void) ngx_http_aigw_json_get_str(j, 0, "model", &ev->name);
     }
 
     c = c + 1;
@@ -895,17 +854,9 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
 
                     ev--;
 
-                    m = ngx_http_aigw_json_get(j, e, "id");
-                    if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string))
-                    {
-                        ngx_http_aigw_json_str_raw(j, m, &ev->id);
-                    }
+                    (void) ngx_http_aigw_json_get_str(j, e, "id", &ev->id);
 
-                    m = ngx_http_aigw_json_get(j, f, "name");
-                    if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string))
-                    {
-                        ngx_http_aigw_json_str_raw(j, m, &ev->name);
-                    }
+                    (void) ngx_http_aigw_json_get_str(j, f, "name", &ev->name);
 
                     events->nelts--;
                 }
@@ -1432,25 +1383,6 @@ ngx_http_aigw_openai_write_count(ngx_http_aigw_jw_t *w, int64_t tokens)
 /* translation: an OpenAI request into the canonical form */
 
 static ngx_int_t
-ngx_http_aigw_openai_fail(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
-    const char *fmt, ngx_str_t *what)
-{
-    ngx_str_t  none = ngx_null_string;
-
-    ctx->error.status = NGX_HTTP_BAD_REQUEST;
-
-    if (ngx_http_aigw_json_message(r->pool, &ctx->error.message, fmt,
-                                   what ? what : &none)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_DECLINED;
-}
-
-
-static ngx_int_t
 ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_chat_t *chat)
 {
@@ -1498,8 +1430,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
             || ngx_http_aigw_is("max_completion_tokens"))
         {
             if (ngx_http_aigw_json_int(j, v, &n) != NGX_OK || n < 1) {
-                return ngx_http_aigw_openai_fail(r, ctx, "\"%V\" must be a "
-                                                 "positive integer", &key);
+                return ngx_http_aigw_reject(r, ctx, "\"%V\" must be a "
+                                            "positive integer", &key);
             }
 
             chat->max_tokens = n;
@@ -1523,8 +1455,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
 
         if (ngx_http_aigw_is("reasoning_effort")) {
             if (j->toks[v].type != ngx_http_aigw_json_string) {
-                return ngx_http_aigw_openai_fail(r, ctx, "\"%V\" must be a "
-                                                 "string", &key);
+                return ngx_http_aigw_reject(r, ctx, "\"%V\" must be a string",
+                                            &key);
             }
 
             ngx_http_aigw_json_str_raw(j, v, &chat->effort);
@@ -1560,8 +1492,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
 
             for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
                 if (j->toks[e].type != ngx_http_aigw_json_string) {
-                    return ngx_http_aigw_openai_fail(r, ctx, "\"stop\" must "
-                                                     "hold strings", NULL);
+                    return ngx_http_aigw_reject(r, ctx, "\"stop\" must hold "
+                                                "strings", NULL);
                 }
 
                 s = ngx_array_push(&chat->stop);
@@ -1590,9 +1522,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
                 m = ngx_http_aigw_json_get(j, f, "name");
 
                 if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    return ngx_http_aigw_openai_fail(r, ctx, "unsupported "
-                                                     "\"tool_choice\"",
-                                                     NULL);
+                    return ngx_http_aigw_reject(r, ctx, "unsupported "
+                                                "\"tool_choice\"", NULL);
                 }
 
                 chat->tool_choice = ngx_http_aigw_choice_tool;
@@ -1615,18 +1546,17 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
                 m = ngx_http_aigw_json_get(j, e, "type");
 
                 if (!ngx_http_aigw_json_str_eq(j, m, "function")) {
-                    return ngx_http_aigw_openai_fail(r, ctx, "only tools of "
-                                                     "type \"function\" can "
-                                                     "be translated", NULL);
+                    return ngx_http_aigw_reject(r, ctx, "only tools of type "
+                                                "\"function\" can be "
+                                                "translated", NULL);
                 }
 
                 f = ngx_http_aigw_json_get(j, e, "function");
                 m = ngx_http_aigw_json_get(j, f, "name");
 
                 if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    return ngx_http_aigw_openai_fail(r, ctx, "a tool has no "
-                                                     "\"function.name\"",
-                                                     NULL);
+                    return ngx_http_aigw_reject(r, ctx, "a tool has no "
+                                                "\"function.name\"", NULL);
                 }
 
                 tool = ngx_array_push(&chat->tools);
@@ -1637,10 +1567,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
                 ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
                 ngx_http_aigw_json_str_raw(j, m, &tool->name);
 
-                m = ngx_http_aigw_json_get(j, f, "description");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    ngx_http_aigw_json_str_raw(j, m, &tool->description);
-                }
+                (void) ngx_http_aigw_json_get_str(j, f, "description",
+                                                    &tool->description);
 
                 m = ngx_http_aigw_json_get(j, f, "parameters");
                 if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
@@ -1661,9 +1589,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
                 continue;
             }
 
-            return ngx_http_aigw_openai_fail(r, ctx, "\"n\" other than 1 "
-                                             "cannot be translated for this "
-                                             "provider", NULL);
+            return ngx_http_aigw_reject(r, ctx, "\"n\" other than 1 cannot be "
+                                        "translated for this provider", NULL);
         }
 
         if (ngx_http_aigw_is("logprobs") || ngx_http_aigw_is("top_logprobs")
@@ -1677,9 +1604,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
                 continue;
             }
 
-            return ngx_http_aigw_openai_fail(r, ctx, "\"%V\" cannot be "
-                                             "translated for this provider",
-                                             &key);
+            return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
+                                        "for this provider", &key);
         }
 
         if (ngx_http_aigw_is("response_format")) {
@@ -1689,10 +1615,9 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
                 continue;
             }
 
-            return ngx_http_aigw_openai_fail(r, ctx, "\"response_format\" "
-                                             "other than text cannot be "
-                                             "translated for this provider",
-                                             NULL);
+            return ngx_http_aigw_reject(r, ctx, "\"response_format\" other "
+                                        "than text cannot be translated for "
+                                        "this provider", NULL);
         }
 
         if (ngx_http_aigw_is("frequency_penalty")
@@ -1706,9 +1631,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
 
             ngx_http_aigw_json_str_raw(j, k, &key);
 
-            return ngx_http_aigw_openai_fail(r, ctx, "\"%V\" cannot be "
-                                             "translated for this provider",
-                                             &key);
+            return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
+                                        "for this provider", &key);
         }
 
         if (ngx_http_aigw_is("messages")) {
@@ -1739,8 +1663,8 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
     for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next, i++) {
 
         if (j->toks[e].type != ngx_http_aigw_json_object) {
-            return ngx_http_aigw_openai_fail(r, ctx, "each of \"messages\" "
-                                             "must be an object", NULL);
+            return ngx_http_aigw_reject(r, ctx, "each of \"messages\" must be "
+                                        "an object", NULL);
         }
 
         msg = ngx_array_push(&chat->messages);
@@ -1776,16 +1700,15 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
             m = ngx_http_aigw_json_get(j, e, "tool_call_id");
 
             if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                return ngx_http_aigw_openai_fail(r, ctx, "a \"tool\" message "
-                                                 "needs \"tool_call_id\"",
-                                                 NULL);
+                return ngx_http_aigw_reject(r, ctx, "a \"tool\" message needs "
+                                            "\"tool_call_id\"", NULL);
             }
 
             ngx_http_aigw_json_str_raw(j, m, &msg->tool_call_id);
 
         } else {
-            return ngx_http_aigw_openai_fail(r, ctx, "a message has no valid "
-                                             "\"role\"", NULL);
+            return ngx_http_aigw_reject(r, ctx, "a message has no valid "
+                                        "\"role\"", NULL);
         }
 
         m = ngx_http_aigw_json_get(j, e, "content");
@@ -1815,19 +1738,13 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
             part->type = ngx_http_aigw_part_tool_call;
             part->input_string = 1;
 
-            f = ngx_http_aigw_json_get(j, k, "id");
-            if (ngx_http_aigw_json_is(j, f, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, f, &part->id);
-            }
+            (void) ngx_http_aigw_json_get_str(j, k, "id", &part->id);
 
             f = ngx_http_aigw_json_get(j, k, "function");
 
             /* "v" is the messages array: not to be reused here */
 
-            a = ngx_http_aigw_json_get(j, f, "name");
-            if (ngx_http_aigw_json_is(j, a, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, a, &part->name);
-            }
+            (void) ngx_http_aigw_json_get_str(j, f, "name", &part->name);
 
             a = ngx_http_aigw_json_get(j, f, "arguments");
             if (ngx_http_aigw_json_is(j, a, ngx_http_aigw_json_string)) {
@@ -1870,8 +1787,8 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
     }
 
     if (j->toks[v].type != ngx_http_aigw_json_array) {
-        return ngx_http_aigw_openai_fail(r, ctx, "message \"content\" must be "
-                                         "a string or an array", NULL);
+        return ngx_http_aigw_reject(r, ctx, "message \"content\" must be a "
+                                    "string or an array", NULL);
     }
 
     for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
@@ -1889,8 +1806,8 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
 
             m = ngx_http_aigw_json_get(j, e, "text");
             if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                return ngx_http_aigw_openai_fail(r, ctx, "a text part has no "
-                                                 "\"text\"", NULL);
+                return ngx_http_aigw_reject(r, ctx, "a text part has no "
+                                            "\"text\"", NULL);
             }
 
             ngx_http_aigw_json_str_raw(j, m, &part->text);
@@ -1916,10 +1833,9 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
             }
 
             if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                return ngx_http_aigw_openai_fail(r, ctx, "only images and "
-                                                 "files given inline or by "
-                                                 "URL can be translated",
-                                                 NULL);
+                return ngx_http_aigw_reject(r, ctx, "only images and files "
+                                            "given inline or by URL can be "
+                                            "translated", NULL);
             }
 
             ngx_http_aigw_json_str_raw(j, m, &url);
@@ -1930,8 +1846,8 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
                 c = ngx_strnstr(url.data, ";base64,", url.len);
 
                 if (c == NULL) {
-                    return ngx_http_aigw_openai_fail(r, ctx, "a data URL must "
-                                                     "be base64", NULL);
+                    return ngx_http_aigw_reject(r, ctx, "a data URL must be "
+                                                "base64", NULL);
                 }
 
                 part->media_type.data = url.data + 5;
@@ -1946,9 +1862,8 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
             continue;
         }
 
-        return ngx_http_aigw_openai_fail(r, ctx, "this content part type "
-                                         "cannot be translated for this "
-                                         "provider", NULL);
+        return ngx_http_aigw_reject(r, ctx, "this content part type cannot be "
+                                    "translated for this provider", NULL);
     }
 
     return NGX_OK;

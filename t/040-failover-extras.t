@@ -63,5 +63,6 @@ provider "a" returned 429, cooling down for 30000ms
     location / { aigw_pass; }
 --- request
 HEAD /
+--- suppress_stderr
 --- error_log
 aigw_provider "u1" and "u2" share upstream "shared" and so its idle connections
