@@ -117,8 +117,9 @@ test: deps build
 	TEST_NGINX_RANDOMIZE=1 prove -j2 -r t/
 
 bench: deps build
-	@command -v wrk >/dev/null 2>&1 || $(SUDO) apt-get install -y -q wrk
-	bench/run
+	@command -v wrk >/dev/null 2>&1 || \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk
+	BUILD=$(BUILD) NGINX=$(NGINX) bench/run
 
 clean:
 	rm -rf $(BUILD) t/servroot*
