@@ -650,6 +650,10 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
 
     j = &ctx->ej;
 
+    /* a passthrough reads the top level only, and usage apart */
+
+    j->record = ctx->translate ? NGX_HTTP_AIGW_JSON_RECORD_ALL : 1;
+
     if (ngx_http_aigw_json_parse(j, sev->data.data, sev->data.len) != NGX_OK
         || j->toks[0].type != ngx_http_aigw_json_object)
     {
@@ -664,8 +668,16 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     if (ngx_http_aigw_json_str_eq(j, t, "message_start")) {
         m = ngx_http_aigw_json_get(j, 0, "message");
 
-        ngx_http_aigw_anthropic_usage(j, ngx_http_aigw_json_get(j, m, "usage"),
-                                      &ctx->usage);
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+            if (ngx_http_aigw_json_sub(j, m, &ctx->eu, 2) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_aigw_anthropic_usage(&ctx->eu,
+                                          ngx_http_aigw_json_get(&ctx->eu, 0,
+                                                                 "usage"),
+                                          &ctx->usage);
+        }
 
         if (!ctx->translate) {
             return NGX_OK;
@@ -684,8 +696,15 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "message_delta")) {
-        ngx_http_aigw_anthropic_usage(j, ngx_http_aigw_json_get(j, 0, "usage"),
-                                      &ctx->usage);
+        v = ngx_http_aigw_json_get(j, 0, "usage");
+
+        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_object)) {
+            if (ngx_http_aigw_json_sub(j, v, &ctx->eu, 1) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_aigw_anthropic_usage(&ctx->eu, 0, &ctx->usage);
+        }
 
         if (!ctx->translate) {
             return NGX_OK;
@@ -1346,13 +1365,23 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_tool_t  *tool;
     ngx_http_aigw_json_t   jj, *j;
 
-    j = &jj;
-    ngx_memzero(j, sizeof(ngx_http_aigw_json_t));
-    j->pool = r->pool;
-    j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+    if (ctx->json.record == NGX_HTTP_AIGW_JSON_RECORD_ALL) {
 
-    if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len) != NGX_OK) {
-        return NGX_ERROR;
+        /* the handler's scan recorded all of the body */
+
+        j = &ctx->json;
+
+    } else {
+        j = &jj;
+        ngx_memzero(j, sizeof(ngx_http_aigw_json_t));
+        j->pool = r->pool;
+        j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+
+        if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     chat->max_tokens = -1;

@@ -427,8 +427,18 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
     pc->tries = tries ? tries - 1 : 0;
 
     if (!(state & NGX_PEER_FAILED)) {
-        ngx_http_aigw_health_report(r, t->provider, a->status, 0,
-                                    &ctx->retry_after);
+
+        /*
+         * no status: the client left (or the gateway failed) before the
+         * provider answered, which says nothing of the provider, and must
+         * not clear the failures of one that hangs
+         */
+
+        if (a->status) {
+            ngx_http_aigw_health_report(r, t->provider, a->status, 0,
+                                        &ctx->retry_after);
+        }
+
         return;
     }
 

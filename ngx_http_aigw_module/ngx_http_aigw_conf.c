@@ -16,7 +16,12 @@ static char *ngx_http_aigw_provider_key(ngx_conf_t *cf,
     ngx_http_aigw_provider_t *p, ngx_str_t *value);
 static char *ngx_http_aigw_price(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, int64_t *price);
+static ngx_int_t ngx_http_aigw_getenv(ngx_conf_t *cf, ngx_str_t *name,
+    u_char **value);
+static ngx_uint_t ngx_http_aigw_ctl(ngx_str_t *s);
 static int ngx_libc_cdecl ngx_http_aigw_wildcard_cmp(const void *one,
+    const void *two);
+static int ngx_libc_cdecl ngx_http_aigw_slug_cmp(const void *one,
     const void *two);
 
 
@@ -44,7 +49,8 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                         *env;
     char                           *rv;
-    ngx_str_t                      *value, s, url, upstream, key, *v;
+    ngx_str_t                      *value, s, url, env_url, upstream, key;
+    ngx_str_t                      *v;
     ngx_url_t                       u;
     ngx_int_t                       n;
     ngx_uint_t                      i, tls;
@@ -88,6 +94,7 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p->line = cf->conf_file->line;
 
     ngx_str_null(&url);
+    ngx_str_null(&env_url);
     ngx_str_null(&upstream);
     ngx_str_null(&key);
     tls = NGX_CONF_UNSET_UINT;
@@ -128,11 +135,15 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = v->data + 8;
             s.len = v->len - 8;
 
-            env = (u_char *) getenv((char *) ngx_pstrdup(cf->pool, &s));
+            if (ngx_http_aigw_getenv(cf, &s, &env) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            /* it wins over url=, wherever that is given */
 
             if (env && *env) {
-                url.data = env;
-                url.len = ngx_strlen(env);
+                env_url.data = env;
+                env_url.len = ngx_strlen(env);
             }
 
             continue;
@@ -316,6 +327,10 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
+    if (env_url.len) {
+        url = env_url;
+    }
+
     if (p->version.len == 0) {
         p->version = ngx_http_aigw_default_version;
     }
@@ -390,6 +405,30 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         amcf->need_ssl = 1;
     }
 
+    /*
+     * all of these go into the request head as they are: "\r\n" in a
+     * quoted parameter, or in the variable of url_env=, would add headers
+     */
+
+    if (ngx_http_aigw_ctl(&p->host) || ngx_http_aigw_ctl(&p->path)
+        || ngx_http_aigw_ctl(&p->query) || ngx_http_aigw_ctl(&p->version)
+        || ngx_http_aigw_ctl(&p->auth_header))
+    {
+        goto ctl;
+    }
+
+    if (p->headers) {
+        kv = p->headers->elts;
+
+        for (i = 0; i < p->headers->nelts; i++) {
+            if (ngx_http_aigw_ctl(&kv[i].key)
+                || ngx_http_aigw_ctl(&kv[i].value))
+            {
+                goto ctl;
+            }
+        }
+    }
+
     if (key.len) {
         return ngx_http_aigw_provider_key(cf, p, &key);
     }
@@ -401,6 +440,15 @@ invalid:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\" in aigw_provider \"%V\"",
                        &value[i], &p->name);
+
+    return NGX_CONF_ERROR;
+
+ctl:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "aigw_provider \"%V\" has a control character in "
+                       "its url, host, path, query, version or headers",
+                       &p->name);
 
     return NGX_CONF_ERROR;
 }
@@ -544,6 +592,16 @@ ngx_http_aigw_provider_key(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
         p->key.data = value->data + 4;
         p->key.len = value->len - 4;
         ngx_str_set(&p->key_source, "key=");
+
+        /* like an unset key_env= (an empty variable in a template) */
+
+        if (p->key.len == 0 && !p->optional) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty key= in aigw_provider \"%V\"",
+                               &p->name);
+            return NGX_CONF_ERROR;
+        }
+
         goto check;
     }
 
@@ -559,7 +617,9 @@ ngx_http_aigw_provider_key(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
 
         ngx_sprintf(p->key_source.data, "environment variable %V", &name);
 
-        env = (u_char *) getenv((char *) ngx_pstrdup(cf->pool, &name));
+        if (ngx_http_aigw_getenv(cf, &name, &env) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
 
         if (env == NULL || *env == '\0') {
             if (p->optional) {
@@ -671,6 +731,41 @@ check:
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* getenv() needs a NUL-terminated copy (ngx_pstrdup() does not add one) */
+
+static ngx_int_t
+ngx_http_aigw_getenv(ngx_conf_t *cf, ngx_str_t *name, u_char **value)
+{
+    u_char  *n;
+
+    n = ngx_pnalloc(cf->pool, name->len + 1);
+    if (n == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(n, name->data, name->len + 1);
+
+    *value = (u_char *) getenv((char *) n);
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_ctl(ngx_str_t *s)
+{
+    size_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x20 || s->data[i] == 0x7f) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -958,14 +1053,17 @@ ngx_http_aigw_init_models(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf)
 {
     ngx_str_t                 *fb;
     ngx_uint_t                 i, k;
-    ngx_array_t                keys;
-    ngx_hash_key_t            *hk;
-    ngx_hash_init_t            hash;
     ngx_http_aigw_model_t     *m, **w;
     ngx_http_aigw_provider_t  *p;
 
-    if (ngx_array_init(&keys, cf->temp_pool, amcf->models.nelts + 1,
-                       sizeof(ngx_hash_key_t))
+    /*
+     * exact slugs are found by binary search: ngx_hash_init() would
+     * lowercase them (so "Qwen/..." could never match) and limit their
+     * length to its bucket size
+     */
+
+    if (ngx_array_init(&amcf->exact, cf->pool, amcf->models.nelts + 1,
+                       sizeof(ngx_http_aigw_model_t *))
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -992,30 +1090,19 @@ ngx_http_aigw_init_models(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf)
             continue;
         }
 
-        hk = ngx_array_push(&keys);
-        if (hk == NULL) {
+        w = ngx_array_push(&amcf->exact);
+        if (w == NULL) {
             return NGX_ERROR;
         }
 
-        hk->key = m[i].slug;
-        hk->key_hash = ngx_hash_key(m[i].slug.data, m[i].slug.len);
-        hk->value = &m[i];
+        *w = &m[i];
     }
 
     ngx_qsort(amcf->wildcards.elts, amcf->wildcards.nelts,
               sizeof(ngx_http_aigw_model_t *), ngx_http_aigw_wildcard_cmp);
 
-    hash.hash = &amcf->models_hash;
-    hash.key = ngx_hash_key;
-    hash.max_size = 4096;
-    hash.bucket_size = ngx_align(128, ngx_cacheline_size);
-    hash.name = "aigw_models_hash";
-    hash.pool = cf->pool;
-    hash.temp_pool = NULL;
-
-    if (ngx_hash_init(&hash, keys.elts, keys.nelts) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ngx_qsort(amcf->exact.elts, amcf->exact.nelts,
+              sizeof(ngx_http_aigw_model_t *), ngx_http_aigw_slug_cmp);
 
     /*
      * nginx keeps idle connections per upstream{} by server address only:
@@ -1076,17 +1163,48 @@ ngx_http_aigw_wildcard_cmp(const void *one, const void *two)
 }
 
 
+static int ngx_libc_cdecl
+ngx_http_aigw_slug_cmp(const void *one, const void *two)
+{
+    ngx_http_aigw_model_t  *a, *b;
+
+    a = *(ngx_http_aigw_model_t **) one;
+    b = *(ngx_http_aigw_model_t **) two;
+
+    return (int) ngx_memn2cmp(a->slug.data, b->slug.data, a->slug.len,
+                              b->slug.len);
+}
+
+
 ngx_http_aigw_model_t *
 ngx_http_aigw_find_model(ngx_http_aigw_main_conf_t *amcf, ngx_str_t *slug)
 {
-    ngx_uint_t               i;
-    ngx_http_aigw_model_t   *m, **w;
+    ngx_int_t                rc;
+    ngx_uint_t               i, lo, hi;
+    ngx_http_aigw_model_t  **w;
 
-    m = ngx_hash_find(&amcf->models_hash,
-                      ngx_hash_key(slug->data, slug->len),
-                      slug->data, slug->len);
-    if (m) {
-        return m;
+    /* exact slugs, case-sensitive */
+
+    w = amcf->exact.elts;
+    lo = 0;
+    hi = amcf->exact.nelts;
+
+    while (lo < hi) {
+        i = lo + (hi - lo) / 2;
+
+        rc = ngx_memn2cmp(slug->data, w[i]->slug.data, slug->len,
+                          w[i]->slug.len);
+
+        if (rc == 0) {
+            return w[i];
+        }
+
+        if (rc < 0) {
+            hi = i;
+
+        } else {
+            lo = i + 1;
+        }
     }
 
     w = amcf->wildcards.elts;

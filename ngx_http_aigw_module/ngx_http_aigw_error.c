@@ -601,11 +601,28 @@ static ngx_int_t
 ngx_http_aigw_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
     ngx_chain_t                 *cl, *last;
+    ngx_http_aigw_ctx_t         *ctx;
     ngx_http_aigw_filter_ctx_t  *fctx;
 
     fctx = ngx_http_get_module_ctx(r, ngx_http_aigw_filter_module);
 
     if (fctx == NULL) {
+
+        /*
+         * a stream that sent its last buffer with its last events: the
+         * empty one of the upstream finalization would end it twice
+         */
+
+        if (in && in->next == NULL && in->buf->last_buf
+            && ngx_buf_special(in->buf))
+        {
+            ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+            if (ctx && ctx->last_sent) {
+                return NGX_OK;
+            }
+        }
+
         return ngx_http_next_body_filter(r, in);
     }
 

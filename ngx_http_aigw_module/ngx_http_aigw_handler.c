@@ -38,6 +38,9 @@ static ngx_int_t ngx_http_aigw_check_content_type(ngx_http_request_t *r);
 static void ngx_http_aigw_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_prepare(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+static ngx_uint_t ngx_http_aigw_record(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static u_char *ngx_http_aigw_skip_ws(u_char *p, u_char *last);
 static ngx_int_t ngx_http_aigw_gateway_options(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_check_fields(ngx_http_request_t *r,
@@ -50,6 +53,8 @@ static ngx_int_t ngx_http_aigw_plan(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_plan_model(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m, ngx_str_t *slug);
 static ngx_uint_t ngx_http_aigw_in_list(ngx_array_t *list, ngx_str_t *s);
+static ngx_uint_t ngx_http_aigw_path_id(ngx_http_aigw_provider_t *p,
+    ngx_str_t *id);
 static ngx_int_t ngx_http_aigw_add_slug(ngx_array_t *slugs, ngx_str_t *s);
 static ngx_int_t ngx_http_aigw_canonical(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
@@ -429,7 +434,7 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     j = &ctx->json;
     j->pool = r->pool;
-    j->record = 1;
+    j->record = ngx_http_aigw_record(r, ctx);
 
     rc = ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len);
 
@@ -538,6 +543,94 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     }
 
     return ngx_http_aigw_canonical(r, ctx);
+}
+
+
+/*
+ * The body is scanned once: a translation reads all of it, a passthrough
+ * only its top level, whose tape is much shorter.  Which one the plan
+ * needs is known after the scan, but most clients send the model first,
+ * and the format of its first provider, which answers unless it fails,
+ * tells.  This guess decides a cost, never an outcome: a translation that
+ * finds the top level alone scans the body again.
+ */
+
+static ngx_uint_t
+ngx_http_aigw_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    u_char                     *p, *last, *q;
+    ngx_str_t                   slug;
+    ngx_http_aigw_model_t      *m;
+    ngx_http_aigw_route_t      *rt;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    if (ctx->endpoint != ngx_http_aigw_ep_chat) {
+        return 1;
+    }
+
+    p = ctx->body.data;
+    last = p + ctx->body.len;
+
+    /* {"model":"slug" */
+
+    p = ngx_http_aigw_skip_ws(p, last);
+
+    if (p == last || *p++ != '{') {
+        return 1;
+    }
+
+    p = ngx_http_aigw_skip_ws(p, last);
+
+    if (last - p < 7 || ngx_memcmp(p, "\"model\"", 7) != 0) {
+        return 1;
+    }
+
+    p = ngx_http_aigw_skip_ws(p + 7, last);
+
+    if (p == last || *p++ != ':') {
+        return 1;
+    }
+
+    p = ngx_http_aigw_skip_ws(p, last);
+
+    if (p == last || *p++ != '"') {
+        return 1;
+    }
+
+    q = ngx_strlchr(p, last, '"');
+
+    if (q == NULL || ngx_strlchr(p, q, '\\') != NULL) {
+        return 1;
+    }
+
+    slug.data = p;
+    slug.len = q - p;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    m = ngx_http_aigw_find_model(amcf, &slug);
+
+    if (m == NULL || m->routes.nelts == 0) {
+        return 1;
+    }
+
+    rt = m->routes.elts;
+
+    return (rt[0].provider->format == ctx->client)
+           ? 1 : NGX_HTTP_AIGW_JSON_RECORD_ALL;
+}
+
+
+static u_char *
+ngx_http_aigw_skip_ws(u_char *p, u_char *last)
+{
+    while (p < last
+           && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    {
+        p++;
+    }
+
+    return p;
 }
 
 
@@ -1080,6 +1173,14 @@ ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
             ngx_http_aigw_model_id(m, &rt[i], slug, &id);
 
+            if (!ngx_http_aigw_path_id(p, &id)) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "aigw: model id \"%V\" cannot be a segment "
+                              "of the path of provider \"%V\"",
+                              &id, &p->name);
+                continue;
+            }
+
             /* the same provider and model reached twice through fallbacks */
 
             plan = ctx->plan.elts;
@@ -1137,6 +1238,31 @@ ngx_http_aigw_in_list(ngx_array_t *list, ngx_str_t *s)
     }
 
     return 0;
+}
+
+
+/*
+ * An id (from the slug a client sent, for a wildcard model) that replaces
+ * $model in a provider's path must stay one segment: "../x" would reach
+ * other paths of the provider with the gateway's key.
+ */
+
+static ngx_uint_t
+ngx_http_aigw_path_id(ngx_http_aigw_provider_t *p, ngx_str_t *id)
+{
+    if (ngx_strnstr(p->path.data, "$model", p->path.len) == NULL) {
+        return 1;
+    }
+
+    if (id->len == 0
+        || ngx_strlchr(id->data, id->data + id->len, '/')
+        || ngx_strlchr(id->data, id->data + id->len, '\\')
+        || (id->len <= 2 && ngx_strncmp(id->data, "..", id->len) == 0))
+    {
+        return 0;
+    }
+
+    return 1;
 }
 
 

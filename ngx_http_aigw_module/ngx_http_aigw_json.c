@@ -15,6 +15,12 @@
 #if (NGX_HAVE_LITTLE_ENDIAN && defined __GNUC__)
 /* the first flagged byte of a word, as its offset */
 #define ngx_http_aigw_json_ctz8(m)  (__builtin_ctzll(m) >> 3)
+
+#if (defined __SSE2__)
+/* 16 bytes at a time in strings: SSE2 is part of every x86-64 CPU */
+#include <emmintrin.h>
+#define NGX_HTTP_AIGW_JSON_SSE2  1
+#endif
 #endif
 
 
@@ -25,8 +31,11 @@ typedef struct {
 } ngx_http_aigw_json_frame_t;
 
 
-static ngx_int_t ngx_http_aigw_json_push(ngx_http_aigw_json_t *j,
+static ngx_inline ngx_int_t ngx_http_aigw_json_push(ngx_http_aigw_json_t *j,
     ngx_uint_t type, u_char *p);
+static ngx_int_t ngx_http_aigw_json_grow(ngx_http_aigw_json_t *j);
+static ngx_inline ngx_uint_t ngx_http_aigw_json_key_is(
+    ngx_http_aigw_json_t *j, ngx_uint_t k, const char *key, size_t n);
 static u_char *ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j,
     u_char *p, u_char *end, ngx_uint_t *flags);
 static u_char *ngx_http_aigw_json_scan_number(ngx_http_aigw_json_t *j,
@@ -57,7 +66,7 @@ static u_char  ngx_http_aigw_json_special[256] = {
 
 
 #define ngx_http_aigw_json_ws(c)                                             \
-    ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+    ((c) <= ' ' && ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
 
 
 ngx_int_t
@@ -219,15 +228,21 @@ ngx_http_aigw_json_parse(ngx_http_aigw_json_t *j, u_char *start, size_t len)
         case 't':
         case 'f':
         case 'n':
-            if (end - p >= 4 && ngx_strncmp(p, "true", 4) == 0) {
+            /* memcmp() of a few constant bytes is compiled inline */
+
+            if (*p == 't' && end - p >= 4 && ngx_memcmp(p, "true", 4) == 0) {
                 flags = ngx_http_aigw_json_true;
                 v = p + 4;
 
-            } else if (end - p >= 5 && ngx_strncmp(p, "false", 5) == 0) {
+            } else if (*p == 'f' && end - p >= 5
+                       && ngx_memcmp(p, "false", 5) == 0)
+            {
                 flags = ngx_http_aigw_json_false;
                 v = p + 5;
 
-            } else if (end - p >= 4 && ngx_strncmp(p, "null", 4) == 0) {
+            } else if (*p == 'n' && end - p >= 4
+                       && ngx_memcmp(p, "null", 4) == 0)
+            {
                 flags = ngx_http_aigw_json_null;
                 v = p + 4;
 
@@ -335,27 +350,38 @@ failed:
 }
 
 
-static ngx_int_t
-ngx_http_aigw_json_push(ngx_http_aigw_json_t *j, ngx_uint_t type, u_char *p)
+/*
+ * The value of token "tok", scanned already, parsed again into "sub" and
+ * recorded "record" levels deep: a closer look at a part of a shallow
+ * tape.  Offsets in "sub" are relative to the value.
+ */
+
+ngx_int_t
+ngx_http_aigw_json_sub(ngx_http_aigw_json_t *j, ngx_uint_t tok,
+    ngx_http_aigw_json_t *sub, ngx_uint_t record)
 {
-    ngx_uint_t                 cap;
     ngx_http_aigw_json_tok_t  *t;
 
-    if (j->ntoks == j->cap) {
-        cap = j->cap ? j->cap * 2 : 64;
+    t = &j->toks[tok];
 
-        t = ngx_palloc(j->pool, cap * sizeof(ngx_http_aigw_json_tok_t));
-        if (t == NULL) {
-            return NGX_ERROR;
-        }
+    sub->record = record;
 
-        if (j->ntoks) {
-            ngx_memcpy(t, j->toks,
-                       j->ntoks * sizeof(ngx_http_aigw_json_tok_t));
-        }
+    if (sub->pool == NULL) {
+        sub->pool = j->pool;
+    }
 
-        j->toks = t;
-        j->cap = cap;
+    return ngx_http_aigw_json_parse(sub, j->start + t->start,
+                                    t->end - t->start);
+}
+
+
+static ngx_inline ngx_int_t
+ngx_http_aigw_json_push(ngx_http_aigw_json_t *j, ngx_uint_t type, u_char *p)
+{
+    ngx_http_aigw_json_tok_t  *t;
+
+    if (j->ntoks == j->cap && ngx_http_aigw_json_grow(j) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     t = &j->toks[j->ntoks++];
@@ -369,13 +395,48 @@ ngx_http_aigw_json_push(ngx_http_aigw_json_t *j, ngx_uint_t type, u_char *p)
 }
 
 
+static ngx_int_t
+ngx_http_aigw_json_grow(ngx_http_aigw_json_t *j)
+{
+    ngx_uint_t                 cap;
+    ngx_http_aigw_json_tok_t  *t;
+
+    cap = j->cap ? j->cap * 2 : 64;
+
+    t = ngx_palloc(j->pool, cap * sizeof(ngx_http_aigw_json_tok_t));
+    if (t == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (j->ntoks) {
+        ngx_memcpy(t, j->toks, j->ntoks * sizeof(ngx_http_aigw_json_tok_t));
+    }
+
+    j->toks = t;
+    j->cap = cap;
+
+    return NGX_OK;
+}
+
+
 static u_char *
 ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
     u_char *end,
     ngx_uint_t *flags)
 {
     u_char    c, *q, *s;
+#if (NGX_HTTP_AIGW_JSON_SSE2)
+    int       mask;
+    __m128i   v, quote, bslash, space;
+#else
     uint64_t  x, m, qt, bs;
+#endif
+
+#if (NGX_HTTP_AIGW_JSON_SSE2)
+    quote = _mm_set1_epi8('"');
+    bslash = _mm_set1_epi8('\\');
+    space = _mm_set1_epi8(0x20);
+#endif
 
     /*
      * errors point at the offending byte, or at the opening quote of an
@@ -385,6 +446,31 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
     s = p++;
 
     for ( ;; ) {
+
+#if (NGX_HTTP_AIGW_JSON_SSE2)
+
+        /*
+         * 16 bytes at a time: a signed comparison with 0x20 flags both
+         * the control characters and the bytes >= 0x80
+         */
+
+        while (end - p >= 16) {
+            v = _mm_loadu_si128((const __m128i *) p);
+
+            mask = _mm_movemask_epi8(
+                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                                 _mm_cmpeq_epi8(v, bslash)),
+                                    _mm_cmplt_epi8(v, space)));
+
+            if (mask) {
+                p += __builtin_ctz(mask);
+                goto special;
+            }
+
+            p += 16;
+        }
+
+#else
 
         /*
          * 8 bytes at a time while none is special ('"', '\\', < 0x20,
@@ -416,6 +502,8 @@ ngx_http_aigw_json_scan_string(ngx_http_aigw_json_t *j, u_char *p,
 
             p += 8;
         }
+
+#endif
 
         while (p < end && !ngx_http_aigw_json_special[*p]) {
             p++;
@@ -669,10 +757,30 @@ ngx_http_aigw_json_key_eq(ngx_http_aigw_json_t *j, ngx_uint_t tok,
 }
 
 
+/* a key without escapes is told apart by its length first */
+
+static ngx_inline ngx_uint_t
+ngx_http_aigw_json_key_is(ngx_http_aigw_json_t *j, ngx_uint_t k,
+    const char *key, size_t n)
+{
+    ngx_http_aigw_json_tok_t  *t;
+
+    t = &j->toks[k];
+
+    if (t->flags & NGX_HTTP_AIGW_JSON_ESCAPED) {
+        return ngx_http_aigw_json_key_eq(j, k, key);
+    }
+
+    return (size_t) (t->end - t->start - 2) == n
+           && ngx_memcmp(j->start + t->start + 1, key, n) == 0;
+}
+
+
 ngx_uint_t
 ngx_http_aigw_json_get(ngx_http_aigw_json_t *j, ngx_uint_t obj,
     const char *key)
 {
+    size_t      n;
     ngx_uint_t  k, end;
 
     if (obj == NGX_HTTP_AIGW_JSON_NONE
@@ -681,10 +789,11 @@ ngx_http_aigw_json_get(ngx_http_aigw_json_t *j, ngx_uint_t obj,
         return NGX_HTTP_AIGW_JSON_NONE;
     }
 
+    n = ngx_strlen(key);
     end = j->toks[obj].next;
 
     for (k = obj + 1; k < end; k = j->toks[k + 1].next) {
-        if (ngx_http_aigw_json_key_eq(j, k, key)) {
+        if (ngx_http_aigw_json_key_is(j, k, key, n)) {
             return k + 1;
         }
     }
@@ -703,6 +812,7 @@ ngx_uint_t
 ngx_http_aigw_json_get_unique(ngx_http_aigw_json_t *j, ngx_uint_t obj,
     const char *key, ngx_uint_t *key_tok)
 {
+    size_t      n;
     ngx_uint_t  k, end, found;
 
     found = NGX_HTTP_AIGW_JSON_NONE;
@@ -717,10 +827,11 @@ ngx_http_aigw_json_get_unique(ngx_http_aigw_json_t *j, ngx_uint_t obj,
         return NGX_HTTP_AIGW_JSON_NONE;
     }
 
+    n = ngx_strlen(key);
     end = j->toks[obj].next;
 
     for (k = obj + 1; k < end; k = j->toks[k + 1].next) {
-        if (!ngx_http_aigw_json_key_eq(j, k, key)) {
+        if (!ngx_http_aigw_json_key_is(j, k, key, n)) {
             continue;
         }
 
@@ -844,7 +955,7 @@ ngx_http_aigw_json_str_eq(ngx_http_aigw_json_t *j, ngx_uint_t tok,
         return 0;
     }
 
-    return ngx_http_aigw_json_key_eq(j, tok, s);
+    return ngx_http_aigw_json_key_is(j, tok, s, ngx_strlen(s));
 }
 
 
@@ -1262,13 +1373,27 @@ ngx_http_aigw_jw_qstr(ngx_http_aigw_jw_t *w, ngx_str_t *raw)
 }
 
 
+/* as "%L" prints it, without the cost of ngx_sprintf() on every event */
+
 void
 ngx_http_aigw_jw_int(ngx_http_aigw_jw_t *w, int64_t v)
 {
-    u_char  buf[NGX_INT64_LEN + 1], *p;
+    u_char    buf[NGX_INT64_LEN + 1], *p;
+    uint64_t  u;
 
-    p = ngx_sprintf(buf, "%L", v);
-    ngx_http_aigw_jw_raw(w, buf, p - buf);
+    p = buf + sizeof(buf);
+    u = (v < 0) ? 0 - (uint64_t) v : (uint64_t) v;
+
+    do {
+        *--p = (u_char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (v < 0) {
+        *--p = '-';
+    }
+
+    ngx_http_aigw_jw_raw(w, p, buf + sizeof(buf) - p);
 }
 
 

@@ -93,6 +93,8 @@ typedef struct {
 
 ngx_int_t ngx_http_aigw_json_parse(ngx_http_aigw_json_t *j, u_char *p,
     size_t len);
+ngx_int_t ngx_http_aigw_json_sub(ngx_http_aigw_json_t *j, ngx_uint_t tok,
+    ngx_http_aigw_json_t *sub, ngx_uint_t record);
 
 ngx_uint_t ngx_http_aigw_json_get(ngx_http_aigw_json_t *j, ngx_uint_t obj,
     const char *key);

@@ -141,7 +141,8 @@ typedef struct {
 typedef struct {
     ngx_array_t                     providers;   /* ngx_http_aigw_provider_t */
     ngx_array_t                     models;      /* ngx_http_aigw_model_t */
-    ngx_hash_t                      models_hash; /* exact slugs */
+    ngx_array_t                     exact;       /* ngx_http_aigw_model_t *,
+                                                    sorted by slug */
     ngx_array_t                     wildcards;   /* ngx_http_aigw_model_t * */
 
     ngx_shm_zone_t                 *zone;
@@ -506,6 +507,7 @@ struct ngx_http_aigw_ctx_s {
     ngx_http_aigw_chunked_t         chunked;
     ngx_http_aigw_sse_t             sse;
     ngx_http_aigw_json_t            ej;        /* per-event scratch */
+    ngx_http_aigw_json_t            eu;        /* usage of an event */
     ngx_http_aigw_jw_t              out;       /* client output */
     ngx_array_t                     events;    /* ngx_http_aigw_event_t */
     void                           *pstate;    /* provider parser state */
@@ -526,6 +528,7 @@ struct ngx_http_aigw_ctx_s {
     unsigned                        headers_out:1;
     unsigned                        gateway_error:1;  /* we answered */
     unsigned                        estimated:1;
+    unsigned                        last_sent:1;      /* last_buf is out */
 };
 
 

@@ -680,6 +680,13 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
 
     j = &ctx->ej;
 
+    /*
+     * a passthrough reads the top level only: usage, whether "choices"
+     * is empty, and errors
+     */
+
+    j->record = ctx->translate ? NGX_HTTP_AIGW_JSON_RECORD_ALL : 1;
+
     if (ngx_http_aigw_json_parse(j, sev->data.data, sev->data.len) != NGX_OK
         || j->toks[0].type != ngx_http_aigw_json_object)
     {
@@ -692,7 +699,14 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
     usage = ngx_http_aigw_json_get(j, 0, "usage");
 
     if (ngx_http_aigw_json_is(j, usage, ngx_http_aigw_json_object)) {
-        ngx_http_aigw_openai_usage(j, usage, &ctx->usage);
+
+        /* a closer look at usage alone, whatever the depth of the tape */
+
+        if (ngx_http_aigw_json_sub(j, usage, &ctx->eu, 2) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_openai_usage(&ctx->eu, 0, &ctx->usage);
     }
 
     c = ngx_http_aigw_json_get(j, 0, "choices");
@@ -1395,13 +1409,23 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_tool_t  *tool;
     ngx_http_aigw_json_t   jj, *j;
 
-    j = &jj;
-    ngx_memzero(j, sizeof(ngx_http_aigw_json_t));
-    j->pool = r->pool;
-    j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+    if (ctx->json.record == NGX_HTTP_AIGW_JSON_RECORD_ALL) {
 
-    if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len) != NGX_OK) {
-        return NGX_ERROR;
+        /* the handler's scan recorded all of the body */
+
+        j = &ctx->json;
+
+    } else {
+        j = &jj;
+        ngx_memzero(j, sizeof(ngx_http_aigw_json_t));
+        j->pool = r->pool;
+        j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+
+        if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     chat->max_tokens = -1;

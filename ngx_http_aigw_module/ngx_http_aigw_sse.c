@@ -18,8 +18,15 @@
  * LF alone is accepted as a line end.
  */
 
+/* flags of ngx_http_aigw_sse_lines() */
+
+#define NGX_HTTP_AIGW_SSE_CONT  0x01    /* the first line began before p */
+#define NGX_HTTP_AIGW_SSE_EOF   0x02    /* last ends the line and block */
+
+
 enum {
-    ngx_http_aigw_ch_size = 0,
+    ngx_http_aigw_ch_start = 0,
+    ngx_http_aigw_ch_size,
     ngx_http_aigw_ch_ext,
     ngx_http_aigw_ch_size_lf,
     ngx_http_aigw_ch_data,
@@ -33,6 +40,11 @@ enum {
 };
 
 
+static ngx_int_t ngx_http_aigw_sse_lines(ngx_http_aigw_sse_t *sse,
+    u_char *p, u_char *last, ngx_uint_t flags, ngx_http_aigw_sse_event_t *ev,
+    u_char **end);
+static ngx_int_t ngx_http_aigw_sse_keep(ngx_http_aigw_sse_t *sse, u_char *p,
+    size_t n);
 static ngx_int_t ngx_http_aigw_sse_block(ngx_http_aigw_sse_t *sse,
     ngx_http_aigw_sse_event_t *ev);
 
@@ -49,6 +61,20 @@ ngx_http_aigw_chunked_parse(ngx_http_aigw_chunked_t *ch, u_char **pos,
     while (p < last) {
 
         switch (ch->state) {
+
+        case ngx_http_aigw_ch_start:
+
+            /* chunk-size is 1*HEXDIG: an empty one is no last chunk */
+
+            c = *p | 0x20;
+
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                goto invalid;
+            }
+
+            ch->state = ngx_http_aigw_ch_size;
+
+            /* fall through */
 
         case ngx_http_aigw_ch_size:
             c = *p;
@@ -140,7 +166,7 @@ ngx_http_aigw_chunked_parse(ngx_http_aigw_chunked_t *ch, u_char **pos,
                 goto invalid;
             }
 
-            ch->state = ngx_http_aigw_ch_size;
+            ch->state = ngx_http_aigw_ch_start;
             p++;
             continue;
 
@@ -221,36 +247,329 @@ ngx_http_aigw_sse_init(ngx_http_aigw_sse_t *sse, ngx_pool_t *pool,
 
 
 /*
- * Collects the bytes of one event block (lines up to a blank line; CRLF,
- * LF and CR all end a line) and returns it parsed; the event is valid
- * until the next call.
+ * Returns the next event block (lines up to a blank line; CRLF, LF and CR
+ * all end a line), parsed.  A block that is whole in [*pos, last) is
+ * parsed in place: the event points into the caller's bytes and is valid
+ * until the next call, while they stay unchanged.  Only the beginning of a
+ * block cut by the end of the bytes is copied, to be joined with the next
+ * ones.
  */
 
 ngx_int_t
 ngx_http_aigw_sse_parse(ngx_http_aigw_sse_t *sse, u_char **pos, u_char *last,
     ngx_http_aigw_sse_event_t *ev)
 {
-    u_char  *p, *q, c;
-    size_t   need, cap;
+    u_char      *p, *end;
+    size_t       len;
+    ngx_int_t    rc;
+    ngx_uint_t   cont;
 
     p = *pos;
 
-    if (sse->len == 0) {
-        sse->line = 0;
+    if (sse->cr) {
+
+        /* the LF of a CRLF whose CR ended the previous bytes */
+
+        if (p == last) {
+            return NGX_AGAIN;
+        }
+
+        sse->cr = 0;
+
+        if (*p == '\n') {
+            if (sse->len) {
+                if (ngx_http_aigw_sse_keep(sse, p, 1) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+
+                sse->line = sse->len;
+            }
+
+            p++;
+        }
     }
 
-    /* reserve room for what is available now (the block is copied) */
+    *pos = p;
 
-    need = sse->len + (last - p);
+    if (p == last) {
+        return NGX_AGAIN;
+    }
 
-    if (need > sse->cap) {
-        if (sse->len + 1 > sse->max) {
+    if (sse->len == 0) {
+
+        /* the block starts here: parsed in place when it is whole */
+
+        ngx_memzero(ev, sizeof(ngx_http_aigw_sse_event_t));
+
+        rc = ngx_http_aigw_sse_lines(sse, p, last, 0, ev, &end);
+
+        if (rc == NGX_OK) {
+            if ((size_t) (end - p) > sse->max) {
+                return NGX_ERROR;
+            }
+
+            ev->raw.data = p;
+            ev->raw.len = end - p;
+
+            sse->cr = (end[-1] == '\r');
+            *pos = end;
+
+            return NGX_OK;
+        }
+
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
+        /* end: the start of the last line, which goes on */
+
+        if (ngx_http_aigw_sse_keep(sse, p, last - p) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        sse->line = end - p;
+        sse->cr = (last[-1] == '\r');
+        *pos = last;
+
+        return NGX_AGAIN;
+    }
+
+    /* the rest of a kept block: found first, then parsed as a whole */
+
+    cont = (sse->line < sse->len);
+
+    rc = ngx_http_aigw_sse_lines(sse, p, last,
+                                 cont ? NGX_HTTP_AIGW_SSE_CONT : 0, NULL,
+                                 &end);
+
+    if (rc == NGX_AGAIN) {
+        len = sse->len;
+
+        if (ngx_http_aigw_sse_keep(sse, p, last - p) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (!cont || end != p) {
+            sse->line = len + (end - p);
+        }
+
+        sse->cr = (last[-1] == '\r');
+        *pos = last;
+
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_ERROR
+        || ngx_http_aigw_sse_keep(sse, p, end - p) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    *pos = end;
+
+    return ngx_http_aigw_sse_block(sse, ev);
+}
+
+
+/* a block left without its blank line when the stream ended */
+
+ngx_int_t
+ngx_http_aigw_sse_flush(ngx_http_aigw_sse_t *sse,
+    ngx_http_aigw_sse_event_t *ev)
+{
+    if (sse->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_aigw_sse_block(sse, ev);
+}
+
+
+/* the kept block, whole or cut by the end of the stream, parsed */
+
+static ngx_int_t
+ngx_http_aigw_sse_block(ngx_http_aigw_sse_t *sse,
+    ngx_http_aigw_sse_event_t *ev)
+{
+    u_char  *end;
+
+    ngx_memzero(ev, sizeof(ngx_http_aigw_sse_event_t));
+
+    if (ngx_http_aigw_sse_lines(sse, sse->buf, sse->buf + sse->len,
+                                NGX_HTTP_AIGW_SSE_EOF, ev, &end)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ev->raw.data = sse->buf;
+    ev->raw.len = sse->len;
+
+    sse->cr = (sse->buf[sse->len - 1] == '\r');
+    sse->len = 0;
+    sse->line = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Finds the lines of a block from p, a line start (or, with
+ * NGX_HTTP_AIGW_SSE_CONT, the rest of a line begun before p), up to its
+ * blank line: NGX_OK with *end after it, or NGX_AGAIN with *end at the
+ * start of the line that last cuts.  With ev, the "event" and "data"
+ * fields are recorded; the lines of several "data" fields are joined
+ * with LF in a separate buffer.
+ */
+
+static ngx_int_t
+ngx_http_aigw_sse_lines(ngx_http_aigw_sse_t *sse, u_char *p, u_char *last,
+    ngx_uint_t flags, ngx_http_aigw_sse_event_t *ev, u_char **end)
+{
+    u_char      *nl, *eol, *next, *v, *d;
+    size_t       n, fl, cap;
+    ngx_uint_t   cont;
+
+    nl = NULL;
+    d = NULL;
+    cont = flags & NGX_HTTP_AIGW_SSE_CONT;
+
+    for ( ;; ) {
+
+        if (p == last) {
+            *end = p;
+            return (flags & NGX_HTTP_AIGW_SSE_EOF) ? NGX_OK : NGX_AGAIN;
+        }
+
+        /* the next LF, then a CR before it: CR and CRLF end lines too */
+
+        if (nl == NULL || nl < p) {
+            nl = memchr(p, '\n', last - p);
+
+            if (nl == NULL) {
+                nl = last;
+            }
+        }
+
+        eol = memchr(p, '\r', nl - p);
+
+        if (eol) {
+            next = eol + 1;
+
+            if (next < last && *next == '\n') {
+                next++;
+            }
+
+        } else if (nl < last) {
+            eol = nl;
+            next = nl + 1;
+
+        } else if (flags & NGX_HTTP_AIGW_SSE_EOF) {
+            eol = last;
+            next = last;
+
+        } else {
+            *end = p;
+            return NGX_AGAIN;
+        }
+
+        if (eol == p && !cont) {
+
+            /* a blank line: the block is complete */
+
+            *end = next;
+            return NGX_OK;
+        }
+
+        cont = 0;
+
+        if (ev == NULL || eol == p || *p == ':') {
+            p = next;
+            continue;
+        }
+
+        /* a field: name, and the value after ":" and one space */
+
+        v = memchr(p, ':', eol - p);
+
+        if (v) {
+            fl = v - p;
+            v++;
+
+            if (v < eol && *v == ' ') {
+                v++;
+            }
+
+        } else {
+            fl = eol - p;
+            v = eol;
+        }
+
+        n = eol - v;
+
+        if (fl == 5 && ngx_strncmp(p, "event", 5) == 0) {
+            ev->event.data = v;
+            ev->event.len = n;
+
+        } else if (fl == 4 && ngx_strncmp(p, "data", 4) == 0) {
+
+            if (!ev->has_data) {
+                ev->data.data = v;
+                ev->data.len = n;
+                ev->has_data = 1;
+
+            } else {
+
+                /*
+                 * multi-line data: joined in a separate buffer, which the
+                 * rest of the bytes bounds
+                 */
+
+                if (d == NULL) {
+                    cap = last - ev->data.data;
+
+                    if (sse->data_cap < cap) {
+                        cap = ngx_max(cap, 2 * sse->data_cap);
+
+                        sse->data = ngx_pnalloc(sse->pool, cap);
+                        if (sse->data == NULL) {
+                            return NGX_ERROR;
+                        }
+
+                        sse->data_cap = cap;
+                    }
+
+                    d = ngx_cpymem(sse->data, ev->data.data, ev->data.len);
+                    ev->data.data = sse->data;
+                }
+
+                *d++ = '\n';
+                d = ngx_cpymem(d, v, n);
+                ev->data.len = d - ev->data.data;
+            }
+        }
+
+        p = next;
+    }
+}
+
+
+/* appends bytes to the kept block, up to the largest block accepted */
+
+static ngx_int_t
+ngx_http_aigw_sse_keep(ngx_http_aigw_sse_t *sse, u_char *p, size_t n)
+{
+    u_char  *q;
+    size_t   cap;
+
+    if (n > sse->max - sse->len) {
+        return NGX_ERROR;
+    }
+
+    if (n > sse->cap - sse->len) {
         cap = ngx_max(sse->cap * 2, 4096);
 
-        while (cap < need && cap < sse->max) {
+        while (cap < sse->len + n) {
             cap *= 2;
         }
 
@@ -269,166 +588,8 @@ ngx_http_aigw_sse_parse(ngx_http_aigw_sse_t *sse, u_char **pos, u_char *last,
         sse->cap = cap;
     }
 
-    while (p < last) {
-
-        if (sse->len == sse->cap) {
-            *pos = p;
-            return NGX_ERROR;
-        }
-
-        c = *p++;
-
-        if (c == '\n' && sse->cr) {
-
-            /* the LF of a CRLF: the line already ended at CR */
-
-            sse->cr = 0;
-
-            if (sse->len) {
-                sse->buf[sse->len++] = c;
-                sse->line = sse->len;
-            }
-
-            continue;
-        }
-
-        sse->buf[sse->len++] = c;
-        sse->cr = (c == '\r');
-
-        if (c != '\n' && c != '\r') {
-            continue;
-        }
-
-        if (sse->line == sse->len - 1) {
-
-            /* a blank line: the block is complete */
-
-            if (c == '\r' && p < last && *p == '\n') {
-                sse->buf[sse->len++] = *p++;
-                sse->cr = 0;
-            }
-
-            *pos = p;
-
-            return ngx_http_aigw_sse_block(sse, ev);
-        }
-
-        sse->line = sse->len;
-    }
-
-    *pos = p;
-
-    return NGX_AGAIN;
-}
-
-
-/* a block left without its blank line when the stream ended */
-
-ngx_int_t
-ngx_http_aigw_sse_flush(ngx_http_aigw_sse_t *sse,
-    ngx_http_aigw_sse_event_t *ev)
-{
-    if (sse->len == 0) {
-        return NGX_DECLINED;
-    }
-
-    return ngx_http_aigw_sse_block(sse, ev);
-}
-
-
-static ngx_int_t
-ngx_http_aigw_sse_block(ngx_http_aigw_sse_t *sse,
-    ngx_http_aigw_sse_event_t *ev)
-{
-    u_char      *p, *last, *eol, *v, *d;
-    size_t       n, fl;
-    ngx_uint_t   lines;
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_sse_event_t));
-
-    ev->raw.data = sse->buf;
-    ev->raw.len = sse->len;
-
-    p = sse->buf;
-    last = sse->buf + sse->len;
-    lines = 0;
-    d = NULL;
-
-    sse->len = 0;
-    sse->line = 0;
-    sse->cr = (last > p && last[-1] == '\r');
-
-    while (p < last) {
-
-        for (eol = p; eol < last && *eol != '\n' && *eol != '\r'; eol++) {
-            /* void */
-        }
-
-        if (eol == p || *p == ':') {
-            goto next;
-        }
-
-        for (v = p; v < eol && *v != ':'; v++) { /* void */ }
-
-        fl = v - p;
-
-        if (v < eol) {
-            v++;
-
-            if (v < eol && *v == ' ') {
-                v++;
-            }
-        }
-
-        n = eol - v;
-
-        if (fl == 5 && ngx_strncmp(p, "event", 5) == 0) {
-            ev->event.data = v;
-            ev->event.len = n;
-
-        } else if (fl == 4 && ngx_strncmp(p, "data", 4) == 0) {
-
-            if (lines++ == 0) {
-                ev->data.data = v;
-                ev->data.len = n;
-                ev->has_data = 1;
-
-            } else {
-
-                /* multi-line data: join with LF in a separate buffer */
-
-                if (d == NULL) {
-                    if (sse->data_cap < sse->cap) {
-                        sse->data = ngx_pnalloc(sse->pool, sse->cap);
-                        if (sse->data == NULL) {
-                            return NGX_ERROR;
-                        }
-
-                        sse->data_cap = sse->cap;
-                    }
-
-                    d = ngx_cpymem(sse->data, ev->data.data, ev->data.len);
-                    ev->data.data = sse->data;
-                }
-
-                *d++ = '\n';
-                d = ngx_cpymem(d, v, n);
-                ev->data.len = d - ev->data.data;
-            }
-        }
-
-    next:
-
-        p = eol;
-
-        if (p < last && *p == '\r') {
-            p++;
-        }
-
-        if (p < last && *p == '\n') {
-            p++;
-        }
-    }
+    ngx_memcpy(sse->buf + sse->len, p, n);
+    sse->len += n;
 
     return NGX_OK;
 }

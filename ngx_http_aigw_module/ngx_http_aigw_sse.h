@@ -27,11 +27,11 @@ typedef struct {
 
 
 typedef struct {
-    u_char                    *buf;      /* raw bytes of the current block */
-    size_t                     len;
+    u_char                    *buf;      /* a block cut by the end of the */
+    size_t                     len;      /* bytes, kept until it is whole */
     size_t                     cap;
     size_t                     max;      /* largest block accepted */
-    size_t                     line;     /* start of the current line */
+    size_t                     line;     /* start of its last line */
     ngx_uint_t                 cr;       /* the last byte was CR */
     ngx_pool_t                *pool;
 
@@ -39,6 +39,8 @@ typedef struct {
     size_t                     data_cap;
 } ngx_http_aigw_sse_t;
 
+
+/* valid until the next call, and while the bytes parsed are unchanged */
 
 typedef struct {
     ngx_str_t                  raw;      /* the block, blank line included */

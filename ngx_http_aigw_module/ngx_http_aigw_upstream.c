@@ -168,6 +168,12 @@ ngx_http_aigw_process_header(ngx_http_request_t *r)
 
             ctx->status = ctx->status_line.code;
             ctx->rstate = ngx_http_aigw_rs_headers;
+
+            /* an HTTP/1.0 server closes the connection after it */
+
+            if (ctx->status_line.http_version < NGX_HTTP_VERSION_11) {
+                ctx->connection_close = 1;
+            }
             break;
 
         case ngx_http_aigw_rs_headers:
@@ -194,6 +200,11 @@ ngx_http_aigw_process_header(ngx_http_request_t *r)
             /* 1xx: another status line follows */
 
             if (ctx->status >= 100 && ctx->status < 200) {
+
+                /* the parser adds digits to a code it is given */
+
+                ngx_memzero(&ctx->status_line, sizeof(ngx_http_status_t));
+
                 r->state = 0;
                 ctx->rstate = ngx_http_aigw_rs_status;
                 ctx->content_length = -1;
@@ -389,7 +400,19 @@ ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     u->headers_in.status_n = ctx->status;
 
+    /* no body, whatever the headers say: not one read until a timeout */
+
+    if (ctx->status == NGX_HTTP_NO_CONTENT
+        || ctx->status == NGX_HTTP_NOT_MODIFIED)
+    {
+        ctx->content_length = 0;
+        ctx->chunked_body = 0;
+    }
+
+    /* an empty stream (Content-Length: 0) would wait for its first byte */
+
     ctx->sse_body = (ctx->status >= 200 && ctx->status < 300 && ctx->stream
+                     && ctx->content_length != 0
                      && ctx->content_type.len >= 17
                      && ngx_strncasecmp(ctx->content_type.data,
                                         (u_char *) "text/event-stream", 17)
@@ -703,7 +726,7 @@ ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     body.data = ctx->acc;
     body.len = ctx->acc_len;
 
-    u->keepalive = !ctx->connection_close;
+    u->keepalive = !ctx->connection_close && !ctx->close_delimited;
     ctx->rstate = ngx_http_aigw_rs_done;
 
     if (ctx->status >= 300) {
@@ -991,16 +1014,24 @@ ngx_http_aigw_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         return;
     }
 
-    if (rc == 0 && ctx->close_delimited && !ctx->stream) {
+    if (rc == 0 && ctx->close_delimited) {
 
-        /* a body that ended with the connection */
+        /*
+         * a body that ended with the connection; a stream request gets it
+         * as events (see finish_body), or an error event when it is broken
+         */
 
         if (ngx_http_aigw_finish_body(r, ctx) == NGX_OK) {
             ctx->finished = 1;
             (void) ngx_http_output_filter(r, ctx->out.out);
+            return;
         }
 
-        return;
+        if (!ctx->sse_out || ctx->finished) {
+            return;
+        }
+
+        rc = NGX_HTTP_BAD_GATEWAY;
     }
 
     if (!ctx->sse_out) {
@@ -1183,7 +1214,14 @@ ngx_http_aigw_filter(void *data, ssize_t bytes)
     } else {
         if (u->length > 0 && ctx->content_length >= 0) {
             if (last - p > u->length) {
+
+                /* more than its Content-Length: the connection is not kept */
+
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "aigw: provider sent more data than its "
+                              "Content-Length");
                 last = p + u->length;
+                ctx->connection_close = 1;
             }
 
             u->length -= last - p;
@@ -1212,6 +1250,23 @@ ngx_http_aigw_filter(void *data, ssize_t bytes)
         }
 
         *ll = ctx->out.out;
+
+        if (u->length == 0 && ctx->sse_out) {
+
+            /*
+             * the stream is over: its end (the last chunk of a chunked
+             * response) leaves with its last events, in the same write;
+             * the filter module drops the empty last buffer that the
+             * upstream finalization sends after it
+             */
+
+            for (cl = ctx->out.out; cl->next; cl = cl->next) {
+                /* void */
+            }
+
+            cl->buf->last_buf = 1;
+            ctx->last_sent = 1;
+        }
 
         ctx->out.out = NULL;
         ctx->out.last = &ctx->out.out;
@@ -1278,6 +1333,17 @@ ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
         if (rc != NGX_DECLINED && sev->raw.len) {
             ngx_http_aigw_jw_raw(&ctx->out, sev->raw.data, sev->raw.len);
+
+            /*
+             * a block that ends with CR has its LF in the next read, or
+             * none (the parser skips it): the client gets CRLF either
+             * way, not a lone CR that depends on how reads split
+             */
+
+            if (sev->raw.data[sev->raw.len - 1] == '\r') {
+                ngx_http_aigw_jw_lit(&ctx->out, "\n");
+            }
+
             ngx_http_aigw_out_event(ctx);
         }
 
@@ -1317,14 +1383,16 @@ ngx_http_aigw_write_events(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 }
 
 
-/* one buffer chain per event, flushed: no coalescing */
+/*
+ * Every event is flushed.  The events parsed from one read share buffers:
+ * they leave in one write anyway, and none waits for a later read.
+ */
 
 static void
 ngx_http_aigw_out_event(ngx_http_aigw_ctx_t *ctx)
 {
     if (ctx->out.buf) {
         ctx->out.buf->flush = 1;
-        ctx->out.buf = NULL;
     }
 }
 
