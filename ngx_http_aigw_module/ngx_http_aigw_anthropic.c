@@ -33,7 +33,8 @@ typedef struct {
 static ngx_int_t ngx_http_aigw_anthropic_validate(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_chat_t *chat);
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat);
 static ngx_int_t ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_array_t *parts, ngx_uint_t nested);
@@ -1355,7 +1356,8 @@ ngx_http_aigw_anthropic_write_count(ngx_http_aigw_jw_t *w, int64_t tokens)
 
 static ngx_int_t
 ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_chat_t *chat)
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat)
 {
     int64_t                n;
     ngx_int_t              rc;
@@ -1363,26 +1365,6 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     ngx_uint_t             k, v, e, m, d;
     ngx_http_aigw_msg_t   *msg;
     ngx_http_aigw_tool_t  *tool;
-    ngx_http_aigw_json_t   jj, *j;
-
-    if (ctx->json.record == NGX_HTTP_AIGW_JSON_RECORD_ALL) {
-
-        /* the handler's scan recorded all of the body */
-
-        j = &ctx->json;
-
-    } else {
-        j = &jj;
-        ngx_memzero(j, sizeof(ngx_http_aigw_json_t));
-        j->pool = r->pool;
-        j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
-
-        if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
 
     chat->max_tokens = -1;
     chat->parallel_tools = -1;

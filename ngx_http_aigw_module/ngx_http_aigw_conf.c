@@ -1106,21 +1106,34 @@ ngx_http_aigw_init_models(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf)
 
     /*
      * nginx keeps idle connections per upstream{} by server address only:
-     * providers sharing one would share connections (TLS names, keys)
+     * providers sharing one share connections, which is harmless (keys go
+     * with each request) unless they differ in TLS, SNI or Host
      */
 
     p = amcf->providers.elts;
 
     for (i = 0; i < amcf->providers.nelts; i++) {
         for (k = i + 1; k < amcf->providers.nelts; k++) {
-            if (!p[i].implicit && p[i].upstream
-                && p[i].upstream == p[k].upstream)
+            if (p[i].implicit || p[i].upstream == NULL
+                || p[i].upstream != p[k].upstream)
+            {
+                continue;
+            }
+
+            if (p[i].ssl != p[k].ssl
+                || p[i].sni.len != p[k].sni.len
+                || ngx_strncasecmp(p[i].sni.data, p[k].sni.data,
+                                   p[i].sni.len) != 0
+                || p[i].host.len != p[k].host.len
+                || ngx_strncasecmp(p[i].host.data, p[k].host.data,
+                                   p[i].host.len) != 0)
             {
                 ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                               "aigw_provider \"%V\" and \"%V\" share "
                               "upstream \"%V\" and so its idle "
-                              "connections; give each provider its own "
-                              "upstream{}", &p[i].name, &p[k].name,
+                              "connections, but not their TLS, SNI or Host; "
+                              "give each provider its own upstream{}",
+                              &p[i].name, &p[k].name,
                               &p[i].upstream->host);
             }
         }

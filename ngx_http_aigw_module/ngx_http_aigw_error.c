@@ -235,16 +235,9 @@ ngx_int_t
 ngx_http_aigw_send_error(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_uint_t status, const char *type, const char *fmt, ...)
 {
-    u_char                 *p, text[2048];
+    ngx_int_t               rc;
     va_list                 args;
-    ngx_http_aigw_jw_t      w;
     ngx_http_aigw_error_t   err;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
-    va_end(args);
-
-    p = ngx_http_aigw_json_cut(text, p, text + sizeof(text));
 
     ngx_memzero(&err, sizeof(ngx_http_aigw_error_t));
 
@@ -258,10 +251,11 @@ ngx_http_aigw_send_error(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         ngx_http_aigw_error_type(status, &err.type);
     }
 
-    ngx_http_aigw_jw_init(&w, r->pool, 256);
-    ngx_http_aigw_jw_escape(&w, text, p - text);
+    va_start(args, fmt);
+    rc = ngx_http_aigw_json_vmessage(r->pool, &err.message, fmt, args);
+    va_end(args);
 
-    if (ngx_http_aigw_jw_flatten(&w, &err.message) != NGX_OK) {
+    if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -286,27 +280,17 @@ ngx_int_t
 ngx_http_aigw_reject(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     const char *fmt, ...)
 {
-    u_char              *p, text[2048];
-    va_list              args;
-    ngx_http_aigw_jw_t   w;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
-    va_end(args);
-
-    p = ngx_http_aigw_json_cut(text, p, text + sizeof(text));
+    ngx_int_t  rc;
+    va_list    args;
 
     ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
     ctx->error.status = NGX_HTTP_BAD_REQUEST;
 
-    ngx_http_aigw_jw_init(&w, r->pool, (p - text) + 16);
-    ngx_http_aigw_jw_escape(&w, text, p - text);
+    va_start(args, fmt);
+    rc = ngx_http_aigw_json_vmessage(r->pool, &ctx->error.message, fmt, args);
+    va_end(args);
 
-    if (ngx_http_aigw_jw_flatten(&w, &ctx->error.message) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return NGX_DECLINED;
+    return (rc == NGX_OK) ? NGX_DECLINED : NGX_ERROR;
 }
 
 
@@ -456,7 +440,6 @@ ngx_http_aigw_header_filter(ngx_http_request_t *r)
     size_t                       len;
     ngx_str_t                    attempts;
     ngx_uint_t                   status;
-    ngx_table_elt_t             *h;
     ngx_http_aigw_ctx_t         *ctx;
     ngx_http_aigw_jw_t           w;
     ngx_http_aigw_error_t        err;
@@ -524,18 +507,11 @@ ngx_http_aigw_header_filter(ngx_http_request_t *r)
 
         /* the attempt chain, as on the answers of providers */
 
-        if (attempts.len && alcf->expose_headers) {
-            h = ngx_list_push(&r->headers_out.headers);
-            if (h == NULL) {
-                return NGX_ERROR;
-            }
-
-            h->hash = 1;
-#if (nginx_version >= 1023000)
-            h->next = NULL;
-#endif
-            ngx_str_set(&h->key, "X-AIGW-Attempts");
-            h->value = attempts;
+        if (attempts.len && alcf->expose_headers
+            && ngx_http_aigw_add_header(r, "X-AIGW-Attempts", &attempts)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
         if (ctx && ctx->error.message.len) {

@@ -645,6 +645,7 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     ngx_int_t                rc;
     ngx_uint_t               i, n, same;
+    ngx_http_aigw_json_t    *j;
     ngx_http_aigw_target_t  *t;
 
     t = ctx->plan.elts;
@@ -663,7 +664,28 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ctx->client->parse_request(r, ctx, ctx->chat);
+    j = &ctx->json;
+
+    if (j->record != NGX_HTTP_AIGW_JSON_RECORD_ALL) {
+
+        /* the handler's scan did not record all of the body */
+
+        j = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_json_t));
+        if (j == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        j->pool = r->pool;
+        j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+
+        if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rc = ctx->client->parse_request(r, ctx, j, ctx->chat);
 
     if (rc == NGX_OK) {
         return NGX_DECLINED;

@@ -42,6 +42,8 @@ static u_char *ngx_http_aigw_json_scan_number(ngx_http_aigw_json_t *j,
     u_char *p, u_char *end, ngx_uint_t *flags);
 static u_char *ngx_http_aigw_json_utf8(u_char *p, u_char *end);
 static ngx_buf_t *ngx_http_aigw_jw_alloc(ngx_http_aigw_jw_t *w, size_t need);
+static u_char *ngx_http_aigw_json_cut(u_char *start, u_char *p,
+    u_char *last);
 
 
 /* 1: bytes that stop the fast scan of a string */
@@ -1429,14 +1431,25 @@ ngx_int_t
 ngx_http_aigw_json_message(ngx_pool_t *pool, ngx_str_t *out,
     const char *fmt, ...)
 {
-    u_char              *p, text[2048];
-    va_list              args;
-    ngx_http_aigw_jw_t   w;
+    ngx_int_t  rc;
+    va_list    args;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
+    rc = ngx_http_aigw_json_vmessage(pool, out, fmt, args);
     va_end(args);
 
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_aigw_json_vmessage(ngx_pool_t *pool, ngx_str_t *out,
+    const char *fmt, va_list args)
+{
+    u_char              *p, text[2048];
+    ngx_http_aigw_jw_t   w;
+
+    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
     p = ngx_http_aigw_json_cut(text, p, text + sizeof(text));
 
     ngx_http_aigw_jw_init(&w, pool, (p - text) + 16);
@@ -1452,7 +1465,7 @@ ngx_http_aigw_json_message(ngx_pool_t *pool, ngx_str_t *out,
  * client sent; it ends on a character boundary with "..." instead.
  */
 
-u_char *
+static u_char *
 ngx_http_aigw_json_cut(u_char *start, u_char *p, u_char *last)
 {
     if (p < last || last - start < 4) {

@@ -135,7 +135,8 @@ void ngx_http_aigw_jw_int(ngx_http_aigw_jw_t *w, int64_t v);
 void ngx_http_aigw_jw_micro(ngx_http_aigw_jw_t *w, int64_t v);
 ngx_int_t ngx_http_aigw_json_message(ngx_pool_t *pool, ngx_str_t *out,
     const char *fmt, ...);
-u_char *ngx_http_aigw_json_cut(u_char *start, u_char *p, u_char *last);
+ngx_int_t ngx_http_aigw_json_vmessage(ngx_pool_t *pool, ngx_str_t *out,
+    const char *fmt, va_list args);
 ngx_chain_t *ngx_http_aigw_jw_finish(ngx_http_aigw_jw_t *w);
 ngx_int_t ngx_http_aigw_jw_flatten(ngx_http_aigw_jw_t *w, ngx_str_t *out);
 

@@ -416,6 +416,7 @@ struct ngx_http_aigw_format_s {
                                         ngx_http_aigw_ctx_t *ctx);
     ngx_int_t                     (*parse_request)(ngx_http_request_t *r,
                                         ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_json_t *j,
                                         ngx_http_aigw_chat_t *chat);
     ngx_int_t                     (*write_response)(ngx_http_request_t *r,
                                         ngx_http_aigw_ctx_t *ctx,
@@ -561,6 +562,8 @@ ngx_int_t ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body);
 
 ngx_int_t ngx_http_aigw_upstream_start(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value);
 
 /* ngx_http_aigw_balancer.c */
 

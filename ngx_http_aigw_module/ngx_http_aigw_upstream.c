@@ -46,8 +46,6 @@ static ngx_uint_t ngx_http_aigw_json_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_aigw_client_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
-static ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r,
-    const char *key, ngx_str_t *value);
 static void ngx_http_aigw_abort_request(ngx_http_request_t *r);
 static void ngx_http_aigw_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -961,7 +959,9 @@ ngx_http_aigw_client_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 }
 
 
-static ngx_int_t
+/* a response header for the client */
+
+ngx_int_t
 ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value)
 {

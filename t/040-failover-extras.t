@@ -1,5 +1,6 @@
 # Failover details: OpenAI's retry-after-ms cools a provider down like
-# Retry-After; providers that share an upstream{} are warned about.
+# Retry-After; providers that share an upstream{} but not TLS, SNI or Host
+# are warned about.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 
@@ -53,7 +54,23 @@ provider "a" returned 429, cooling down for 30000ms
 
 
 
-=== TEST 2: two providers on one upstream{} get a warning at startup
+=== TEST 2: providers with other Host names on one upstream{}: a warning
+--- http_config
+    upstream shared { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; keepalive 2; }
+    aigw_provider u1 upstream=shared tls=off key=k1 host=one.example;
+    aigw_provider u2 upstream=shared tls=off key=k2 host=two.example;
+    aigw_model m u1 u2;
+--- config
+    location / { aigw_pass; }
+--- request
+HEAD /
+--- suppress_stderr
+--- error_log
+aigw_provider "u1" and "u2" share upstream "shared" and so its idle connections, but not their TLS, SNI or Host
+
+
+
+=== TEST 3: two keys for one upstream{} share connections, no warning
 --- http_config
     upstream shared { server 127.0.0.1:$TEST_NGINX_RAND_PORT_1; keepalive 2; }
     aigw_provider u1 upstream=shared tls=off key=k1;
@@ -64,5 +81,6 @@ provider "a" returned 429, cooling down for 30000ms
 --- request
 HEAD /
 --- suppress_stderr
---- error_log
-aigw_provider "u1" and "u2" share upstream "shared" and so its idle connections
+--- no_error_log
+share upstream
+[warn]
