@@ -343,6 +343,7 @@ ngx_http_aigw_reset_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ctx->chunked_body = 0;
     ctx->close_delimited = 0;
     ctx->connection_close = 0;
+    ctx->stopped = 0;
 
     /* usage, parser state and TTFT belong to the try that answers */
 

@@ -525,6 +525,7 @@ struct ngx_http_aigw_ctx_s {
     unsigned                        close_delimited:1;
     unsigned                        connection_close:1;
     unsigned                        finished:1;       /* stream ended */
+    unsigned                        stopped:1;        /* finish seen */
     unsigned                        sse_out:1;        /* client gets SSE */
     unsigned                        headers_out:1;
     unsigned                        gateway_error:1;  /* we answered */

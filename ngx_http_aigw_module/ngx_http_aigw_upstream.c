@@ -1372,6 +1372,10 @@ ngx_http_aigw_write_events(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
             continue;
         }
 
+        if (ev[i].type == ngx_http_aigw_ev_finish) {
+            ctx->stopped = 1;
+        }
+
         if (ctx->client->write_event(r, ctx, &ev[i], &ctx->out) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -1512,6 +1516,18 @@ ngx_http_aigw_stream_end(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ctx->finished = 1;
 
     ngx_memzero(&ev, sizeof(ngx_http_aigw_event_t));
+
+    if (status == 0 && ctx->translate && !ctx->stopped) {
+
+        /*
+         * a translated stream that ended before the provider's finish
+         * (stop reason) was cut short: the client's end events would
+         * pass it off as complete
+         */
+
+        status = NGX_HTTP_BAD_GATEWAY;
+        message = "the provider's stream ended before it finished";
+    }
 
     if (status == 0) {
 

@@ -1,8 +1,9 @@
 # What translation cannot carry is a clear 400 in the client's shape, never
 # a silent loss (unless a provider of the client's own format can take the
 # request); count_tokens without an Anthropic provider is an estimate that
-# says so; a provider stream that dies in the middle ends the client's
-# stream with an error event in the client's format, in every direction.
+# says so; a provider stream that dies in the middle, or ends before its
+# finish reason, ends the client's stream with an error event in the
+# client's format, in every direction.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 require './t/fixtures/translate/common.pl';
@@ -396,5 +397,87 @@ Content-Type: application/json
 --- response_headers eval
 [{ "X-AIGW-Attempts" => "ant:529,oai:200" }, undef, { "X-AIGW-Attempts" => "ant2:529,oai:200" },
  { "X-AIGW-Attempts" => "oai_busy:429,ant_ok:200" }, undef, { "X-AIGW-Attempts" => "oai_busy2:429,ant_ok:200" }]
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: a provider stream that ends cleanly before its finish: Anthropic -> OpenAI client gets an error chunk, no [DONE]
+--- init
+start_mock_http(port => '$TEST_NGINX_RAND_PORT_3', handler => sub {
+    my @ev = split /(?<=\n\n)/, main::fixture('anthropic/text.sse');
+    return { status => 200, headers => ['Content-Type' => 'text/event-stream'],
+             chunks => [ @ev[0 .. 3] ] };
+});
+--- providers
+    aigw_provider ant format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3 key=k;
+    aigw_model claude ant:claude-sonnet-4-6;
+--- request eval
+"POST /v1/chat/completions\n" . main::json({ model => "claude", stream => JSON::PP::true,
+                                             messages => [ { role => "user", content => "hi" } ] })
+--- more_headers
+Content-Type: application/json
+--- sse_data eval
+[ { object => "chat.completion.chunk", choices => [ { delta => { role => "assistant" } } ] },
+  { choices => [ { delta => { content => "Hello" } } ] },
+  { error => { type => "server_error", message => "the provider's stream ended before it finished" } } ]
+--- response_body_unlike: \[DONE\]|finish_reason":"
+--- error_log
+aigw: the provider's stream ended before it finished
+--- no_error_log
+[alert]
+
+
+
+=== TEST 14: a provider stream that ends cleanly before its finish: OpenAI -> Anthropic client gets an error event, no message_stop
+--- init
+start_mock_http(port => '$TEST_NGINX_RAND_PORT_3', handler => sub {
+    my @ev = split /(?<=\n\n)/, main::fixture('translate/openai-text.sse');
+    return { status => 200, headers => ['Content-Type' => 'text/event-stream'],
+             chunks => [ @ev[0 .. 1] ] };
+});
+--- providers
+    aigw_provider oai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3/v1 key=k;
+    aigw_model gpt oai:gpt-5.4;
+--- request eval
+"POST /v1/messages\n" . main::json({ model => "gpt", max_tokens => 10, stream => JSON::PP::true,
+                                     messages => [ { role => "user", content => "hi" } ] })
+--- more_headers
+Content-Type: application/json
+--- sse_events eval
+["message_start", "ping", "content_block_start", "content_block_delta", "error"]
+--- sse_data eval
+[ { type => "message_start" }, { type => "ping" }, { type => "content_block_start" },
+  { type => "content_block_delta", delta => { text => "Hi" } },
+  { type => "error", error => { type => "api_error", message => "the provider's stream ended before it finished" } } ]
+--- response_body_unlike: message_stop|message_delta
+--- error_log
+aigw: the provider's stream ended before it finished
+--- no_error_log
+[alert]
+
+
+
+=== TEST 15: an OpenAI-format provider that finishes without "data: [DONE]": the Anthropic client's stream ends normally
+--- init
+start_mock_http(port => '$TEST_NGINX_RAND_PORT_3', handler => sub {
+    my @ev = grep { !/\[DONE\]/ } split /(?<=\n\n)/, main::fixture('translate/openai-text.sse');
+    return { status => 200, headers => ['Content-Type' => 'text/event-stream'],
+             chunks => [ @ev ] };
+});
+--- providers
+    aigw_provider oai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3/v1 key=k;
+    aigw_model gpt oai:gpt-5.4;
+--- request eval
+"POST /v1/messages\n" . main::json({ model => "gpt", max_tokens => 10, stream => JSON::PP::true,
+                                     messages => [ { role => "user", content => "hi" } ] })
+--- more_headers
+Content-Type: application/json
+--- sse_events eval
+["message_start", "ping", "content_block_start", "content_block_delta", "content_block_delta",
+ "content_block_stop", "message_delta", "message_stop"]
+--- sse_data eval
+[ {}, {}, {}, {}, {}, {}, { type => "message_delta", delta => { stop_reason => "end_turn" } },
+  { type => "message_stop" } ]
 --- no_error_log
 [error]
