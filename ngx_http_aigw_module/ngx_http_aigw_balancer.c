@@ -227,24 +227,30 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     ngx_str_t                 failure;
     ngx_http_aigw_attempt_t  *a;
 
-    if (t->provider->upstream == NULL) {
-        ngx_str_set(&failure, "unresolved");
+    /* a missing key first: it is what the operator has to fix */
 
-    } else if (t->provider->key.len == 0
-               && t->provider->auth != ngx_http_aigw_auth_none
-               && t->provider->key_source.len)
+    if (t->provider->key.len == 0
+        && t->provider->auth != ngx_http_aigw_auth_none
+        && t->provider->key_source.len)
     {
         ngx_str_set(&failure, "no key");
+
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "aigw: provider \"%V\" skipped: no key, the key "
+                      "comes from %V", &t->provider->name,
+                      &t->provider->key_source);
+
+    } else if (t->provider->upstream == NULL) {
+        ngx_str_set(&failure, "unresolved");
+
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "aigw: provider \"%V\" skipped: its host was not "
+                      "found when the configuration was loaded",
+                      &t->provider->name);
 
     } else {
         return NGX_OK;
     }
-
-    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                  "aigw: provider \"%V\" skipped: %V%s%V",
-                  &t->provider->name, &failure,
-                  t->provider->key_source.len ? ", the key comes from " : "",
-                  &t->provider->key_source);
 
     a = ngx_array_push(&ctx->attempts);
     if (a == NULL) {
