@@ -812,7 +812,13 @@ ngx_http_aigw_health_report(ngx_http_request_t *r,
     failures = ngx_atomic_fetch_add(&h->failures, 1) + 1;
 
     if (failures >= amcf->failures) {
-        h->failures = 0;
+
+        /*
+         * half-open afterwards: one more failure opens the circuit again,
+         * one success closes it
+         */
+
+        h->failures = amcf->failures - 1;
         h->open_until = now + amcf->open_time;
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

@@ -2,7 +2,8 @@
 # A 429 with Retry-After cools the provider down for that long (it is
 # tried last, so not called while another provider answers); 429s do not
 # count toward nginx's max_fails; N consecutive 5xx/timeouts open the
-# circuit for open=T, a success in between resets the count.
+# circuit for open=T, a success in between resets the count; after T one
+# failure opens it again and one success closes it.
 #
 # Two workers.  The gateway also listens with "reuseport" on
 # $TEST_NGINX_RAND_PORT_5 and says which worker answered (X-Pid), so
@@ -229,7 +230,33 @@ provider "a" failed 3 times in a row, its circuit is open for 1000ms
 
 
 
-=== TEST 6: Retry-After as an HTTP-date cools the provider down until that date
+=== TEST 6: after open=, the circuit is half-open: one failure opens it again, one success closes it
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        set $mock A;
+        access_log logs/access.log mock;
+        location / { js_content mock.scripted; }
+    }
+    aigw_health failures=3 open=1s;
+    aigw_provider a format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 key=sk-a;
+    aigw_model m a:gpt-a b:gpt-b;
+--- request eval
+[main::chat("status 500"), main::chat("status 500"), main::chat("status 500"), main::chat("status 500")]
+--- response_headers eval
+["X-AIGW-Attempts: a:500,b:200", "X-AIGW-Attempts: a:500,b:200", "X-AIGW-Attempts: a:500,b:200",
+ "X-AIGW-Attempts: b:200"]
+--- client_cmd
+P=$TEST_NGINX_RAND_PORT_5; F=t/fixtures/failover/requests.pl; sleep 1.2 && perl $F --port $P --content 'status 500' && perl $F --port $P --count 2 && sleep 1.2 && perl $F --port $P && perl $F --port $P --content 'status 500' && perl $F --port $P
+--- client_output_like: \A200 a:500,b:200\npids: 1\n200 b:200\n200 b:200\npids: \d\n200 a:200\npids: 1\n200 a:500,b:200\npids: 1\n200 a:200\npids: 1\n\z
+--- grep_error_log eval: qr/provider "a" failed \d+ times in a row, its circuit is open for \d+ms/
+--- grep_error_log_out
+provider "a" failed 3 times in a row, its circuit is open for 1000ms
+provider "a" failed 3 times in a row, its circuit is open for 1000ms
+
+
+
+=== TEST 7: Retry-After as an HTTP-date cools the provider down until that date
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
