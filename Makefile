@@ -8,6 +8,8 @@
 #   make stop    stop it
 #   make test    build, then run every test suite under t/ with prove
 #   make bench   benchmarks (wrk), never part of `make test`
+#   make sanitize  every test suite with the module built with
+#                AddressSanitizer and UndefinedBehaviorSanitizer
 #
 # Build against another nginx source tree (any version >= 1.22):
 #   make NGINX_SRC=/path/to/nginx-1.26.2 NGINX=/path/to/that/nginx/binary
@@ -24,6 +26,20 @@ RUNDIR     := $(BUILD)/run
 # nginx-dev, otherwise --with-compat plus what NGINX_CONFIGURE_ARGS adds
 NGINX_CONFIGURE_ARGS ?= --with-compat --with-http_ssl_module --with-threads
 
+# extra compiler and linker flags for the module (`make sanitize` sets them)
+AIGW_CC_OPT ?=
+AIGW_LD_OPT ?=
+
+# `make sanitize`: its own build dir; the module's pool allocations become
+# heap blocks of their own (t/sanitize/) so that ASan sees their bounds; the
+# runtimes are preloaded into the uninstrumented nginx binary, whose error
+# log gets the reports (the harness fails a test on any of them)
+SAN_BUILD  := $(CURDIR)/objs-san
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
+SAN_WRAP   := -Wl,--wrap=ngx_palloc,--wrap=ngx_pnalloc,--wrap=ngx_pcalloc,$\
+              --wrap=ngx_pmemalign,--wrap=ngx_pstrdup,$\
+              --wrap=ngx_create_temp_buf,--wrap=ngx_array_create
+
 # packages needed by build, run and test (`make deps`)
 DEB_PACKAGES := gcc make nginx nginx-dev libjansson-dev libhiredis-dev \
                 libssl-dev libpcre2-dev zlib1g-dev libtest-base-perl \
@@ -34,7 +50,7 @@ SRCS := $(wildcard ngx_http_aigw_module/*.c ngx_http_aigw_module/*.h)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps deps-check run stop test bench clean
+.PHONY: all build deps deps-check run stop test sanitize bench clean
 
 all: build
 
@@ -50,12 +66,13 @@ $(BUILD)/Makefile: config
 	if [ -f conf_flags ]; then \
 	    . ./conf_flags; \
 	    ./configure \
-	        --with-cc-opt="$$(dpkg-buildflags --get CFLAGS 2>/dev/null) -fPIC" \
-	        --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS 2>/dev/null) -fPIC" \
+	        --with-cc-opt="$$(dpkg-buildflags --get CFLAGS 2>/dev/null) -fPIC $(AIGW_CC_OPT)" \
+	        --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS 2>/dev/null) -fPIC $(AIGW_LD_OPT)" \
 	        "$${NGX_CONF_FLAGS[@]}" \
 	        --add-dynamic-module=$(CURDIR) --builddir=$(BUILD); \
 	else \
 	    ./configure $(NGINX_CONFIGURE_ARGS) \
+	        --with-cc-opt="$(AIGW_CC_OPT)" --with-ld-opt="$(AIGW_LD_OPT)" \
 	        --add-dynamic-module=$(CURDIR) --builddir=$(BUILD); \
 	fi
 
@@ -116,10 +133,21 @@ test: deps build
 	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
 	TEST_NGINX_RANDOMIZE=1 prove -j2 -r t/
 
+sanitize: deps
+	AIGW_SANITIZE=1 $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) \
+	    AIGW_CC_OPT="$(SAN_FLAGS) -O1" AIGW_LD_OPT="$(SAN_FLAGS) $(SAN_WRAP)" \
+	    build
+	printf '#!/bin/sh\nLD_PRELOAD="%s" exec %s "$$@"\n' \
+	    "$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	    "$(NGINX)" > $(SAN_BUILD)/nginx && chmod +x $(SAN_BUILD)/nginx
+	TEST_NGINX_BINARY=$(SAN_BUILD)/nginx \
+	TEST_NGINX_LOAD_MODULES=$(SAN_BUILD)/ngx_http_aigw_module.so \
+	ASAN_OPTIONS=detect_leaks=0 TEST_NGINX_RANDOMIZE=1 prove -j2 -r t/
+
 bench: deps build
 	@command -v wrk >/dev/null 2>&1 || \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk
 	BUILD=$(BUILD) NGINX=$(NGINX) bench/run
 
 clean:
-	rm -rf $(BUILD) t/servroot*
+	rm -rf $(BUILD) $(SAN_BUILD) t/servroot*

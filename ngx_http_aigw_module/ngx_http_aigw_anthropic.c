@@ -334,7 +334,8 @@ ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     v = ngx_http_aigw_json_get(j, u, "input_tokens");
     if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+           == NGX_OK)
     {
         input = n;
         any = 1;
@@ -342,7 +343,8 @@ ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     v = ngx_http_aigw_json_get(j, u, "cache_creation_input_tokens");
     if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+           == NGX_OK)
     {
         cw = n;
         any = 1;
@@ -350,7 +352,8 @@ ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     v = ngx_http_aigw_json_get(j, u, "cache_read_input_tokens");
     if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+           == NGX_OK)
     {
         cr = n;
         any = 1;
@@ -369,7 +372,8 @@ ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     v = ngx_http_aigw_json_get(j, u, "output_tokens");
     if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+           == NGX_OK)
     {
         usage->output = n;               /* cumulative */
     }
@@ -485,7 +489,9 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
         v = ngx_http_aigw_json_get(&j, 0, "input_tokens");
 
         if (v != NGX_HTTP_AIGW_JSON_NONE
-            && ngx_http_aigw_json_int(&j, v, &ctx->usage.input) == NGX_OK)
+            && ngx_http_aigw_json_count(&j, v, NGX_HTTP_AIGW_TOKENS_MAX,
+                                        &ctx->usage.input)
+               == NGX_OK)
         {
             ctx->usage.seen = 1;
         }
@@ -1537,8 +1543,19 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
                 m = ngx_http_aigw_json_get(j, e, "type");
 
                 if (m != NGX_HTTP_AIGW_JSON_NONE
+                    && !ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_null)
                     && !ngx_http_aigw_json_str_eq(j, m, "custom"))
                 {
+                    /* str_raw of a non-string would read out of bounds */
+
+                    if (!ngx_http_aigw_json_is(j, m,
+                                               ngx_http_aigw_json_string))
+                    {
+                        return ngx_http_aigw_reject(r, ctx, "tools: a "
+                                                    "tool's \"type\" must "
+                                                    "be a string");
+                    }
+
                     ngx_http_aigw_json_str_raw(j, m, &key);
 
                     return ngx_http_aigw_reject(r, ctx, "the server tool "

@@ -1000,6 +1000,14 @@ ngx_http_aigw_price(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
         return NGX_CONF_ERROR;
     }
 
+    if ((int64_t) n > NGX_HTTP_AIGW_PRICE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid price \"%V\": at most %L USD per 1M "
+                           "tokens", value,
+                           NGX_HTTP_AIGW_PRICE_MAX / 1000000);
+        return NGX_CONF_ERROR;
+    }
+
     *price = n;
 
     return NGX_CONF_OK;

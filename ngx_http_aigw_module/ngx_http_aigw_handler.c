@@ -389,7 +389,11 @@ ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body)
             continue;
         }
 
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        /* a chunked body ends with an empty last_buf whose pos is NULL */
+
+        if (b->last != b->pos) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
     }
 
     body->len = p - body->data;
@@ -1319,7 +1323,8 @@ ngx_http_aigw_count_tokens(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_table_elt_t     *h;
     ngx_http_aigw_jw_t   w;
 
-    ctx->usage.input = (ctx->body.len + 3) / 4;
+    ctx->usage.input = ngx_min((int64_t) ((ctx->body.len + 3) / 4),
+                               NGX_HTTP_AIGW_TOKENS_MAX);
     ctx->estimated = 1;
 
     ngx_http_aigw_jw_init(&w, r->pool, 64);

@@ -1000,6 +1000,24 @@ ngx_http_aigw_json_int(ngx_http_aigw_json_t *j, ngx_uint_t tok, int64_t *v)
 }
 
 
+/* an integer from 0 to max, e.g. a token count */
+
+ngx_int_t
+ngx_http_aigw_json_count(ngx_http_aigw_json_t *j, ngx_uint_t tok,
+    int64_t max, int64_t *v)
+{
+    int64_t  n;
+
+    if (ngx_http_aigw_json_int(j, tok, &n) != NGX_OK || n < 0 || n > max) {
+        return NGX_DECLINED;
+    }
+
+    *v = n;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_aigw_json_unescape(ngx_pool_t *pool, ngx_str_t *raw, ngx_str_t *out)
 {

@@ -111,6 +111,8 @@ ngx_int_t ngx_http_aigw_json_str(ngx_http_aigw_json_t *j, ngx_uint_t tok,
     ngx_str_t *s);
 ngx_int_t ngx_http_aigw_json_int(ngx_http_aigw_json_t *j, ngx_uint_t tok,
     int64_t *v);
+ngx_int_t ngx_http_aigw_json_count(ngx_http_aigw_json_t *j, ngx_uint_t tok,
+    int64_t max, int64_t *v);
 ngx_uint_t ngx_http_aigw_json_str_eq(ngx_http_aigw_json_t *j, ngx_uint_t tok,
     const char *s);
 

@@ -325,6 +325,16 @@ typedef struct {
 } ngx_http_aigw_event_t;
 
 
+/*
+ * Token counts a provider reports are taken from 0 to TOKENS_MAX and prices
+ * are at most PRICE_MAX micro-USD per 1M tokens, so that the cost (four
+ * products and their sum) never overflows an int64_t.
+ */
+
+#define NGX_HTTP_AIGW_TOKENS_MAX  ((int64_t) 100000000)      /* 10^8 */
+#define NGX_HTTP_AIGW_PRICE_MAX   ((int64_t) 10000000000LL)  /* $10000/1M */
+
+
 typedef struct {
     int64_t                         input;     /* all prompt tokens */
     int64_t                         output;

@@ -398,14 +398,16 @@ ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     v = ngx_http_aigw_json_get(j, u, "prompt_tokens");
     if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+           == NGX_OK)
     {
         usage->input = n;
     }
 
     v = ngx_http_aigw_json_get(j, u, "completion_tokens");
     if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+           == NGX_OK)
     {
         usage->output = n;
     }
@@ -413,7 +415,8 @@ ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
     d = ngx_http_aigw_json_get(j, u, "prompt_tokens_details");
     v = ngx_http_aigw_json_get(j, d, "cached_tokens");
     if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+           == NGX_OK)
     {
         usage->cache_read = n;
     }
@@ -421,7 +424,8 @@ ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
     d = ngx_http_aigw_json_get(j, u, "completion_tokens_details");
     v = ngx_http_aigw_json_get(j, d, "reasoning_tokens");
     if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_int(j, v, &n) == NGX_OK)
+        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+           == NGX_OK)
     {
         usage->reasoning = n;
     }

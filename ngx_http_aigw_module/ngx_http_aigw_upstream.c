@@ -167,6 +167,13 @@ ngx_http_aigw_process_header(ngx_http_request_t *r)
             ctx->status = ctx->status_line.code;
             ctx->rstate = ngx_http_aigw_rs_headers;
 
+            /* nginx's parser takes any three digits */
+
+            if (ctx->status < 100 || ctx->status > 599) {
+                return ngx_http_aigw_invalid(r, ctx,
+                                             "an invalid status code");
+            }
+
             /* an HTTP/1.0 server closes the connection after it */
 
             if (ctx->status_line.http_version < NGX_HTTP_VERSION_11) {
@@ -330,7 +337,10 @@ ngx_http_aigw_header_line(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                 return NGX_ERROR;
             }
 
-            value.len = ngx_sprintf(value.data, "%i", (ms + 999) / 1000)
+            /* not (ms + 999) / 1000: ms may be NGX_MAX_INT_T_VALUE */
+
+            value.len = ngx_sprintf(value.data, "%i",
+                                    ms / 1000 + (ms % 1000 != 0))
                         - value.data;
         }
 

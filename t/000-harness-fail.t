@@ -339,6 +339,14 @@ GET /t
 --- response_body: x
 --- no_error_log
 [error]
+
+=== TEST 31: strict scan: an UndefinedBehaviorSanitizer report fails the block
+--- config
+    location = /t { return 200 'x'; }
+--- request
+GET /t
+--- client_cmd
+echo "src/x.c:1:2: runtime error: signed integer overflow" >> $TEST_NGINX_SERVER_ROOT/logs/error.log
 _EOD_
 
 expect_failures('A', $a, {
@@ -374,6 +382,7 @@ expect_failures('A', $a, {
     27 => [qr/nginx started \(nginx exited: exited with code 1\)/],
     28 => [qr/response_json ok/],
     29 => [qr/pattern "POST \/v1\/x" matches a line in the mock request logs/, qr/mock_request_count/],
+    31 => [qr/no alert\/crit\/emerg in error\.log \(req 0\)/],
 });
 isnt($a->{exit}, 0, 'A: the failing child exits non-zero');
 like($a->{err}, qr/client command: echo "some output".*some output.*an error/s,

@@ -326,3 +326,14 @@ MOCK /file/chat/completions auth=Bearer sk-from-file
 aigw: provider "opt" skipped: no key, the key comes from environment variable AIGW_T010_UNSET_KEY
 aigw: provider "optfile" skipped: no key, the key comes from file /nonexistent/aigw.key
 no live upstreams while connecting to upstream
+
+
+
+=== TEST 24: a price above $10000 per 1M tokens (the cost must fit in 64 bits)
+--- http_config
+    aigw_provider p url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1;
+    aigw_model m/x p input=2.50 output=10000.000001;
+--- must_die
+--- error_log
+[emerg]
+invalid price "output=10000.000001": at most 10000 USD per 1M tokens in

@@ -277,7 +277,26 @@ GW 502 attempts=junk:invalid n=1
 
 
 
-=== TEST 8: a 200 whose body is not JSON, a compressed body: 502 JSON
+=== TEST 8: a status code outside 100-599 is an invalid response, not passed on
+--- http_config
+    aigw_provider junk url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3/v1 key=k;
+    aigw_model j/m junk;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_3
+--- tcp_query_auto_timeout: 50ms
+--- tcp_reply eval
+"HTTP/1.1 600 Odd\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+--- request
+POST /v1/chat/completions
+{"model":"j/m","messages":[{"role":"user","content":"x"}]}
+--- error_code: 502
+--- response_json
+{"error":{"message":"no provider could answer (attempts: junk:invalid)","type":"server_error"}}
+--- error_log
+aigw: provider "junk" sent an invalid status code
+
+
+
+=== TEST 9: a 200 whose body is not JSON, a compressed body: 502 JSON
 --- http_config
     aigw_provider bad url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/badjson key=k;
     aigw_provider gz url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/gzip key=k;
@@ -305,7 +324,7 @@ GW 502 attempts=gz:invalid n=1
 
 
 
-=== TEST 9: an answer over aigw_max_response_size: 502 JSON
+=== TEST 10: an answer over aigw_max_response_size: 502 JSON
 --- config
     location /v1/ {
         access_log logs/access.log gw;
@@ -336,7 +355,7 @@ GW 502 attempts=p1:invalid n=1
 
 
 
-=== TEST 10: client_max_body_size exceeded (Content-Length): 413 JSON, not HTML
+=== TEST 11: client_max_body_size exceeded (Content-Length): 413 JSON, not HTML
 --- config
     location /v1/ {
         client_max_body_size 1k;
@@ -360,7 +379,7 @@ client intended to send too large body
 
 
 
-=== TEST 11: client_max_body_size exceeded (chunked): 413 JSON, not HTML
+=== TEST 12: client_max_body_size exceeded (chunked): 413 JSON, not HTML
 --- config
     location /v1/ {
         client_max_body_size 1k;
@@ -384,7 +403,7 @@ client intended to send too large chunked body
 
 
 
-=== TEST 12: a 32 MB body reaches the provider whole when client_max_body_size allows it
+=== TEST 13: a 32 MB body reaches the provider whole when client_max_body_size allows it
 --- config
     location /v1/ {
         client_max_body_size 40m;
@@ -406,7 +425,7 @@ GW 200 attempts=ok:200 n=1
 
 
 
-=== TEST 13: chunked request bodies reach the provider whole, with a Content-Length
+=== TEST 14: chunked request bodies reach the provider whole, with a Content-Length
 --- http_config
     aigw_provider p1 url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 key=k;
     aigw_model c/m p1:cm;

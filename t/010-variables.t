@@ -150,3 +150,37 @@ AIGW 200 model=second/m req=first/m prov=up2 pm=u2 surface=openai stream=0 attem
 AIGW 404 model=nope/m req=nope/m prov=- pm=- surface=openai stream=0 attempts=- n=0 in=0 out=0 cached=0 cw=0 rsn=0 src=none cost=- ttft=- user=-
 AIGW 400 model=- req=- prov=- pm=- surface=openai stream=0 attempts=- n=0 in=0 out=0 cached=0 cw=0 rsn=0 src=none cost=- ttft=- user=-
 AIGW 200 model=- req=- prov=- pm=- surface=openai stream=0 attempts=- n=0 in=0 out=0 cached=0 cw=0 rsn=0 src=none cost=- ttft=- user=-
+
+
+
+=== TEST 6: usage numbers out of range (negative, above 10^8, beyond int64) are left out; the cost stays exact
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        access_log off;
+        default_type application/json;
+        location /oa/chat/completions {
+            return 200 '{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"v"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9223372036854775807,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":-9223372036854775807},"completion_tokens_details":{"reasoning_tokens":99999999999999999999}}}';
+        }
+        location /an/v1/messages {
+            return 200 '{"id":"msg","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1000,"cache_creation_input_tokens":9223372036854775807,"cache_read_input_tokens":100000001,"output_tokens":100000000}}';
+        }
+    }
+    aigw_provider oa url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/oa key=k;
+    aigw_provider an format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/an key=k;
+    aigw_model oa/m oa:m input=10000 output=10 cached_input=1.25;
+    aigw_model an/m an:m input=3 output=10000 cache_write=10000;
+--- request eval
+[
+"POST /v1/chat/completions\n" . '{"model":"oa/m","messages":[{"role":"user","content":"x"}]}',
+"POST /v1/chat/completions\n" . '{"model":"an/m","messages":[{"role":"user","content":"x"}]}',
+]
+--- response_json eval
+[
+undef,
+{usage => {prompt_tokens => 1000, completion_tokens => 100000000, total_tokens => 100001000}},
+]
+--- grep_access_log eval: qr/AIGW .*/
+--- grep_access_log_out eval
+qr{\AAIGW 200 model=oa/m req=oa/m prov=oa pm=m surface=openai stream=0 attempts=oa:200 n=1 in=0 out=500 cached=0 cw=0 rsn=0 src=provider cost=0\.005000 ttft=\d+ user=-
+AIGW 200 model=an/m req=an/m prov=an pm=m surface=openai stream=0 attempts=an:200 n=1 in=1000 out=100000000 cached=0 cw=0 rsn=0 src=provider cost=1000000\.003000 ttft=\d+ user=-\n\z}

@@ -481,3 +481,25 @@ Content-Type: application/json
   { type => "message_stop" } ]
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: a tool "type" that is not a string is a 400 that quotes nothing of the request; "type": null is a custom tool
+--- providers
+    aigw_provider oai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/translate/openai-text/v1 key=k;
+    aigw_model gpt oai:gpt-5.4;
+--- request eval
+[(map { "POST /v1/messages\n" . main::msgs(tools => [ { type => $_, name => 't',
+                                                       input_schema => { type => 'object' } } ]) }
+      1, 12345, JSON::PP::true, { a => 'b' }, [ 'x' ], undef)]
+--- more_headers
+Content-Type: application/json
+anthropic-version: 2023-06-01
+--- error_code eval
+[(400) x 5, 200]
+--- response_json eval
+my $e = { type => "error", error => { type => "invalid_request_error",
+                                      message => '~/^tools: a tool\'s "type" must be a string$/' } };
+[ ($e) x 5, { type => "message", content => [ { type => "text" } ] } ]
+--- no_error_log
+[alert]

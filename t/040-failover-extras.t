@@ -84,3 +84,30 @@ HEAD /
 --- no_error_log
 share upstream
 [warn]
+
+
+
+=== TEST 4: a retry-after-ms at the largest integer becomes a positive Retry-After, the cooldown stays capped
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / {
+            add_header retry-after-ms 9223372036854775807 always;
+            return 429 '{"error":{"message":"slow down","type":"rate_limit_error"}}';
+        }
+    }
+    aigw_provider a url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 key=ka;
+    aigw_model m a;
+--- config
+    location / { aigw_pass; }
+--- more_headers
+Content-Type: application/json
+--- request
+POST /v1/chat/completions
+{"model":"m","messages":[{"role":"user","content":"x"}]}
+--- error_code: 429
+--- response_headers
+Retry-After: 9223372036854776
+X-AIGW-Attempts: a:429
+--- error_log
+provider "a" returned 429, cooling down for 3600000ms

@@ -244,7 +244,7 @@ response_headers.
 
 =item D8 C<error_log>, C<no_error_log>, C<grep_error_log> run once per repetition, after the last request, over all lines written during that repetition (the first repetition also sees the startup and C<init> lines).
 
-=item D9 Strict scan: any C<[alert]>, C<[crit]>, C<[emerg]>, C<Sanitizer>, C<exited on signal> or C<Assertion ... failed> line fails the block ("no alert/crit/emerg in error.log"), after each repetition and at shutdown, unless the block's own log patterns mention that level (or the line matches an expected C<error_log> pattern).
+=item D9 Strict scan: any C<[alert]>, C<[crit]>, C<[emerg]>, C<Sanitizer>, UBSan's C<: runtime error:>, C<exited on signal> or C<Assertion ... failed> line fails the block ("no alert/crit/emerg in error.log"), after each repetition and at shutdown, unless the block's own log patterns mention that level (or the line matches an expected C<error_log> pattern).
 
 =item D10 The default server listens on 127.0.0.1:PORT.
 
@@ -2031,6 +2031,7 @@ my @ScanCategories = (
     [crit      => qr/\[crit\]/,          'crit'],
     [emerg     => qr/\[emerg\]/,         'emerg'],
     [sanitizer => qr/Sanitizer/,         'sanitizer'],
+    [ubsan     => qr/: runtime error: /, 'runtime error'],
     [signal    => qr/exited on signal/,  'exited on signal'],
     [assertion => qr/Assertion .* failed/, 'assertion'],
 );
