@@ -1024,7 +1024,7 @@ ngx_http_aigw_json_unescape(ngx_pool_t *pool, ngx_str_t *raw, ngx_str_t *out)
     u_char      *p, *last, *d, c;
     uint32_t     u, lo;
 
-    /* escapes never grow: "\uXXXX" (6 bytes) decodes to at most 3 bytes */
+    /* escapes never grow: "\u00e9" (6 bytes) decodes to at most 3 bytes */
 
     d = ngx_pnalloc(pool, raw->len + 1);
     if (d == NULL) {
