@@ -580,13 +580,26 @@ ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
 
 ngx_int_t ngx_http_aigw_balancer_init(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
+
+/* ngx_http_aigw_request.c */
+
 ngx_int_t ngx_http_aigw_build_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t);
+
+/* ngx_http_aigw_health.c */
+
 ngx_int_t ngx_http_aigw_health_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 void ngx_http_aigw_health_report(ngx_http_request_t *r,
     ngx_http_aigw_provider_t *p, ngx_uint_t status, ngx_uint_t failed,
     ngx_str_t *retry_after);
+
+/* ngx_http_aigw_keepalive.c */
+
+ngx_int_t ngx_http_aigw_ka_get(ngx_peer_connection_t *pc,
+    ngx_http_aigw_provider_t *p);
+void ngx_http_aigw_ka_free(ngx_peer_connection_t *pc, ngx_http_request_t *r,
+    ngx_http_aigw_provider_t *p, ngx_uint_t state);
 
 /* ngx_http_aigw_error.c */
 
@@ -597,6 +610,9 @@ ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, const char *fmt, ...);
 ngx_int_t ngx_http_aigw_send_err(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err);
+ngx_int_t ngx_http_aigw_error_body(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err, ngx_chain_t **out,
+    size_t *len);
 ngx_int_t ngx_http_aigw_send(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, ngx_chain_t *body, off_t len);
 const ngx_http_aigw_format_t *ngx_http_aigw_surface(ngx_http_request_t *r);
