@@ -319,13 +319,18 @@ my $tools_len = length enc([ map { o(name => $_->[0], description => $_->[1],
                                      input_schema => $_->[2]) } @tools ]);
 $cc_padding = $base < 78000 ? text(78000 - $base) : '';
 
-my %model = (oai => 'oai/gpt-4o-mini', ant => 'ant/claude-opus-4-8');
+my %model = (oai => 'oai/gpt-4o-mini', ant => 'ant/claude-opus-4-8',
+             antcc => 'antcc/claude-opus-4-8');
 
 for my $client (qw(oai ant)) {
     for my $size (qw(small cc)) {
         for my $stream (0, 1) {
-            for my $target (qw(oai ant)) {
+            for my $target (qw(oai ant antcc)) {
                 my $m = $model{$target};
+
+                # antcc: Claude Code's own stream, for its own request only
+                next if $target eq 'antcc'
+                        && ($client ne 'ant' || $size ne 'cc' || !$stream);
                 my $body;
 
                 if ($client eq 'oai') {
@@ -430,6 +435,52 @@ $ant_sse .= ant_event('message_delta', delta => o(stop_reason => 'end_turn',
     stop_sequence => undef), usage => o(output_tokens => 62));
 $ant_sse .= ant_event('message_stop');
 
+# Claude Code's streamed answer to its 78 KB request: 29 events, with
+# a thinking block (and its signature), the text, and a tool_use block
+# whose input arrives as JSON deltas
+
+my $tlen = int(length($answer) / 8) + 1;
+my @tpieces = ($answer =~ /(.{1,$tlen})/gs);
+die "tpieces\n" unless join('', @tpieces) eq $answer && @tpieces == 8;
+
+my $cc_sse = ant_event('message_start', message => o(
+    id => 'msg_01Vb8Y3m2hQpXnZ4cWk7TfRa', type => 'message',
+    role => 'assistant', model => 'claude-opus-4-8', content => [],
+    stop_reason => undef, stop_sequence => undef,
+    usage => o(input_tokens => 4, cache_creation_input_tokens => 1207,
+               cache_read_input_tokens => 18432, output_tokens => 2,
+               service_tier => 'standard')));
+$cc_sse .= ant_event('content_block_start', index => 0,
+    content_block => o(type => 'thinking', thinking => '', signature => ''));
+$cc_sse .= ant_event('ping');
+$cc_sse .= ant_event('content_block_delta', index => 0,
+    delta => o(type => 'thinking_delta', thinking => $_))
+    for ('The user asks about ', 'processes and threads. ',
+         "I should explain \"address space\" first,\n",
+         'then the shared state, ', 'then the cost of switching, ',
+         'and check the file they named.');
+$cc_sse .= ant_event('content_block_delta', index => 0,
+    delta => o(type => 'signature_delta', signature => 'EqQBCkgIBxABGAIiQL'
+        . 'x3Yp9mZ2c4WJ0bGVhc2Utc2lnbmF0dXJlLWJlbmNoLTAxMjM0NTY3ODk'
+        . 'hZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo0NTY3ODkwYWJjZGVm'));
+$cc_sse .= ant_event('content_block_stop', index => 0);
+$cc_sse .= ant_event('content_block_start', index => 1,
+    content_block => o(type => 'text', text => ''));
+$cc_sse .= ant_event('content_block_delta', index => 1,
+    delta => o(type => 'text_delta', text => $_)) for @tpieces;
+$cc_sse .= ant_event('content_block_stop', index => 1);
+$cc_sse .= ant_event('content_block_start', index => 2,
+    content_block => o(type => 'tool_use',
+        id => 'toolu_01A09q90qw90lq917835lq9', name => 'Read', input => o()));
+$cc_sse .= ant_event('content_block_delta', index => 2,
+    delta => o(type => 'input_json_delta', partial_json => $_))
+    for ('', '{"file_path": "/ho', 'me/user/src/sched.c"', ', "limit": 200}');
+$cc_sse .= ant_event('content_block_stop', index => 2);
+$cc_sse .= ant_event('message_delta', delta => o(stop_reason => 'tool_use',
+    stop_sequence => undef), usage => o(output_tokens => 187));
+$cc_sse .= ant_event('message_stop');
+die "cc_sse\n" unless (() = $cc_sse =~ /\n\n/g) == 29;
+
 # an nginx single-quoted string: escape \ and ', keep the rest literal
 sub ngx_quote {
     my ($s) = @_;
@@ -479,6 +530,11 @@ location = /ant/v1/messages {
     @{[ ngx_return('ant_json', $ant_json) ]}
 }
 
+location = /antcc/v1/messages {
+    default_type text/event-stream;
+    @{[ ngx_return('cc_sse', $cc_sse) ]}
+}
+
 location = /_sse/oai {
     internal;
     default_type text/event-stream;
@@ -502,7 +558,9 @@ print $fh $answer;
 close $fh;
 
 printf "bodies: small %d B, Claude-Code-sized %d B (tools %d B); "
-       . "mock SSE: openai %d events, anthropic %d events\n",
+       . "mock SSE: openai %d events, anthropic %d events, "
+       . "Claude Code %d events\n",
        -s "$dir/bodies/oai-small-ns-to-oai.json",
        -s "$dir/bodies/ant-cc-s-to-ant.json", $tools_len,
-       scalar(() = $oai_sse =~ /\n\n/g), scalar(() = $ant_sse =~ /\n\n/g);
+       scalar(() = $oai_sse =~ /\n\n/g), scalar(() = $ant_sse =~ /\n\n/g),
+       scalar(() = $cc_sse =~ /\n\n/g);

@@ -74,6 +74,7 @@ static ngx_int_t ngx_http_aigw_anthropic_request_headers(
 static ngx_int_t ngx_http_aigw_anthropic_parse_response(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_str_t *body,
     ngx_http_aigw_response_t *resp);
+static ngx_uint_t ngx_http_aigw_anthropic_content(ngx_str_t *name);
 static ngx_int_t ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
     ngx_array_t *events);
@@ -152,7 +153,8 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
     ngx_http_aigw_anthropic_request_headers,            /* request headers */
     ngx_http_aigw_anthropic_parse_response,             /* parse response */
     ngx_http_aigw_anthropic_parse_event,                /* parse event */
-    ngx_http_aigw_anthropic_parse_error                 /* parse error */
+    ngx_http_aigw_anthropic_parse_error,                /* parse error */
+    &ngx_http_aigw_sse_framing                          /* framing */
 };
 
 
@@ -630,6 +632,34 @@ ngx_http_aigw_anthropic_event(ngx_array_t *events, ngx_uint_t type,
 
 /* a stream event from the provider: usage, the end, and its content */
 
+/* the events that only carry content: "content_block_*" and "ping" */
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_content(ngx_str_t *name)
+{
+    u_char  *p;
+    size_t   n;
+
+    p = name->data;
+    n = name->len;
+
+    if (n == 4) {
+        return ngx_strncmp(p, "ping", 4) == 0;
+    }
+
+    if (n < 14 + 4 || ngx_strncmp(p, "content_block_", 14) != 0) {
+        return 0;
+    }
+
+    p += 14;
+    n -= 14;
+
+    return (n == 5 && ngx_strncmp(p, "delta", 5) == 0)
+           || (n == 5 && ngx_strncmp(p, "start", 5) == 0)
+           || (n == 4 && ngx_strncmp(p, "stop", 4) == 0);
+}
+
+
 static ngx_int_t
 ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
@@ -653,6 +683,16 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
         }
 
         ctx->pstate = st;
+    }
+
+    /*
+     * a passthrough needs usage (message_start, message_delta), errors
+     * and the end (message_stop): the content events, named by their
+     * "event:" field, pass as they are, unparsed
+     */
+
+    if (!ctx->translate && ngx_http_aigw_anthropic_content(&sev->event)) {
+        return NGX_OK;
     }
 
     j = &ctx->ej;

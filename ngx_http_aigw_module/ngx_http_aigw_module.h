@@ -471,6 +471,10 @@ struct ngx_http_aigw_format_s {
                                         ngx_http_aigw_ctx_t *ctx,
                                         ngx_str_t *body,
                                         ngx_http_aigw_error_t *err);
+
+    /* how its streams are framed (see ngx_http_aigw_sse.h) */
+
+    const ngx_http_aigw_framing_t  *framing;
 };
 
 
@@ -516,7 +520,7 @@ struct ngx_http_aigw_ctx_s {
     size_t                          acc_len;
     size_t                          acc_cap;
     ngx_http_aigw_chunked_t         chunked;
-    ngx_http_aigw_sse_t             sse;
+    void                           *frames;    /* framing parser state */
     ngx_http_aigw_json_t            ej;        /* per-event scratch */
     ngx_http_aigw_json_t            eu;        /* usage of an event */
     ngx_http_aigw_jw_t              out;       /* client output */

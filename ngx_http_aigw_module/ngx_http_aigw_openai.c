@@ -155,7 +155,8 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
     ngx_http_aigw_openai_request_headers,               /* request headers */
     ngx_http_aigw_openai_parse_response,                /* parse response */
     ngx_http_aigw_openai_parse_event,                   /* parse event */
-    ngx_http_aigw_openai_parse_error                    /* parse error */
+    ngx_http_aigw_openai_parse_error,                   /* parse error */
+    &ngx_http_aigw_sse_framing                          /* framing */
 };
 
 
@@ -681,6 +682,20 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
         }
 
         return NGX_DONE;
+    }
+
+    /*
+     * a passthrough needs usage and errors: a chunk with neither key
+     * passes as it is, unparsed (in JSON text, a quoted "usage" or
+     * "error" is a key or a whole string value: a quote in a string is
+     * escaped)
+     */
+
+    if (!ctx->translate
+        && memmem(sev->data.data, sev->data.len, "\"usage\"", 7) == NULL
+        && memmem(sev->data.data, sev->data.len, "\"error\"", 7) == NULL)
+    {
+        return NGX_OK;
     }
 
     j = &ctx->ej;

@@ -235,6 +235,90 @@ invalid:
 }
 
 
+/* text/event-stream behind the framing interface (see the header) */
+
+static void *ngx_http_aigw_sse_create(ngx_pool_t *pool, size_t max);
+static ngx_int_t ngx_http_aigw_sse_frame(void *state, u_char **pos,
+    u_char *last, ngx_http_aigw_frame_t *frame);
+static ngx_int_t ngx_http_aigw_sse_last(void *state,
+    ngx_http_aigw_frame_t *frame);
+static void ngx_http_aigw_sse_tail(ngx_http_aigw_frame_t *frame);
+
+
+const ngx_http_aigw_framing_t  ngx_http_aigw_sse_framing = {
+    ngx_string("sse"),
+    ngx_string("text/event-stream"),
+    ngx_http_aigw_sse_create,
+    ngx_http_aigw_sse_frame,
+    ngx_http_aigw_sse_last
+};
+
+
+static void *
+ngx_http_aigw_sse_create(ngx_pool_t *pool, size_t max)
+{
+    ngx_http_aigw_sse_t  *sse;
+
+    sse = ngx_palloc(pool, sizeof(ngx_http_aigw_sse_t));
+    if (sse == NULL) {
+        return NULL;
+    }
+
+    ngx_http_aigw_sse_init(sse, pool, max);
+
+    return sse;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_sse_frame(void *state, u_char **pos, u_char *last,
+    ngx_http_aigw_frame_t *frame)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_aigw_sse_parse(state, pos, last, frame);
+
+    if (rc == NGX_OK) {
+        ngx_http_aigw_sse_tail(frame);
+
+    } else if (rc == NGX_ERROR) {
+        frame->error = "an event over the size limit";
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_sse_last(void *state, ngx_http_aigw_frame_t *frame)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_aigw_sse_flush(state, frame);
+
+    if (rc == NGX_OK) {
+        ngx_http_aigw_sse_tail(frame);
+    }
+
+    return rc;
+}
+
+
+/*
+ * a block that ends with CR has its LF in the next read, or none (the
+ * parser skips it): the client gets CRLF either way, not a lone CR that
+ * depends on how reads split
+ */
+
+static void
+ngx_http_aigw_sse_tail(ngx_http_aigw_frame_t *frame)
+{
+    if (frame->raw.len && frame->raw.data[frame->raw.len - 1] == '\r') {
+        ngx_str_set(&frame->tail, "\n");
+    }
+}
+
+
 void
 ngx_http_aigw_sse_init(ngx_http_aigw_sse_t *sse, ngx_pool_t *pool,
     size_t max)

@@ -15,8 +15,8 @@
 /*
  * Resumable parsers for what providers stream: HTTP/1.1 chunked
  * transfer coding (decoded in place, independent of the nginx version)
- * and text/event-stream blocks.  Neither assumes that a read holds a
- * whole chunk, line or event.
+ * and text/event-stream blocks, the first stream framing.  Neither
+ * assumes that a read holds a whole chunk, line or event.
  */
 
 
@@ -40,14 +40,71 @@ typedef struct {
 } ngx_http_aigw_sse_t;
 
 
-/* valid until the next call, and while the bytes parsed are unchanged */
+/*
+ * Stream framing: how a provider's streamed body is cut into frames.  A
+ * wire format names its framing (ngx_http_aigw_format_t.framing), and
+ * upstream.c reads every stream through it, whatever the framing is:
+ *
+ *   create(pool, max)  the parser's state, for one response; frames
+ *                      over max bytes are an error
+ *   parse(state, &pos, last, frame)
+ *                      resumable: NGX_OK with the next frame, *pos after
+ *                      it; NGX_AGAIN when [*pos, last) ends inside a
+ *                      frame (all consumed: the state keeps the part it
+ *                      needs, the next call goes on with the next bytes);
+ *                      NGX_ERROR with frame->error set
+ *   flush(state, frame)
+ *                      at the end of the body: NGX_OK with a last frame
+ *                      that the framing accepts without its terminator
+ *                      (SSE: a block without its blank line), or
+ *                      NGX_DECLINED
+ *
+ * Frames are bytes, never strings: no NUL terminator, any byte value.
+ * "raw" is the frame as the provider sent it, passed through as is to
+ * a client of the same format (with "tail" after it); "data" is its
+ * payload (SSE: the data lines joined with LF; AWS event-stream: the
+ * payload of a binary frame whose prelude and message CRC32 the parser
+ * checked; a JSON-array stream: one element); "event" is its name (SSE
+ * "event:", event-stream ":event-type"); "type" tells events from
+ * exceptions (event-stream ":message-type" exception or error).  A frame
+ * is valid until the next call, while the bytes parsed stay unchanged.
+ * "content_type" is the Content-Type (a prefix, case-insensitive) that
+ * marks a response as a stream in this framing.
+ */
+
+#define NGX_HTTP_AIGW_FRAME_EVENT      0
+#define NGX_HTTP_AIGW_FRAME_EXCEPTION  1
+
 
 typedef struct {
-    ngx_str_t                  raw;      /* the block, blank line included */
-    ngx_str_t                  event;    /* "event:" field, if any */
-    ngx_str_t                  data;     /* "data:" lines joined with LF */
+    ngx_uint_t                 type;     /* NGX_HTTP_AIGW_FRAME_* */
+    ngx_str_t                  raw;      /* the frame, terminator included */
+    ngx_str_t                  tail;     /* to send after raw, or empty */
+    ngx_str_t                  event;    /* its name, if any */
+    ngx_str_t                  data;     /* its payload */
     ngx_uint_t                 has_data;
-} ngx_http_aigw_sse_event_t;
+    const char                *error;    /* NGX_ERROR: why */
+} ngx_http_aigw_frame_t;
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  content_type;
+    void                    *(*create)(ngx_pool_t *pool, size_t max);
+    ngx_int_t                (*parse)(void *state, u_char **pos,
+                                      u_char *last,
+                                      ngx_http_aigw_frame_t *frame);
+    ngx_int_t                (*flush)(void *state,
+                                      ngx_http_aigw_frame_t *frame);
+} ngx_http_aigw_framing_t;
+
+
+/* an SSE event is a frame: "event:" and the joined "data:" lines */
+
+typedef ngx_http_aigw_frame_t  ngx_http_aigw_sse_event_t;
+
+
+extern const ngx_http_aigw_framing_t  ngx_http_aigw_sse_framing;
 
 
 ngx_int_t ngx_http_aigw_chunked_parse(ngx_http_aigw_chunked_t *ch,

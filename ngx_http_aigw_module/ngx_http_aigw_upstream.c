@@ -383,12 +383,15 @@ ngx_http_aigw_header_line(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 static ngx_int_t
 ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
-    ngx_http_upstream_t       *u;
-    ngx_http_aigw_provider_t  *p;
-    ngx_http_aigw_loc_conf_t  *alcf;
+    const ngx_str_t                *ct;
+    ngx_http_upstream_t            *u;
+    ngx_http_aigw_provider_t       *p;
+    ngx_http_aigw_loc_conf_t       *alcf;
+    const ngx_http_aigw_framing_t  *fr;
 
     u = r->upstream;
     p = ctx->target->provider;
+    fr = p->format->framing;
 
     if (ctx->chunked_body) {
         ctx->content_length = -1;
@@ -417,13 +420,18 @@ ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         ctx->chunked_body = 0;
     }
 
-    /* an empty stream (Content-Length: 0) would wait for its first byte */
+    /*
+     * a stream in the framing of the provider's format; an empty one
+     * (Content-Length: 0) would wait for its first byte
+     */
+
+    ct = &fr->content_type;
 
     ctx->sse_body = (ctx->status >= 200 && ctx->status < 300 && ctx->stream
                      && ctx->content_length != 0
-                     && ctx->content_type.len >= 17
-                     && ngx_strncasecmp(ctx->content_type.data,
-                                        (u_char *) "text/event-stream", 17)
+                     && ctx->content_type.len >= ct->len
+                     && ngx_strncasecmp(ctx->content_type.data, ct->data,
+                                        ct->len)
                         == 0);
 
     if (ctx->sse_body) {
@@ -1010,8 +1018,8 @@ ngx_http_aigw_abort_request(ngx_http_request_t *r)
 static void
 ngx_http_aigw_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 {
-    ngx_http_aigw_ctx_t        *ctx;
-    ngx_http_aigw_sse_event_t   sev;
+    ngx_http_aigw_ctx_t    *ctx;
+    ngx_http_aigw_frame_t   frame;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
 
@@ -1052,8 +1060,12 @@ ngx_http_aigw_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
         /* a stream that ended with the connection, or without its end */
 
-        if (ngx_http_aigw_sse_flush(&ctx->sse, &sev) == NGX_OK) {
-            (void) ngx_http_aigw_event(r, ctx, &sev);
+        if (ctx->frames
+            && ctx->target->provider->format->framing->flush(ctx->frames,
+                                                             &frame)
+               == NGX_OK)
+        {
+            (void) ngx_http_aigw_event(r, ctx, &frame);
         }
 
         if (!ctx->finished) {
@@ -1147,7 +1159,11 @@ ngx_http_aigw_filter_init(void *data)
         u->length = ctx->content_length;
     }
 
-    ngx_http_aigw_sse_init(&ctx->sse, r->pool, NGX_HTTP_AIGW_MAX_EVENT);
+    ctx->frames = ctx->target->provider->format->framing->create(
+                                             r->pool, NGX_HTTP_AIGW_MAX_EVENT);
+    if (ctx->frames == NULL) {
+        return NGX_ERROR;
+    }
 
     ctx->ej.pool = r->pool;
     ctx->ej.record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
@@ -1291,11 +1307,14 @@ static ngx_int_t
 ngx_http_aigw_feed(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     u_char *p, u_char *last)
 {
-    ngx_int_t                  rc;
-    ngx_http_aigw_sse_event_t  sev;
+    ngx_int_t                       rc;
+    ngx_http_aigw_frame_t           frame;
+    const ngx_http_aigw_framing_t  *fr;
+
+    fr = ctx->target->provider->format->framing;
 
     while (p < last) {
-        rc = ngx_http_aigw_sse_parse(&ctx->sse, &p, last, &sev);
+        rc = fr->parse(ctx->frames, &p, last, &frame);
 
         if (rc == NGX_AGAIN) {
             return NGX_OK;
@@ -1303,13 +1322,14 @@ ngx_http_aigw_feed(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
         if (rc == NGX_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "aigw: provider \"%V\" sent an event over %uz "
-                          "bytes", &ctx->target->provider->name,
-                          (size_t) NGX_HTTP_AIGW_MAX_EVENT);
+                          "aigw: provider \"%V\" sent an invalid %V stream: "
+                          "%s (limit %uz bytes)",
+                          &ctx->target->provider->name, &fr->name,
+                          frame.error, (size_t) NGX_HTTP_AIGW_MAX_EVENT);
             return NGX_ERROR;
         }
 
-        if (ngx_http_aigw_event(r, ctx, &sev) != NGX_OK) {
+        if (ngx_http_aigw_event(r, ctx, &frame) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -1342,16 +1362,14 @@ ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     if (!ctx->translate) {
 
         if (rc != NGX_DECLINED && sev->raw.len) {
+
+            /* the same format: the frame as it came, and its tail */
+
             ngx_http_aigw_jw_raw(&ctx->out, sev->raw.data, sev->raw.len);
 
-            /*
-             * a block that ends with CR has its LF in the next read, or
-             * none (the parser skips it): the client gets CRLF either
-             * way, not a lone CR that depends on how reads split
-             */
-
-            if (sev->raw.data[sev->raw.len - 1] == '\r') {
-                ngx_http_aigw_jw_lit(&ctx->out, "\n");
+            if (sev->tail.len) {
+                ngx_http_aigw_jw_raw(&ctx->out, sev->tail.data,
+                                     sev->tail.len);
             }
 
             ngx_http_aigw_out_event(ctx);

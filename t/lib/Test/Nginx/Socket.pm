@@ -96,7 +96,9 @@ C<no_shutdown_error_log>, plus the automatic strict scan (D9).
 =head2 Embedded one-shot TCP server
 
 C<tcp_listen> (port or C<path.sock>), C<tcp_reply> (string, array of strings,
-or code ref), C<tcp_reply_delay>, C<tcp_query>, C<tcp_query_len>,
+or code ref), C<tcp_reply_delay>, C<tcp_reply_gap> (a pause between
+the strings of an array, each then in a write and a segment of its own),
+C<tcp_query>, C<tcp_query_len>,
 C<tcp_no_close>, C<tcp_shutdown>, C<tcp_query_auto_timeout>. The server
 accepts exactly one connection per repetition.
 
@@ -2103,6 +2105,7 @@ sub _start_tcp_server {
     my $shut = _sec($block, 'tcp_shutdown');
     $shut = _trim($shut) if defined $shut;
     my $no_close = _has($block, 'tcp_no_close');
+    my $gap = defined _sec($block, 'tcp_reply_gap') ? _dur(_sec($block, 'tcp_reply_gap')) : 0;
 
     pipe(my $rd, my $wr) or die "pipe: $!";
     my $pid = fork;
@@ -2135,7 +2138,10 @@ sub _start_tcp_server {
             close $wr;
             Time::HiRes::sleep($delay) if $delay;
             my $r = ref $reply eq 'CODE' ? $reply->($data) : $reply;
+            my $first = 1;
             for my $part (ref $r eq 'ARRAY' ? @$r : (defined $r ? $r : ())) {
+                Time::HiRes::sleep($gap) if $gap && !$first;
+                $first = 0;
                 my $off = 0;
                 while ($off < length $part) {
                     my $n = syswrite($c, $part, length($part) - $off, $off);
