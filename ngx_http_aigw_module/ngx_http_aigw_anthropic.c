@@ -881,6 +881,7 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w)
 {
+    ngx_http_aigw_jw_t                mw;
     ngx_http_aigw_event_t             open;
     ngx_http_aigw_anthropic_write_t  *st;
 
@@ -893,7 +894,18 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
         }
 
         ngx_str_set(&st->id, "msg_aigw");
-        st->model = ctx->model;
+
+        /*
+         * st->model is JSON text, as the provider's "model" is: the
+         * requested model, decoded, is escaped again
+         */
+
+        ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
+        ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
+
+        if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
+            return NGX_ERROR;
+        }
         st->stop = ngx_http_aigw_stop_end;
 
         ctx->wstate = st;

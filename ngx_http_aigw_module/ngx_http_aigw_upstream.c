@@ -975,7 +975,19 @@ ngx_int_t
 ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value)
 {
+    u_char           *p, *last;
     ngx_table_elt_t  *h;
+
+    /* a value that would split the header is never written */
+
+    for (p = value->data, last = p + value->len; p < last; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "aigw: the \"%s\" header is left out: its value "
+                          "has control characters", key);
+            return NGX_OK;
+        }
+    }
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
