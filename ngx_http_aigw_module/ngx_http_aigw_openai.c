@@ -432,12 +432,22 @@ ngx_http_aigw_openai_force_usage(ngx_http_request_t *r,
 }
 
 
+/*
+ * The client's headers named by aigw_pass_request_headers (e.g.
+ * openai-beta), when the client speaks this format too
+ */
+
 static ngx_int_t
 ngx_http_aigw_openai_request_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w)
 {
-    return NGX_OK;
+    if (ctx->client != &ngx_http_aigw_openai_format) {
+        return NGX_OK;
+    }
+
+    return ngx_http_aigw_pass_headers(r, &ngx_http_aigw_openai_format, w,
+                                      NULL, NULL);
 }
 
 
