@@ -715,7 +715,7 @@ ngx_http_aigw_pass_request_headers(ngx_conf_t *cf, ngx_command_t *cmd,
 
             if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
                   || (c >= '0' && c <= '9')
-                  || ngx_strchr("!#$%&'*+-.^_`|~", c) != NULL))
+                  || (c != '\0' && ngx_strchr("!#$%&'*+-.^_`|~", c))))
             {
                 goto invalid;
             }

@@ -241,6 +241,7 @@ X-Other: 2
         aigw_pass_request_headers anthropic-beta Authorization;
     }
 --- must_die
+--- suppress_stderr: 1
 --- error_log
 [emerg]
 "authorization" is never passed to providers: the gateway sets it
@@ -254,6 +255,7 @@ X-Other: 2
         aigw_pass_request_headers x-api-key;
     }
 --- must_die
+--- suppress_stderr: 1
 --- error_log
 [emerg]
 "x-api-key" is never passed to providers
@@ -264,6 +266,7 @@ X-Other: 2
 --- config
     aigw_pass_request_headers Host;
 --- must_die
+--- suppress_stderr: 1
 --- error_log
 "host" is never passed to providers
 
@@ -273,6 +276,7 @@ X-Other: 2
 --- http_config
     aigw_pass_request_headers content-length;
 --- must_die
+--- suppress_stderr: 1
 --- error_log
 "content-length" is never passed to providers
 
@@ -282,5 +286,6 @@ X-Other: 2
 --- config
     aigw_pass_request_headers "a:b";
 --- must_die
+--- suppress_stderr: 1
 --- error_log
 invalid header name "a:b"
