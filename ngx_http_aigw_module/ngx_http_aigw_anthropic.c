@@ -257,8 +257,9 @@ ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
 
 
 /*
- * anthropic-version: the client's, else configured; anthropic-beta: the
- * client's, every line of it
+ * The client's headers named by aigw_pass_request_headers, when the client
+ * speaks this format too; anthropic-version: the client's when it may
+ * pass, else the provider's configured one.
  */
 
 static ngx_int_t
@@ -266,46 +267,16 @@ ngx_http_aigw_anthropic_request_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w)
 {
-    ngx_str_t         version;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_str_t  version;
 
     version = t->provider->version;
 
-    if (ctx->client == &ngx_http_aigw_anthropic_format) {
-        part = &r->headers_in.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].key.len == 17
-                && ngx_strncasecmp(h[i].key.data,
-                                   (u_char *) "anthropic-version", 17) == 0)
-            {
-                version = h[i].value;
-
-            } else if (h[i].key.len == 14
-                       && ngx_strncasecmp(h[i].key.data,
-                                          (u_char *) "anthropic-beta", 14)
-                          == 0
-                       && h[i].value.len)
-            {
-                ngx_http_aigw_jw_lit(w, "anthropic-beta: ");
-                ngx_http_aigw_jw_str(w, &h[i].value);
-                ngx_http_aigw_jw_lit(w, CRLF);
-            }
-        }
+    if (ctx->client == &ngx_http_aigw_anthropic_format
+        && ngx_http_aigw_pass_headers(r, &ngx_http_aigw_anthropic_format, w,
+                                      "anthropic-version", &version)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     ngx_http_aigw_jw_lit(w, "anthropic-version: ");
@@ -921,6 +892,7 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w)
 {
+    ngx_http_aigw_jw_t                mw;
     ngx_http_aigw_event_t             open;
     ngx_http_aigw_anthropic_write_t  *st;
 
@@ -933,7 +905,18 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
         }
 
         ngx_str_set(&st->id, "msg_aigw");
-        st->model = ctx->model;
+
+        /*
+         * st->model is JSON text, as the provider's "model" is: the
+         * requested model, decoded, is escaped again
+         */
+
+        ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
+        ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
+
+        if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
+            return NGX_ERROR;
+        }
         st->stop = ngx_http_aigw_stop_end;
 
         ctx->wstate = st;

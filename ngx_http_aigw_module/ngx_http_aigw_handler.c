@@ -439,6 +439,7 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     j = &ctx->json;
     j->pool = r->pool;
     j->record = ngx_http_aigw_record(r, ctx);
+    j->unique = 1;
 
     rc = ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len);
 
@@ -487,6 +488,16 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "\"model\" must not be empty");
     }
 
+    /* the model goes into headers, logs and events: no CR, LF, NUL... */
+
+    for (p = ctx->model.data, last = p + ctx->model.len; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"model\" must not "
+                                            "contain control characters");
+        }
+    }
+
     ctx->model_tok = v;
 
     /* stream */
@@ -526,6 +537,10 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     if (rc == NGX_OK) {
         rc = ctx->client->validate(r, ctx);
+    }
+
+    if (rc == NGX_OK && j->dup) {
+        rc = ngx_http_aigw_reject(r, ctx, "duplicate field \"%s\"", j->dup);
     }
 
     if (rc == NGX_DECLINED) {
@@ -681,6 +696,7 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
         j->pool = r->pool;
         j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+        j->unique = 1;
 
         if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len)
             != NGX_OK)
@@ -690,6 +706,19 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     }
 
     rc = ctx->client->parse_request(r, ctx, j, ctx->chat);
+
+    if (rc != NGX_ERROR && j->dup) {
+
+        /* a field only a translation reads, e.g. in a message */
+
+        if (ngx_http_aigw_reject(r, ctx, "duplicate field \"%s\"", j->dup)
+            != NGX_DECLINED)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_aigw_send_err(r, ctx, &ctx->error);
+    }
 
     if (rc == NGX_OK) {
         return NGX_DECLINED;
@@ -828,6 +857,7 @@ ngx_http_aigw_gateway_options(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     o = &ctx->options;
     o->pool = r->pool;
     o->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+    o->unique = 1;
 
     ngx_http_aigw_json_raw(j, v, &raw);
 
@@ -901,6 +931,12 @@ ngx_http_aigw_gateway_options(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         }
 
         ngx_http_aigw_json_raw(o, v, &ctx->tags);
+    }
+
+    if (o->dup) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "duplicate field \"providerOptions."
+                                        "gateway.%s\"", o->dup);
     }
 
     return NGX_DECLINED;

@@ -778,12 +778,20 @@ ngx_http_aigw_json_key_is(ngx_http_aigw_json_t *j, ngx_uint_t k,
 }
 
 
+/*
+ * Keys match by their decoded names.  When "unique" is set (a client's
+ * request), the rest of the object is searched as well, and a second
+ * member of that name is recorded in "dup" for the caller to refuse: what
+ * the gateway reads must be what a provider reads, whichever of the two
+ * it takes.  The search stays linear in the members of the object.
+ */
+
 ngx_uint_t
 ngx_http_aigw_json_get(ngx_http_aigw_json_t *j, ngx_uint_t obj,
     const char *key)
 {
     size_t      n;
-    ngx_uint_t  k, end;
+    ngx_uint_t  k, end, found;
 
     if (obj == NGX_HTTP_AIGW_JSON_NONE
         || j->toks[obj].type != ngx_http_aigw_json_object)
@@ -793,14 +801,29 @@ ngx_http_aigw_json_get(ngx_http_aigw_json_t *j, ngx_uint_t obj,
 
     n = ngx_strlen(key);
     end = j->toks[obj].next;
+    found = NGX_HTTP_AIGW_JSON_NONE;
 
     for (k = obj + 1; k < end; k = j->toks[k + 1].next) {
-        if (ngx_http_aigw_json_key_is(j, k, key, n)) {
+        if (!ngx_http_aigw_json_key_is(j, k, key, n)) {
+            continue;
+        }
+
+        if (!j->unique) {
             return k + 1;
         }
+
+        if (found != NGX_HTTP_AIGW_JSON_NONE) {
+            if (j->dup == NULL) {
+                j->dup = key;
+            }
+
+            return found;
+        }
+
+        found = k + 1;
     }
 
-    return NGX_HTTP_AIGW_JSON_NONE;
+    return found;
 }
 
 

@@ -68,6 +68,9 @@ typedef struct {
 
     const char                *err;      /* static text */
     size_t                     err_pos;
+
+    ngx_uint_t                 unique;   /* getters look for duplicates */
+    const char                *dup;      /* the first key found twice */
 } ngx_http_aigw_json_t;
 
 

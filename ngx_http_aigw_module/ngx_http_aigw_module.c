@@ -20,6 +20,8 @@ static char *ngx_http_aigw_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_aigw_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_aigw_pass_request_headers(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_aigw_init_ssl(ngx_conf_t *cf,
     ngx_http_aigw_main_conf_t *amcf);
@@ -42,6 +44,43 @@ static ngx_str_t  ngx_http_aigw_hide_headers[] = {
 };
 
 
+/*
+ * aigw_pass_request_headers: the default, and the names that are never
+ * passed (credentials, framing, hop-by-hop, and what the gateway writes)
+ */
+
+static ngx_str_t  ngx_http_aigw_pass_default[] = {
+    ngx_string("anthropic-beta"),
+    ngx_string("anthropic-version"),
+    ngx_null_string
+};
+
+
+static ngx_str_t  ngx_http_aigw_pass_never[] = {
+    ngx_string("authorization"),
+    ngx_string("proxy-authorization"),
+    ngx_string("x-api-key"),
+    ngx_string("api-key"),
+    ngx_string("x-goog-api-key"),
+    ngx_string("cookie"),
+    ngx_string("host"),
+    ngx_string("content-length"),
+    ngx_string("content-type"),
+    ngx_string("content-encoding"),
+    ngx_string("transfer-encoding"),
+    ngx_string("connection"),
+    ngx_string("proxy-connection"),
+    ngx_string("keep-alive"),
+    ngx_string("upgrade"),
+    ngx_string("te"),
+    ngx_string("trailer"),
+    ngx_string("expect"),
+    ngx_string("accept"),
+    ngx_string("accept-encoding"),
+    ngx_null_string
+};
+
+
 static ngx_conf_bitmask_t  ngx_http_aigw_next_masks[] = {
     { ngx_string("error"), NGX_HTTP_AIGW_NEXT_ERROR },
     { ngx_string("timeout"), NGX_HTTP_AIGW_NEXT_TIMEOUT },
@@ -52,6 +91,8 @@ static ngx_conf_bitmask_t  ngx_http_aigw_next_masks[] = {
     { ngx_string("http_503"), NGX_HTTP_AIGW_NEXT_503 },
     { ngx_string("http_504"), NGX_HTTP_AIGW_NEXT_504 },
     { ngx_string("http_529"), NGX_HTTP_AIGW_NEXT_529 },
+    { ngx_string("http_401"), NGX_HTTP_AIGW_NEXT_401 },
+    { ngx_string("http_403"), NGX_HTTP_AIGW_NEXT_403 },
     { ngx_string("off"), NGX_HTTP_AIGW_NEXT_OFF },
     { ngx_null_string, 0 }
 };
@@ -190,6 +231,13 @@ static ngx_command_t  ngx_http_aigw_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_aigw_loc_conf_t, max_tokens),
+      NULL },
+
+    { ngx_string("aigw_pass_request_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_aigw_pass_request_headers,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("aigw_response_headers"),
@@ -416,6 +464,7 @@ ngx_http_aigw_create_loc_conf(ngx_conf_t *cf)
     conf->max_response_size = NGX_CONF_UNSET_SIZE;
     conf->max_tokens = NGX_CONF_UNSET_UINT;
     conf->expose_headers = NGX_CONF_UNSET;
+    conf->pass_headers = NGX_CONF_UNSET_PTR;
 
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
     conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
@@ -456,6 +505,7 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_aigw_loc_conf_t *prev = parent;
     ngx_http_aigw_loc_conf_t *conf = child;
 
+    ngx_str_t                  *h, *name;
     ngx_hash_init_t             hash;
     ngx_http_aigw_main_conf_t  *amcf;
 
@@ -475,6 +525,27 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->max_tokens, prev->max_tokens, 4096);
     ngx_conf_merge_value(conf->expose_headers, prev->expose_headers, 1);
 
+    if (conf->pass_headers == NGX_CONF_UNSET_PTR) {
+        if (prev->pass_headers == NGX_CONF_UNSET_PTR) {
+            prev->pass_headers = ngx_array_create(cf->pool, 2,
+                                                  sizeof(ngx_str_t));
+            if (prev->pass_headers == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            for (h = ngx_http_aigw_pass_default; h->len; h++) {
+                name = ngx_array_push(prev->pass_headers);
+                if (name == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+
+                *name = *h;
+            }
+        }
+
+        conf->pass_headers = prev->pass_headers;
+    }
+
     ngx_conf_merge_bitmask_value(conf->next, prev->next,
                                  (NGX_CONF_BITMASK_SET
                                   |NGX_HTTP_AIGW_NEXT_ERROR
@@ -485,7 +556,9 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                   |NGX_HTTP_AIGW_NEXT_502
                                   |NGX_HTTP_AIGW_NEXT_503
                                   |NGX_HTTP_AIGW_NEXT_504
-                                  |NGX_HTTP_AIGW_NEXT_529));
+                                  |NGX_HTTP_AIGW_NEXT_529
+                                  |NGX_HTTP_AIGW_NEXT_401
+                                  |NGX_HTTP_AIGW_NEXT_403));
 
     if (conf->next & NGX_HTTP_AIGW_NEXT_OFF) {
         conf->next = NGX_CONF_BITMASK_SET|NGX_HTTP_AIGW_NEXT_OFF;
@@ -596,6 +669,181 @@ ngx_http_aigw_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* aigw_pass_request_headers off | name ... */
+
+static char *
+ngx_http_aigw_pass_request_headers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_aigw_loc_conf_t *alcf = conf;
+
+    u_char      *p, *last, c;
+    ngx_str_t   *value, *name, *never;
+    ngx_uint_t   i;
+
+    if (alcf->pass_headers != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    alcf->pass_headers = ngx_array_create(cf->pool, cf->args->nelts,
+                                          sizeof(ngx_str_t));
+    if (alcf->pass_headers == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        /* a header name: RFC 9110 token characters, kept in lower case */
+
+        if (value[i].len == 0) {
+            goto invalid;
+        }
+
+        last = value[i].data + value[i].len;
+
+        for (p = value[i].data; p < last; p++) {
+            c = *p;
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9')
+                  || (c != '\0' && ngx_strchr("!#$%&'*+-.^_`|~", c))))
+            {
+                goto invalid;
+            }
+
+            *p = ngx_tolower(c);
+        }
+
+        for (never = ngx_http_aigw_pass_never; never->len; never++) {
+            if (never->len == value[i].len
+                && ngx_strncmp(never->data, value[i].data, never->len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" is never passed to providers: "
+                                   "the gateway sets it", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        name = ngx_array_push(alcf->pass_headers);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid header name \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * Writes the client's request headers that aigw_pass_request_headers
+ * names, as "name: value" lines, to a provider of the client's format;
+ * a name that starts with the name of a format and "-" (anthropic-beta,
+ * openai-beta) goes only to providers of that format.  The header named
+ * "own" is not written: its last value goes to *value, for the caller to
+ * write in its place (anthropic-version).
+ */
+
+ngx_int_t
+ngx_http_aigw_pass_headers(ngx_http_request_t *r,
+    const ngx_http_aigw_format_t *format, ngx_http_aigw_jw_t *w,
+    const char *own, ngx_str_t *value)
+{
+    size_t                          n;
+    ngx_str_t                      *name;
+    ngx_uint_t                      i, k;
+    ngx_list_part_t                *part;
+    ngx_table_elt_t                *h;
+    ngx_http_aigw_loc_conf_t       *alcf;
+    const ngx_http_aigw_format_t  **f;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+    if (alcf->pass_headers == NULL || alcf->pass_headers->nelts == 0) {
+        return NGX_OK;
+    }
+
+    name = alcf->pass_headers->elts;
+    n = own ? ngx_strlen(own) : 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].value.len == 0) {
+            continue;
+        }
+
+        for (k = 0; k < alcf->pass_headers->nelts; k++) {
+            if (name[k].len == h[i].key.len
+                && ngx_strncasecmp(name[k].data, h[i].key.data,
+                                   name[k].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == alcf->pass_headers->nelts) {
+            continue;
+        }
+
+        for (f = ngx_http_aigw_formats; *f; f++) {
+            if (*f != format
+                && name[k].len > (*f)->name.len
+                && name[k].data[(*f)->name.len] == '-'
+                && ngx_strncmp(name[k].data, (*f)->name.data,
+                               (*f)->name.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (*f) {
+            continue;
+        }
+
+        if (n && n == h[i].key.len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) own, n) == 0)
+        {
+            *value = h[i].value;
+            continue;
+        }
+
+        ngx_http_aigw_jw_str(w, &name[k]);
+        ngx_http_aigw_jw_lit(w, ": ");
+        ngx_http_aigw_jw_str(w, &h[i].value);
+        ngx_http_aigw_jw_lit(w, CRLF);
+    }
+
+    return NGX_OK;
 }
 
 

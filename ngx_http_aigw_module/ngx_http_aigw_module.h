@@ -42,6 +42,8 @@ typedef enum {
 #define NGX_HTTP_AIGW_NEXT_503          0x0040
 #define NGX_HTTP_AIGW_NEXT_504          0x0080
 #define NGX_HTTP_AIGW_NEXT_529          0x0100
+#define NGX_HTTP_AIGW_NEXT_401          0x0200
+#define NGX_HTTP_AIGW_NEXT_403          0x0400
 #define NGX_HTTP_AIGW_NEXT_OFF          0x8000
 
 
@@ -172,6 +174,7 @@ typedef struct {
     size_t                          max_response_size;
     ngx_uint_t                      max_tokens;
     ngx_flag_t                      expose_headers;
+    ngx_array_t                    *pass_headers; /* ngx_str_t, lowercase */
 } ngx_http_aigw_loc_conf_t;
 
 
@@ -553,6 +556,10 @@ struct ngx_http_aigw_ctx_s {
 extern ngx_module_t                          ngx_http_aigw_module;
 extern ngx_module_t                          ngx_http_aigw_filter_module;
 extern const ngx_http_aigw_format_t         *ngx_http_aigw_formats[];
+
+ngx_int_t ngx_http_aigw_pass_headers(ngx_http_request_t *r,
+    const ngx_http_aigw_format_t *format, ngx_http_aigw_jw_t *w,
+    const char *own, ngx_str_t *value);
 
 /* ngx_http_aigw_conf.c */
 

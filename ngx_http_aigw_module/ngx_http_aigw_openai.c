@@ -69,6 +69,8 @@ static void ngx_http_aigw_openai_write_media(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_part_t *part);
 static ngx_uint_t ngx_http_aigw_openai_count(ngx_array_t *parts,
     ngx_uint_t type);
+static ngx_int_t ngx_http_aigw_openai_force_usage(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_edit_t *e);
 static ngx_int_t ngx_http_aigw_openai_request_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w);
@@ -223,6 +225,7 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_memzero(&so, sizeof(ngx_http_aigw_json_t));
     so.pool = r->pool;
     so.record = 1;
+    so.unique = 1;
 
     ngx_http_aigw_json_raw(j, v, &raw);
 
@@ -232,6 +235,11 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     }
 
     v = ngx_http_aigw_json_get(&so, 0, "include_usage");
+
+    if (so.dup) {
+        return ngx_http_aigw_reject(r, ctx, "duplicate field "
+                                    "\"stream_options.include_usage\"");
+    }
 
     if (v != NGX_HTTP_AIGW_JSON_NONE) {
         if (so.toks[v].type == ngx_http_aigw_json_true) {
@@ -305,50 +313,12 @@ ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
         k++;
     }
 
-    if (ctx->stream && !ctx->include_usage) {
+    if (ctx->stream) {
+        if (ngx_http_aigw_openai_force_usage(r, ctx, &edits[k]) != NGX_OK) {
+            return NGX_ERROR;
+        }
 
-        if (ctx->stream_options_tok) {
-            i = ctx->stream_options_tok;
-
-            raw.data = j->start + j->toks[i].start;
-            raw.len = j->toks[i].end - j->toks[i].start;
-
-            edits[k].start = j->toks[i].start;
-
-            if (j->toks[i].type != ngx_http_aigw_json_object
-                || ngx_strnstr(raw.data, "\"include_usage\"", raw.len))
-            {
-                /* null, or include_usage false: replaced */
-
-                edits[k].end = j->toks[i].end;
-                ngx_str_set(&edits[k].text, "{\"include_usage\":true}");
-
-            } else {
-                edits[k].end = j->toks[i].start + 1;
-
-                if (j->toks[i].count == 0) {
-                    ngx_str_set(&edits[k].text, "{\"include_usage\":true");
-
-                } else {
-                    ngx_str_set(&edits[k].text, "{\"include_usage\":true,");
-                }
-            }
-
-            k++;
-
-        } else {
-            edits[k].start = j->toks[0].end - 1;
-            edits[k].end = edits[k].start;
-
-            if (j->toks[0].count) {
-                ngx_str_set(&edits[k].text,
-                            ",\"stream_options\":{\"include_usage\":true}");
-
-            } else {
-                ngx_str_set(&edits[k].text,
-                            "\"stream_options\":{\"include_usage\":true}");
-            }
-
+        if (edits[k].start != edits[k].end || edits[k].text.len) {
             k++;
         }
     }
@@ -373,12 +343,112 @@ ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
 }
 
 
+/*
+ * A stream always asks the provider for usage, which accounting needs,
+ * whatever the client wrote; the usage chunk is hidden from a client that
+ * did not ask.  The client's include_usage (its decoded name, found once
+ * by validate) gets the value true, other members of stream_options stay.
+ * An empty edit (start == end, no text) means nothing is to change.
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_force_usage(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_edit_t *e)
+{
+    size_t                 base;
+    ngx_str_t              raw;
+    ngx_uint_t             i, v;
+    ngx_http_aigw_json_t  *j, so;
+
+    j = &ctx->json;
+    i = ctx->stream_options_tok;
+
+    ngx_memzero(e, sizeof(ngx_http_aigw_json_edit_t));
+
+    if (i == 0) {
+        e->start = j->toks[0].end - 1;
+        e->end = e->start;
+
+        if (j->toks[0].count) {
+            ngx_str_set(&e->text,
+                        ",\"stream_options\":{\"include_usage\":true}");
+
+        } else {
+            ngx_str_set(&e->text,
+                        "\"stream_options\":{\"include_usage\":true}");
+        }
+
+        return NGX_OK;
+    }
+
+    base = j->toks[i].start;
+
+    if (j->toks[i].type != ngx_http_aigw_json_object) {
+
+        /* null */
+
+        e->start = base;
+        e->end = j->toks[i].end;
+        ngx_str_set(&e->text, "{\"include_usage\":true}");
+
+        return NGX_OK;
+    }
+
+    ngx_memzero(&so, sizeof(ngx_http_aigw_json_t));
+    so.pool = r->pool;
+    so.record = 1;
+
+    ngx_http_aigw_json_raw(j, i, &raw);
+
+    if (ngx_http_aigw_json_parse(&so, raw.data, raw.len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v = ngx_http_aigw_json_get(&so, 0, "include_usage");
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE) {
+        e->start = base + 1;
+        e->end = e->start;
+
+        if (so.toks[0].count == 0) {
+            ngx_str_set(&e->text, "\"include_usage\":true");
+
+        } else {
+            ngx_str_set(&e->text, "\"include_usage\":true,");
+        }
+
+        return NGX_OK;
+    }
+
+    if (so.toks[v].type != ngx_http_aigw_json_true) {
+
+        /* false or null */
+
+        e->start = base + so.toks[v].start;
+        e->end = base + so.toks[v].end;
+        ngx_str_set(&e->text, "true");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The client's headers named by aigw_pass_request_headers (e.g.
+ * openai-beta), when the client speaks this format too
+ */
+
 static ngx_int_t
 ngx_http_aigw_openai_request_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w)
 {
-    return NGX_OK;
+    if (ctx->client != &ngx_http_aigw_openai_format) {
+        return NGX_OK;
+    }
+
+    return ngx_http_aigw_pass_headers(r, &ngx_http_aigw_openai_format, w,
+                                      NULL, NULL);
 }
 
 
@@ -1014,6 +1084,7 @@ ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w)
 {
+    ngx_http_aigw_jw_t             mw;
     ngx_http_aigw_openai_write_t  *st;
 
     st = ctx->wstate;
@@ -1027,7 +1098,18 @@ ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
         st->created = ngx_time();
         st->tool = -1;
         ngx_str_set(&st->id, "chatcmpl-aigw");
-        st->model = ctx->model;
+
+        /*
+         * st->model is JSON text, as the provider's "model" is: the
+         * requested model, decoded, is escaped again
+         */
+
+        ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
+        ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
+
+        if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
+            return NGX_ERROR;
+        }
 
         ctx->wstate = st;
     }

@@ -10,6 +10,13 @@
 #include "ngx_http_aigw_module.h"
 
 
+/* a character of a word that may be a key (see mask_keys) */
+#define ngx_http_aigw_key_char(c)                                            \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z')                \
+     || ((c) >= '0' && (c) <= '9') || (c) == '-' || (c) == '_'               \
+     || (c) == '+' || (c) == '/' || (c) == '=' || (c) == '*')
+
+
 /*
  * ngx_http_upstream callbacks.  process_header parses the provider's
  * status line and headers and decides about failover; a non-streamed
@@ -32,6 +39,11 @@ static ngx_int_t ngx_http_aigw_invalid(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_aigw_retryable(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_uint_t ngx_http_aigw_status_mask(ngx_uint_t status);
+static ngx_int_t ngx_http_aigw_credentials(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_uint_t ngx_http_aigw_auth_status(ngx_uint_t status);
+static ngx_int_t ngx_http_aigw_mask_keys(ngx_pool_t *pool, ngx_str_t *in,
+    ngx_str_t *out);
 static ngx_int_t ngx_http_aigw_exhausted(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_read_body(ngx_http_request_t *r,
@@ -448,6 +460,10 @@ ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         ctx->close_delimited = 1;
         ctx->rstate = ngx_http_aigw_rs_done;
 
+        if (ngx_http_aigw_auth_status(ctx->status)) {
+            ctx->error.status = NGX_HTTP_BAD_GATEWAY;
+        }
+
         return ngx_http_aigw_client_headers(r, ctx);
     }
 
@@ -539,6 +555,8 @@ ngx_http_aigw_status_mask(ngx_uint_t status)
     case 503: return NGX_HTTP_AIGW_NEXT_503;
     case 504: return NGX_HTTP_AIGW_NEXT_504;
     case 529: return NGX_HTTP_AIGW_NEXT_529;
+    case 401: return NGX_HTTP_AIGW_NEXT_401;
+    case 403: return NGX_HTTP_AIGW_NEXT_403;
     default: return 0;
     }
 }
@@ -589,6 +607,8 @@ ngx_http_aigw_exhausted(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     }
 
     switch (ctx->status) {
+    case 401:
+    case 403:
     case 500:
         ctx->error.status = NGX_HTTP_BAD_GATEWAY;
         break;
@@ -606,6 +626,106 @@ ngx_http_aigw_exhausted(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "aigw: no provider could answer (attempts: %V)",
                   &attempts);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A provider's 401 or 403 is about the gateway's own key, and its message
+ * may quote part of it: the client gets the gateway's error (502), the
+ * message goes to the error log with key-like words masked.
+ */
+
+static ngx_int_t
+ngx_http_aigw_credentials(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_str_t                  masked;
+    ngx_http_aigw_provider_t  *p;
+
+    p = ctx->target->provider;
+
+    if (ngx_http_aigw_mask_keys(r->pool, &ctx->error.message, &masked)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "aigw: provider \"%V\" rejected the gateway's credentials "
+                  "(%ui): %V", &p->name, ctx->status, &masked);
+
+    ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
+    ctx->error.status = NGX_HTTP_BAD_GATEWAY;
+    ngx_http_aigw_error_type(ctx->error.status, &ctx->error.type);
+
+    return ngx_http_aigw_json_message(r->pool, &ctx->error.message,
+                                      "provider \"%V\": credentials "
+                                      "rejected (%ui)", &p->name,
+                                      ctx->status);
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_auth_status(ngx_uint_t status)
+{
+    return status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN;
+}
+
+
+/*
+ * A copy of a message with every key-like word cut to its first four
+ * characters and "***": a word (letters, digits, "-_+/=*") that starts
+ * with "sk-", "sk_" or "key-", or that is 20 characters or longer and has
+ * a digit or a "*" in it.
+ */
+
+static ngx_int_t
+ngx_http_aigw_mask_keys(ngx_pool_t *pool, ngx_str_t *in, ngx_str_t *out)
+{
+    u_char      *p, *q, *last, *d;
+    ngx_uint_t   key, len;
+
+    d = ngx_pnalloc(pool, in->len * 2 + 1);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = d;
+
+    p = in->data;
+    last = p + in->len;
+
+    while (p < last) {
+
+        if (!ngx_http_aigw_key_char(*p)) {
+            *d++ = *p++;
+            continue;
+        }
+
+        for (q = p, key = 0; q < last && ngx_http_aigw_key_char(*q); q++) {
+            key |= (*q >= '0' && *q <= '9') || *q == '*';
+        }
+
+        len = q - p;
+
+        if ((len >= 20 && key)
+            || (len > 4
+                && (ngx_strncmp(p, "sk-", 3) == 0
+                    || ngx_strncmp(p, "sk_", 3) == 0
+                    || ngx_strncmp(p, "key-", 4) == 0)))
+        {
+            d = ngx_cpymem(d, p, 4);
+            d = ngx_cpymem(d, "***", 3);
+
+        } else {
+            d = ngx_cpymem(d, p, len);
+        }
+
+        p = q;
+    }
+
+    out->len = d - out->data;
 
     return NGX_OK;
 }
@@ -732,6 +852,7 @@ ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     ngx_int_t                      rc;
     ngx_str_t                      body;
+    ngx_uint_t                     auth;
     ngx_http_upstream_t           *u;
     ngx_http_aigw_response_t       resp;
     const ngx_http_aigw_format_t  *f;
@@ -754,6 +875,12 @@ ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
         f->parse_error(r, ctx, &body, &ctx->error);
 
+        auth = ngx_http_aigw_auth_status(ctx->status);
+
+        if (auth && ngx_http_aigw_credentials(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         rc = ngx_http_aigw_exhausted(r, ctx);
 
         if (rc == NGX_ERROR) {
@@ -762,7 +889,7 @@ ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
         /* an error page that is not JSON is rewritten, even in passthrough */
 
-        if (rc == NGX_DECLINED
+        if (rc == NGX_DECLINED && !auth
             && f == ctx->client && ngx_http_aigw_json_body(r, &body))
         {
             if (ngx_http_aigw_out_body(r, ctx, &body) != NGX_OK) {
@@ -983,7 +1110,19 @@ ngx_int_t
 ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value)
 {
+    u_char           *p, *last;
     ngx_table_elt_t  *h;
+
+    /* a value that would split the header is never written */
+
+    for (p = value->data, last = p + value->len; p < last; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "aigw: the \"%s\" header is left out: its value "
+                          "has control characters", key);
+            return NGX_OK;
+        }
+    }
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {

@@ -61,7 +61,7 @@ add_block_preprocessor(sub {
         }
         location /html/ {
             default_type text/html;
-            return 403 '<html><body>Forbidden</body></html>';
+            return 409 '<html><body>Conflict</body></html>';
         }
         location /badjson/ {
             return 200 '{"id":"x","choices":[';
@@ -93,7 +93,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: provider 400, 401 and 404 pass through with their status and body (also for stream requests)
+=== TEST 1: provider 400 and 404 pass through with their status and body (also for stream requests); a 401 is the gateway's 502 (t/070-provider-errors.t)
 --- http_config
     aigw_provider p400 url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/e400 key=k;
     aigw_provider p401 url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/e401 key=k;
@@ -109,11 +109,12 @@ __DATA__
 "POST /v1/chat/completions\n" . '{"model":"m400","stream":true,"messages":[{"role":"user","content":"x"}]}',
 ]
 --- error_code eval
-[400, 401, 404, 400]
+[400, 502, 404, 400]
 --- response_body eval
 [
 q!{"error":{"message":"Invalid value for 'temperature'","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}!,
-q!{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}!,
+q!{"error":{"message":"provider \"p401\": credentials rejected (401)","type":"server_error","param":null,"code":null}}
+!,
 q!{"error":{"message":"The model does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}!,
 q!{"error":{"message":"Invalid value for 'temperature'","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}!,
 ]
@@ -127,9 +128,11 @@ q!{"error":{"message":"Invalid value for 'temperature'","type":"invalid_request_
 --- grep_access_log eval: qr/GW .*/
 --- grep_access_log_out
 GW 400 attempts=p400:400 n=1
-GW 401 attempts=p401:401 n=1
+GW 502 attempts=p401:401 n=1
 GW 404 attempts=p404:404 n=1
 GW 400 attempts=p400:400 n=1
+--- error_log
+aigw: provider "p401" rejected the gateway's credentials (401): Incorrect API key provided
 
 
 
@@ -140,11 +143,11 @@ GW 400 attempts=p400:400 n=1
 --- request
 POST /v1/chat/completions
 {"model":"h/m","messages":[{"role":"user","content":"x"}]}
---- error_code: 403
+--- error_code: 409
 --- response_headers
 Content-Type: application/json
 --- response_json
-{"error":{"message":"the provider returned HTTP 403","type":"<ANY>","param":null,"code":null}}
+{"error":{"message":"the provider returned HTTP 409","type":"<ANY>","param":null,"code":null}}
 --- response_body_unlike: html
 
 

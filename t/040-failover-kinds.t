@@ -429,7 +429,7 @@ upstream prematurely closed connection
 
 
 
-=== TEST 13: a provider's 400, 401, 403 and 404 are returned as they are, the next provider is not called
+=== TEST 13: a provider's 400 and 404 are returned as they are, the next provider is not called (401 and 403 fail over: t/070-provider-errors.t)
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
@@ -437,41 +437,27 @@ upstream prematurely closed connection
         access_log logs/access.log mock;
         default_type application/json;
         location /s400/ { return 400 '{"error":{"message":"context_length_exceeded","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}'; }
-        location /s401/ { return 401 '{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}'; }
-        location /s403/ { return 403 '{"type":"error","error":{"type":"permission_error","message":"not allowed"}}'; }
         location /s404/ { return 404 '{"type":"error","error":{"type":"not_found_error","message":"model: x"}}'; }
     }
     aigw_provider a400 format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/s400/v1 key=sk-a;
-    aigw_provider a401 format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/s401/v1 key=sk-a;
-    aigw_provider a403 format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/s403 key=sk-a;
     aigw_provider a404 format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/s404 key=sk-a;
     aigw_model m400 a400:x b:gpt-b c:claude-c;
-    aigw_model m401 a401:x b:gpt-b c:claude-c;
-    aigw_model m403 a403:x b:gpt-b c:claude-c;
     aigw_model m404 a404:x b:gpt-b c:claude-c;
 --- request eval
 [map { "POST /v1/chat/completions\n{\"model\":\"m$_\",\"max_tokens\":50,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" }
- qw(400 401 403 404)]
+ qw(400 404)]
 --- error_code eval
-[400, 401, 403, 404]
+[400, 404]
 --- response_headers eval
 ["X-AIGW-Provider: a400\nX-AIGW-Attempts: a400:400",
- "X-AIGW-Provider: a401\nX-AIGW-Attempts: a401:401",
- "X-AIGW-Provider: a403\nX-AIGW-Attempts: a403:403",
  "X-AIGW-Provider: a404\nX-AIGW-Attempts: a404:404"]
 --- response_json eval
 [{error => {message => "context_length_exceeded", code => "context_length_exceeded"}},
- {error => {message => "Incorrect API key provided", code => "invalid_api_key"}},
- {error => {message => "not allowed", type => "~/permission/"}},
  {error => {message => "model: x", type => "~/not_found/"}}]
 --- grep_access_log eval: qr/^(?:MOCK \S+ \S+|GW .*)/
 --- grep_access_log_out eval
 qr{\AMOCK A host=127.0.0.1:\d+
 GW 400 model=m400 provider=a400 pmodel=x attempts=a400:400 count=1
-MOCK A host=127.0.0.1:\d+
-GW 401 model=m401 provider=a401 pmodel=x attempts=a401:401 count=1
-MOCK A host=127.0.0.1:\d+
-GW 403 model=m403 provider=a403 pmodel=x attempts=a403:403 count=1
 MOCK A host=127.0.0.1:\d+
 GW 404 model=m404 provider=a404 pmodel=x attempts=a404:404 count=1
 \z}
