@@ -422,7 +422,7 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
          */
 
         if (a->status) {
-            ngx_http_aigw_health_report(r, t->provider, a->status, 0,
+            ngx_http_aigw_health_report(r, t, a->status, 0,
                                         &ctx->retry_after);
         }
 
@@ -450,7 +450,7 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
         return;
     }
 
-    ngx_http_aigw_health_report(r, t->provider, a->status, 1,
+    ngx_http_aigw_health_report(r, t, a->status, 1,
                                 &ctx->retry_after);
 
     /*

@@ -86,7 +86,6 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_memzero(p, sizeof(ngx_http_aigw_provider_t));
 
     p->name = value[1];
-    p->index = amcf->providers.nelts - 1;
     p->format = ngx_http_aigw_formats[0];
     p->max_tokens = NGX_CONF_UNSET_UINT;
     p->keepalive = 32;

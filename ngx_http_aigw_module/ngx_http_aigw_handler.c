@@ -1127,7 +1127,7 @@ ngx_http_aigw_plan(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "serves %V", &ctx->model, &r->uri);
     }
 
-    /* providers cooling down after 429/5xx go last */
+    /* targets cooling down or with an open circuit go last */
 
     t = ctx->plan.elts;
     n = 0;
@@ -1174,18 +1174,12 @@ ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_model_t *m, ngx_str_t *slug)
 {
     ngx_str_t                  *o, id;
-    ngx_msec_t                  now;
     ngx_uint_t                  i, k, d, pass, n;
     ngx_http_aigw_route_t      *rt;
-    ngx_http_aigw_health_t     *h;
     ngx_http_aigw_target_t     *t, *plan;
     ngx_http_aigw_provider_t   *p;
-    ngx_http_aigw_main_conf_t  *amcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
 
     rt = m->routes.elts;
-    now = ngx_current_msec;
 
     /* pass 0: the providers named in "order", in that order; pass 1: rest */
 
@@ -1271,12 +1265,7 @@ ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
             t->slug = *slug;
             t->id = id;
 
-            if (amcf->sh && p->index < amcf->sh->n) {
-                h = &amcf->sh->providers[p->index];
-
-                t->cooled = (h->cooldown_until > now
-                             || h->open_until > now);
-            }
+            t->cooled = ngx_http_aigw_health_cooled(r, t);
         }
     }
 

@@ -83,7 +83,6 @@ typedef struct {
     ngx_str_t                       version;   /* anthropic-version */
     ngx_uint_t                      max_tokens;
 
-    ngx_uint_t                      index;     /* health slot */
     ngx_uint_t                      keepalive; /* idle connections kept */
     ngx_queue_t                     ka_cache;  /* per worker */
     ngx_queue_t                     ka_free;
@@ -123,20 +122,23 @@ typedef struct {
 } ngx_http_aigw_model_t;
 
 
-/* provider health, shared by the workers */
+/*
+ * the health of (provider, model id) targets, shared by the workers: an
+ * rbtree of the targets that failed, with an LRU queue (ngx_http_aigw_health.c)
+ */
 
 typedef struct {
-    ngx_atomic_t                    cooldown_until;  /* msec, ngx_time() */
-    ngx_atomic_t                    open_until;
-    ngx_atomic_t                    failures;
-    ngx_atomic_t                    requests;
-    u_char                          name[64];
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;      /* most recent first */
+    ngx_atomic_t                    entries;    /* read without the lock */
 } ngx_http_aigw_health_t;
 
 
+/* the zone's shared context */
+
 typedef struct {
-    ngx_uint_t                      n;
-    ngx_http_aigw_health_t          providers[1];
+    ngx_http_aigw_health_t          health;
 } ngx_http_aigw_shctx_t;
 
 
@@ -601,8 +603,10 @@ ngx_int_t ngx_http_aigw_build_request(ngx_http_request_t *r,
 
 ngx_int_t ngx_http_aigw_health_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+ngx_uint_t ngx_http_aigw_health_cooled(ngx_http_request_t *r,
+    ngx_http_aigw_target_t *t);
 void ngx_http_aigw_health_report(ngx_http_request_t *r,
-    ngx_http_aigw_provider_t *p, ngx_uint_t status, ngx_uint_t failed,
+    ngx_http_aigw_target_t *t, ngx_uint_t status, ngx_uint_t failed,
     ngx_str_t *retry_after);
 
 /* ngx_http_aigw_keepalive.c */

@@ -725,9 +725,15 @@ aigw: provider "b" sent an invalid JSON response
 
 
 
-=== TEST 22: a client that leaves before a hanging provider answers does not clear that provider's failures (its circuit never opened)
+=== TEST 22: a client that leaves before a hanging provider answers does not clear that target's failures (its circuit opens at the next 500)
 --- init
-main::raw_server($ENV{TEST_NGINX_RAND_PORT_1}, sub { return { parts => [], hold => 1 } });
+main::raw_server($ENV{TEST_NGINX_RAND_PORT_1}, sub {
+    my ($req) = @_;
+    my $b = '{"error":{"message":"boom","type":"server_error"}}';
+    return { parts => [], hold => 1 } unless $req->{body} =~ /fail/;
+    return { parts => ["HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                       . "Content-Length: " . length($b) . "\r\nConnection: close\r\n\r\n$b"] };
+});
 --- http_config
     aigw_health failures=2 open=30s;
     server {
@@ -749,13 +755,13 @@ main::raw_server($ENV{TEST_NGINX_RAND_PORT_1}, sub { return { parts => [], hold 
         aigw_pass;
     }
 --- request eval
-[ "POST /v1/chat/completions\n" . '{"model":"m","messages":[{"role":"user","content":"x"}]}',
+[ "POST /v1/chat/completions\n" . '{"model":"m","messages":[{"role":"user","content":"fail"}]}',
   "POST /slow/v1/chat/completions\n" . '{"model":"m","messages":[{"role":"user","content":"x"}]}',
-  "POST /v1/chat/completions\n" . '{"model":"m","messages":[{"role":"user","content":"x"}]}',
+  "POST /v1/chat/completions\n" . '{"model":"m","messages":[{"role":"user","content":"fail"}]}',
   "POST /v1/chat/completions\n" . '{"model":"m","messages":[{"role":"user","content":"x"}]}' ]
 --- abort
 --- timeout: 1
 --- response_headers eval
-[ "X-AIGW-Attempts: a:timeout,b:200", undef, "X-AIGW-Attempts: a:timeout,b:200", "X-AIGW-Attempts: b:200" ]
+[ "X-AIGW-Attempts: a:500,b:200", undef, "X-AIGW-Attempts: a:500,b:200", "X-AIGW-Attempts: b:200" ]
 --- error_log
 aigw: provider "a" failed 2 times in a row, its circuit is open
