@@ -68,8 +68,11 @@ AIGW POST /v1/messages 200 model=anthropic/claude-sonnet-4.6 provider=ant attemp
 node t/e2e/anthropic-sdk.mjs "ant: errors"
 --- client_output_like
 # 1/1 passed
+--- error_log
+provider "ant" rejected the gateway's credentials (401): invalid x-api-key
 --- no_error_log
-[error]
+[alert]
+[crit]
 
 
 
@@ -92,8 +95,11 @@ AIGW POST /v1/messages 200 model=openai/gpt-4o provider=oai attempts=oai:200 str
 node t/e2e/anthropic-sdk.mjs "xlat: errors"
 --- client_output_like
 # 1/1 passed
+--- error_log
+provider "oai" rejected the gateway's credentials (401): Incorrect API key provided
 --- no_error_log
-[error]
+[alert]
+[crit]
 
 
 

@@ -350,8 +350,12 @@ test('ant: errors: NotFoundError, BadRequestError, RateLimitError, Authenticatio
         model: CLAUDE, max_tokens: 10,
         messages: [{ role: 'user', content: 'hi' }],
     }));
-    assert.ok(e401 instanceof Anthropic.AuthenticationError, `got ${e401.constructor.name}: ${e401.message}`);
-    assert.match(e401.message, /invalid x-api-key/);
+    // the provider rejected the gateway's own key: not the client's fault,
+    // so a 502 naming the provider, never the provider's text
+    assert.ok(e401 instanceof Anthropic.InternalServerError, `got ${e401.constructor.name}: ${e401.message}`);
+    assert.equal(e401.status, 502);
+    assert.match(e401.error?.error?.message, /provider "ant": credentials rejected \(401\)/);
+    assert.doesNotMatch(e401.message, /invalid x-api-key/);
 
     ant.on((req, res) => antError(res, 529, 'overloaded_error', 'Overloaded'));
     const e529 = await rejects(anthropic.messages.create({
@@ -554,9 +558,10 @@ test('xlat: errors from an OpenAI provider in Anthropic classes and shape', asyn
         model: GPT, max_tokens: 10,
         messages: [{ role: 'user', content: 'hi' }],
     }));
-    assert.ok(e401 instanceof Anthropic.AuthenticationError, `got ${e401.constructor.name}: ${e401.message}`);
-    assert.equal(e401.error?.error?.type, 'authentication_error');
-    assert.match(e401.message, /Incorrect API key provided/);
+    assert.ok(e401 instanceof Anthropic.InternalServerError, `got ${e401.constructor.name}: ${e401.message}`);
+    assert.equal(e401.error?.error?.type, 'api_error');
+    assert.match(e401.error?.error?.message, /provider "oai": credentials rejected \(401\)/);
+    assert.doesNotMatch(e401.message, /Incorrect API key provided/);
 
     oai.on((req, res) => oaiError(res, 400, "Invalid value for 'temperature'",
                                   'invalid_request_error'));

@@ -442,7 +442,7 @@ test('errors: RateLimitError 429 from the provider, passed through', async () =>
 });
 
 
-test('errors: AuthenticationError for a provider 401', async () => {
+test('errors: a provider 401 is the gateway\'s 502, without the provider\'s text', async () => {
     mock.on((req, res) => oaiError(res, 401,
         'Incorrect API key provided: sk-oai-m***', 'invalid_request_error',
         'invalid_api_key'));
@@ -450,9 +450,10 @@ test('errors: AuthenticationError for a provider 401', async () => {
     const e = await rejects(client.chat.completions.create({
         model: MODEL, messages: [{ role: 'user', content: 'hi' }],
     }));
-    assert.ok(e instanceof OpenAI.AuthenticationError, `got ${e.constructor.name}: ${e.message}`);
-    assert.equal(e.status, 401);
-    assert.match(e.message, /Incorrect API key provided/);
+    assert.ok(e instanceof OpenAI.InternalServerError, `got ${e.constructor.name}: ${e.message}`);
+    assert.equal(e.status, 502);
+    assert.match(e.message, /provider "oai": credentials rejected \(401\)/);
+    assert.doesNotMatch(e.message, /sk-oai|Incorrect API key/);
 });
 
 
