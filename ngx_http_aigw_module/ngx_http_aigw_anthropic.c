@@ -136,6 +136,10 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
       ngx_string("/v1/messages/count_tokens"),          /* count tokens */
       ngx_null_string },                                /* embeddings */
     ngx_http_aigw_auth_x_api_key,
+    { ngx_string("/messages"),                          /* client paths */
+      ngx_string("/messages/count_tokens"),
+      ngx_null_string },
+    ngx_string("anthropic-version"),                    /* client header */
 
     ngx_http_aigw_anthropic_fields,                     /* fields */
     "%s: Input should be %s",                           /* field error */
@@ -271,7 +275,7 @@ ngx_http_aigw_anthropic_request_headers(ngx_http_request_t *r,
 
     version = t->provider->version;
 
-    if (ctx->client == &ngx_http_aigw_anthropic_format) {
+    if (ctx->client == t->provider->format) {
         part = &r->headers_in.headers.part;
         h = part->elts;
 

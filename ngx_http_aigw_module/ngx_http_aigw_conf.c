@@ -35,7 +35,7 @@ static ngx_str_t  ngx_http_aigw_default_version =
 
 
 /*
- * aigw_provider name [format=openai|anthropic] (url=URL | upstream=NAME)
+ * aigw_provider name [format=NAME] (url=URL | upstream=NAME)
  *     [url_env=VAR] [host=H] [sni=H] [path=P] [query=Q] [api_version=V]
  *     [key=K | key_env=VAR | key_file=FILE] [optional]
  *     [auth=bearer|x-api-key|api-key|none|header:NAME] [header=Name:Value]
@@ -56,7 +56,6 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t                      i, tls;
     ngx_keyval_t                   *kv;
     ngx_http_aigw_provider_t       *p;
-    const ngx_http_aigw_format_t  **f;
 
     value = cf->args->elts;
 
@@ -87,7 +86,7 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     p->name = value[1];
     p->index = amcf->providers.nelts - 1;
-    p->format = ngx_http_aigw_formats[0];
+    p->format = ngx_http_aigw_default_format;
     p->max_tokens = NGX_CONF_UNSET_UINT;
     p->keepalive = 32;
     p->file = cf->conf_file->file.name.data;
@@ -106,22 +105,15 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = v->data + 7;
             s.len = v->len - 7;
 
-            for (f = ngx_http_aigw_formats; *f; f++) {
-                if ((*f)->name.len == s.len
-                    && ngx_strncmp((*f)->name.data, s.data, s.len) == 0)
-                {
-                    break;
-                }
-            }
+            p->format = ngx_http_aigw_find_format(&s);
 
-            if (*f == NULL) {
+            if (p->format == NULL) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "unknown provider format \"%V\" "
                                    "in aigw_provider \"%V\"", &s, &p->name);
                 return NGX_CONF_ERROR;
             }
 
-            p->format = *f;
             continue;
         }
 

@@ -22,11 +22,10 @@
 const ngx_http_aigw_format_t *
 ngx_http_aigw_surface(ngx_http_request_t *r)
 {
-    u_char               *p, *last;
-    ngx_uint_t            i;
-    ngx_list_part_t      *part;
-    ngx_table_elt_t      *h;
-    ngx_http_aigw_ctx_t  *ctx;
+    ngx_str_t                      id;
+    ngx_uint_t                     endpoint;
+    ngx_http_aigw_ctx_t           *ctx;
+    const ngx_http_aigw_format_t  *f;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
 
@@ -34,44 +33,9 @@ ngx_http_aigw_surface(ngx_http_request_t *r)
         return ctx->client;
     }
 
-    p = r->uri.data;
-    last = p + r->uri.len;
+    (void) ngx_http_aigw_classify(r, &f, &endpoint, &id);
 
-    while (last > p && last[-1] == '/') {
-        last--;
-    }
-
-    if ((last - p >= 9 && ngx_strncmp(last - 9, "/messages", 9) == 0)
-        || (last - p >= 22
-            && ngx_strncmp(last - 22, "/messages/count_tokens", 22) == 0))
-    {
-        return &ngx_http_aigw_anthropic_format;
-    }
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == 17
-            && ngx_strncasecmp(h[i].key.data,
-                               (u_char *) "anthropic-version", 17) == 0)
-        {
-            return &ngx_http_aigw_anthropic_format;
-        }
-    }
-
-    return &ngx_http_aigw_openai_format;
+    return f;
 }
 
 

@@ -17,19 +17,6 @@
  */
 
 
-typedef enum {
-    ngx_http_aigw_route_none = 0,
-    ngx_http_aigw_route_chat,
-    ngx_http_aigw_route_messages,
-    ngx_http_aigw_route_count_tokens,
-    ngx_http_aigw_route_embeddings,
-    ngx_http_aigw_route_models,
-    ngx_http_aigw_route_model
-} ngx_http_aigw_route_e;
-
-
-static ngx_uint_t ngx_http_aigw_classify(ngx_http_request_t *r,
-    ngx_str_t *id);
 static ngx_int_t ngx_http_aigw_method_not_allowed(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, const char *allow);
 static ngx_int_t ngx_http_aigw_models(ngx_http_request_t *r,
@@ -66,7 +53,7 @@ ngx_int_t
 ngx_http_aigw_handler(ngx_http_request_t *r)
 {
     ngx_int_t             rc;
-    ngx_str_t             id;
+    ngx_str_t             id, endpoints;
     ngx_uint_t            route;
     ngx_http_aigw_ctx_t  *ctx;
 
@@ -80,7 +67,7 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
     ctx->request = r;
     ctx->start = ngx_current_msec;
 
-    route = ngx_http_aigw_classify(r, &id);
+    route = ngx_http_aigw_classify(r, &ctx->client, &ctx->endpoint, &id);
 
     if (r->method == NGX_HTTP_HEAD) {
 
@@ -100,29 +87,11 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
 
     switch (route) {
 
-    case ngx_http_aigw_route_chat:
-        ctx->client = &ngx_http_aigw_openai_format;
-        ctx->endpoint = ngx_http_aigw_ep_chat;
-        break;
-
-    case ngx_http_aigw_route_embeddings:
-        ctx->client = &ngx_http_aigw_openai_format;
-        ctx->endpoint = ngx_http_aigw_ep_embeddings;
-        break;
-
-    case ngx_http_aigw_route_messages:
-        ctx->client = &ngx_http_aigw_anthropic_format;
-        ctx->endpoint = ngx_http_aigw_ep_chat;
-        break;
-
-    case ngx_http_aigw_route_count_tokens:
-        ctx->client = &ngx_http_aigw_anthropic_format;
-        ctx->endpoint = ngx_http_aigw_ep_count_tokens;
+    case ngx_http_aigw_route_api:
         break;
 
     case ngx_http_aigw_route_models:
     case ngx_http_aigw_route_model:
-        ctx->client = ngx_http_aigw_surface(r);
 
         if (!(r->method & NGX_HTTP_GET)) {
             return ngx_http_aigw_method_not_allowed(r, ctx, "GET, HEAD");
@@ -143,13 +112,14 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
             return rc;
         }
 
+        if (ngx_http_aigw_endpoints_text(r->pool, &endpoints) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_NOT_FOUND, NULL,
                                         "unknown endpoint \"%V\": the "
-                                        "gateway serves /v1/chat/"
-                                        "completions, /v1/messages, "
-                                        "/v1/messages/count_tokens, "
-                                        "/v1/embeddings and /v1/models",
-                                        &r->uri);
+                                        "gateway serves %V", &r->uri,
+                                        &endpoints);
     }
 
     if (r->method != NGX_HTTP_POST) {
@@ -180,58 +150,6 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-static ngx_uint_t
-ngx_http_aigw_classify(ngx_http_request_t *r, ngx_str_t *id)
-{
-    u_char  *p, *last, *m;
-
-    p = r->uri.data;
-    last = p + r->uri.len;
-
-    while (last > p && last[-1] == '/') {
-        last--;
-    }
-
-#define ngx_http_aigw_ends(s)                                                \
-    (last - p >= (ssize_t) sizeof(s) - 1                                     \
-     && ngx_strncmp(last - (sizeof(s) - 1), s, sizeof(s) - 1) == 0)
-
-    if (ngx_http_aigw_ends("/chat/completions")) {
-        return ngx_http_aigw_route_chat;
-    }
-
-    if (ngx_http_aigw_ends("/messages/count_tokens")) {
-        return ngx_http_aigw_route_count_tokens;
-    }
-
-    if (ngx_http_aigw_ends("/messages")) {
-        return ngx_http_aigw_route_messages;
-    }
-
-    if (ngx_http_aigw_ends("/embeddings")) {
-        return ngx_http_aigw_route_embeddings;
-    }
-
-    if (ngx_http_aigw_ends("/models")) {
-        return ngx_http_aigw_route_models;
-    }
-
-#undef ngx_http_aigw_ends
-
-    /* /v1/models/{id}: the id may hold slashes ("openai/gpt-5.4") */
-
-    m = ngx_strlcasestrn(p, last, (u_char *) "/models/", 8 - 1);
-
-    if (m && m + 8 < last) {
-        id->data = m + 8;
-        id->len = last - m - 8;
-        return ngx_http_aigw_route_model;
-    }
-
-    return ngx_http_aigw_route_none;
 }
 
 

@@ -35,6 +35,170 @@ const ngx_http_aigw_format_t  *ngx_http_aigw_formats[] = {
 };
 
 
+const ngx_http_aigw_format_t *
+ngx_http_aigw_find_format(ngx_str_t *name)
+{
+    const ngx_http_aigw_format_t  **f;
+
+    for (f = ngx_http_aigw_formats; *f; f++) {
+        if ((*f)->name.len == name->len
+            && ngx_strncmp((*f)->name.data, name->data, name->len) == 0)
+        {
+            return *f;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * What a request URI asks for: the endpoint of a format whose client path
+ * ends the URI (the longest one), or the model list every format serves,
+ * in the format a request header names (the default one otherwise).
+ */
+
+ngx_uint_t
+ngx_http_aigw_classify(ngx_http_request_t *r,
+    const ngx_http_aigw_format_t **format, ngx_uint_t *endpoint,
+    ngx_str_t *id)
+{
+    u_char                         *p, *last, *m;
+    size_t                          best;
+    const ngx_str_t                *cp;
+    ngx_uint_t                      ep, i;
+    ngx_list_part_t                *part;
+    ngx_table_elt_t                *h;
+    const ngx_http_aigw_format_t  **f;
+
+    p = r->uri.data;
+    last = p + r->uri.len;
+
+    while (last > p && last[-1] == '/') {
+        last--;
+    }
+
+    best = 0;
+
+    for (f = ngx_http_aigw_formats; *f; f++) {
+        for (ep = 0; ep < ngx_http_aigw_ep_last; ep++) {
+            cp = &(*f)->client_paths[ep];
+
+            if (cp->len > best
+                && (size_t) (last - p) >= cp->len
+                && ngx_strncmp(last - cp->len, cp->data, cp->len) == 0)
+            {
+                best = cp->len;
+                *format = *f;
+                *endpoint = ep;
+            }
+        }
+    }
+
+    if (best) {
+        return ngx_http_aigw_route_api;
+    }
+
+    *format = ngx_http_aigw_default_format;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        for (f = ngx_http_aigw_formats; *f; f++) {
+            if ((*f)->client_header.len
+                && h[i].key.len == (*f)->client_header.len
+                && ngx_strncasecmp(h[i].key.data, (*f)->client_header.data,
+                                   h[i].key.len) == 0)
+            {
+                *format = *f;
+                goto found;
+            }
+        }
+    }
+
+found:
+
+    if (last - p >= 7 && ngx_strncmp(last - 7, "/models", 7) == 0) {
+        return ngx_http_aigw_route_models;
+    }
+
+    /* /v1/models/{id}: the id may hold slashes ("openai/gpt-5.4") */
+
+    m = ngx_strlcasestrn(p, last, (u_char *) "/models/", 8 - 1);
+
+    if (m && m + 8 < last) {
+        id->data = m + 8;
+        id->len = last - m - 8;
+        return ngx_http_aigw_route_model;
+    }
+
+    return ngx_http_aigw_route_none;
+}
+
+
+/* "/v1/chat/completions, /v1/messages, ... and /v1/models" */
+
+ngx_int_t
+ngx_http_aigw_endpoints_text(ngx_pool_t *pool, ngx_str_t *out)
+{
+    u_char                         *p;
+    size_t                          len;
+    const ngx_str_t                *cp;
+    ngx_uint_t                      ep;
+    const ngx_http_aigw_format_t  **f;
+
+    len = sizeof(" and /v1/models") - 1;
+
+    for (ep = 0; ep < ngx_http_aigw_ep_last; ep++) {
+        for (f = ngx_http_aigw_formats; *f; f++) {
+            len += sizeof(", /v1") - 1 + (*f)->client_paths[ep].len;
+        }
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    for (ep = 0; ep < ngx_http_aigw_ep_last; ep++) {
+        for (f = ngx_http_aigw_formats; *f; f++) {
+            cp = &(*f)->client_paths[ep];
+
+            if (cp->len == 0) {
+                continue;
+            }
+
+            if (p != out->data) {
+                *p++ = ',';
+                *p++ = ' ';
+            }
+
+            p = ngx_sprintf(p, "/v1%V", cp);
+        }
+    }
+
+    p = ngx_cpymem(p, " and /v1/models", sizeof(" and /v1/models") - 1);
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
 /* provider headers never reach clients: the module writes its own */
 
 static ngx_str_t  ngx_http_aigw_hide_headers[] = {

@@ -417,6 +417,14 @@ struct ngx_http_aigw_format_s {
     ngx_str_t                       paths[ngx_http_aigw_ep_last];
     ngx_uint_t                      auth;      /* default */
 
+    /*
+     * client side: the URI suffixes of the endpoints it serves, and a
+     * request header that names it where every format is served (models)
+     */
+
+    ngx_str_t                       client_paths[ngx_http_aigw_ep_last];
+    ngx_str_t                       client_header;
+
     /* client side: fields checked on every request, and how it says so */
 
     const ngx_http_aigw_field_t    *fields;
@@ -544,11 +552,29 @@ struct ngx_http_aigw_ctx_s {
 };
 
 
+/* what a request URI asks for */
+
+typedef enum {
+    ngx_http_aigw_route_none = 0,
+    ngx_http_aigw_route_api,           /* an endpoint of a format */
+    ngx_http_aigw_route_models,
+    ngx_http_aigw_route_model
+} ngx_http_aigw_route_e;
+
+
 /* ngx_http_aigw_module.c */
 
 extern ngx_module_t                          ngx_http_aigw_module;
 extern ngx_module_t                          ngx_http_aigw_filter_module;
 extern const ngx_http_aigw_format_t         *ngx_http_aigw_formats[];
+
+#define ngx_http_aigw_default_format  ngx_http_aigw_formats[0]
+
+const ngx_http_aigw_format_t *ngx_http_aigw_find_format(ngx_str_t *name);
+ngx_uint_t ngx_http_aigw_classify(ngx_http_request_t *r,
+    const ngx_http_aigw_format_t **format, ngx_uint_t *endpoint,
+    ngx_str_t *id);
+ngx_int_t ngx_http_aigw_endpoints_text(ngx_pool_t *pool, ngx_str_t *out);
 
 /* ngx_http_aigw_conf.c */
 
