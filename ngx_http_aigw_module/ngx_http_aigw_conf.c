@@ -71,7 +71,7 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (value[1].len == 0 || value[1].len > 63) {
+    if (value[1].len == 0 || value[1].len > NGX_HTTP_AIGW_NAME_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid aigw_provider name \"%V\"", &value[1]);
         return NGX_CONF_ERROR;

@@ -20,6 +20,12 @@
 
 #define NGX_HTTP_AIGW_MAX_EVENT         (4 * 1024 * 1024)
 
+/* a provider's name, at most (the health zone keeps it in name[64]) */
+#define NGX_HTTP_AIGW_NAME_MAX          63
+
+/* Anthropic's "overloaded", a status nginx does not name */
+#define NGX_HTTP_AIGW_OVERLOADED        529
+
 
 /* endpoints, in the terms of the client surface */
 
@@ -379,10 +385,24 @@ typedef struct {
 } ngx_http_aigw_target_t;
 
 
+/* why an attempt got no HTTP status; ngx_http_aigw_failure_names[] */
+
+typedef enum {
+    ngx_http_aigw_failure_none = 0,
+    ngx_http_aigw_failure_down,        /* skipped: no live server */
+    ngx_http_aigw_failure_no_key,      /* skipped: its key is missing */
+    ngx_http_aigw_failure_unresolved,  /* skipped: its host is unknown */
+    ngx_http_aigw_failure_timeout,
+    ngx_http_aigw_failure_error,       /* connection error */
+    ngx_http_aigw_failure_invalid,     /* invalid response */
+    ngx_http_aigw_failure_last
+} ngx_http_aigw_failure_e;
+
+
 typedef struct {
     ngx_http_aigw_target_t         *target;
     ngx_uint_t                      status;    /* HTTP status, 0: none */
-    ngx_str_t                       failure;   /* "timeout", "error"... */
+    ngx_uint_t                      failure;   /* ngx_http_aigw_failure_e */
 } ngx_http_aigw_attempt_t;
 
 
@@ -509,7 +529,7 @@ struct ngx_http_aigw_ctx_s {
     /* attempts, set by the balancer */
     ngx_http_aigw_target_t         *target;
     ngx_array_t                     attempts;  /* ngx_http_aigw_attempt_t */
-    ngx_str_t                       failure;   /* of the current attempt */
+    ngx_uint_t                      failure;   /* of the current attempt */
     ngx_msec_t                      start;
 
     /* the provider response, set by the upstream callbacks */
@@ -599,8 +619,6 @@ ngx_int_t ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body);
 
 ngx_int_t ngx_http_aigw_upstream_start(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
-ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value);
 
 /* ngx_http_aigw_balancer.c */
 
@@ -627,13 +645,23 @@ ngx_int_t ngx_http_aigw_ka_get(ngx_peer_connection_t *pc,
 void ngx_http_aigw_ka_free(ngx_peer_connection_t *pc, ngx_http_request_t *r,
     ngx_http_aigw_provider_t *p, ngx_uint_t state);
 
+/* ngx_http_aigw_util.c */
+
+extern ngx_str_t  ngx_http_aigw_failure_names[];
+
+ngx_uint_t ngx_http_aigw_overloaded(ngx_uint_t status);
+ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value);
+ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, const char *fmt, ...);
+void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
+    ngx_pool_t *pool);
+
 /* ngx_http_aigw_error.c */
 
 ngx_int_t ngx_http_aigw_send_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_uint_t status, const char *type,
     const char *fmt, ...);
-ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, const char *fmt, ...);
 ngx_int_t ngx_http_aigw_send_err(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err);
 ngx_int_t ngx_http_aigw_error_body(ngx_http_request_t *r,
@@ -643,8 +671,6 @@ ngx_int_t ngx_http_aigw_send(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, ngx_chain_t *body, off_t len);
 const ngx_http_aigw_format_t *ngx_http_aigw_surface(ngx_http_request_t *r);
 void ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type);
-void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
-    ngx_pool_t *pool);
 
 #define ngx_http_aigw_send_json(r, status, body, len)                        \
     ngx_http_aigw_send(r, status, "application/json", body, len)
