@@ -23,6 +23,14 @@ static ngx_int_t ngx_http_aigw_models(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *id);
 static ngx_int_t ngx_http_aigw_check_content_type(ngx_http_request_t *r);
 static void ngx_http_aigw_body_handler(ngx_http_request_t *r);
+static void ngx_http_aigw_run(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_http_aigw_outcome_e ngx_http_aigw_outcome(ngx_http_aigw_ctx_t *ctx,
+    ngx_int_t rc);
+static ngx_http_aigw_outcome_e ngx_http_aigw_prepare_stage(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+static ngx_http_aigw_outcome_e ngx_http_aigw_plan_stage(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_prepare(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_uint_t ngx_http_aigw_record(ngx_http_request_t *r,
@@ -225,25 +233,216 @@ ngx_http_aigw_check_content_type(ngx_http_request_t *r)
 }
 
 
+/*
+ * The stages a request goes through once its body is read; after the last
+ * one it goes to ngx_http_upstream.  A stage returns:
+ *
+ *   ngx_http_aigw_next       the next stage runs;
+ *   ngx_http_aigw_finished   ngx_http_finalize_request(r, ctx->rc);
+ *   ngx_http_aigw_suspended  the stage started an asynchronous lookup
+ *                            (a Redis query, say) and called
+ *                            ngx_http_aigw_suspend() first.
+ *
+ * A suspended request keeps the reference that reading the body took
+ * (r->main->count), so nothing else may finalize it: the lookup ends by
+ * calling ngx_http_aigw_resume(r), which runs the stages after the one
+ * that suspended, from the lookup's own event handler.  If the request ends
+ * first (the client closed the connection, noticed by
+ * ngx_http_test_reading(); or the worker exits), the release handler given
+ * to ngx_http_aigw_suspend() runs instead, once, and the lookup must then
+ * never touch the request again.  A lookup that needs the parsed request
+ * goes after the prepare stage; one that may change the targets (budgets,
+ * keys) goes before the plan stage.
+ */
+
+typedef ngx_http_aigw_outcome_e (*ngx_http_aigw_stage_pt)(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+
+
+static ngx_http_aigw_stage_pt  ngx_http_aigw_stages[] = {
+    ngx_http_aigw_prepare_stage,       /* parse and validate the body */
+    ngx_http_aigw_plan_stage,          /* the targets, or a local answer */
+    NULL
+};
+
+
 static void
 ngx_http_aigw_body_handler(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
     ngx_http_aigw_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
 
-    rc = ngx_http_aigw_prepare(r, ctx);
+    ctx->stage = 0;
 
-    if (rc == NGX_DECLINED) {
-        rc = ngx_http_aigw_upstream_start(r, ctx);
+    ngx_http_aigw_run(r, ctx);
+}
 
-        if (rc == NGX_OK) {
+
+static void
+ngx_http_aigw_run(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t               rc;
+    ngx_http_aigw_stage_pt  stage;
+
+    while (ngx_http_aigw_stages[ctx->stage]) {
+        stage = ngx_http_aigw_stages[ctx->stage++];
+
+        switch (stage(r, ctx)) {
+
+        case ngx_http_aigw_next:
+            continue;
+
+        case ngx_http_aigw_suspended:
+            return;
+
+        default: /* ngx_http_aigw_finished */
+            ngx_http_finalize_request(r, ctx->rc);
             return;
         }
     }
 
-    ngx_http_finalize_request(r, rc);
+    rc = ngx_http_aigw_upstream_start(r, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/* NGX_DECLINED: go on; anything else is what the request finishes with */
+
+static ngx_http_aigw_outcome_e
+ngx_http_aigw_outcome(ngx_http_aigw_ctx_t *ctx, ngx_int_t rc)
+{
+    if (rc == NGX_DECLINED) {
+        return ngx_http_aigw_next;
+    }
+
+    ctx->rc = rc;
+
+    return ngx_http_aigw_finished;
+}
+
+
+/*
+ * Called by a stage before it returns ngx_http_aigw_suspended: "release"
+ * (with "data") runs if the request ends while it waits.
+ */
+
+ngx_int_t
+ngx_http_aigw_suspend(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_cleanup_pt release, void *data)
+{
+    ngx_http_cleanup_t  *cln;
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = release;
+    cln->data = data;
+
+    ctx->release = &cln->handler;
+
+    /* a closed client connection finalizes the request, which releases */
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ctx->release = NULL;
+        cln->handler = NULL;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the lookup of a suspended stage is done: the next stages run */
+
+void
+ngx_http_aigw_resume(ngx_http_request_t *r)
+{
+    ngx_connection_t     *c;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+    if (ctx->release) {
+        *ctx->release = NULL;
+        ctx->release = NULL;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+
+    ngx_http_aigw_run(r, ctx);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_http_aigw_outcome_e
+ngx_http_aigw_prepare_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    return ngx_http_aigw_outcome(ctx, ngx_http_aigw_prepare(r, ctx));
+}
+
+
+static ngx_http_aigw_outcome_e
+ngx_http_aigw_plan_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_aigw_plan(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return ngx_http_aigw_outcome(ctx, rc);
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens && ctx->plan.nelts == 0)
+    {
+        return ngx_http_aigw_outcome(ctx, ngx_http_aigw_count_tokens(r, ctx));
+    }
+
+    return ngx_http_aigw_outcome(ctx, ngx_http_aigw_canonical(r, ctx));
+}
+
+
+/*
+ * The log phase of a gateway request: its accounting is settled here,
+ * once, before the access log and anything after it read it.
+ */
+
+ngx_int_t
+ngx_http_aigw_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_aigw_ctx_t      *ctx;
+    ngx_http_aigw_target_t   *t;
+    ngx_http_aigw_attempt_t  *a;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+    if (ctx == NULL || ctx->settled) {
+        return NGX_OK;
+    }
+
+    ctx->settled = 1;
+    ctx->cost = -1;
+
+    if (ctx->attempts.nelts == 0) {
+        return NGX_OK;
+    }
+
+    a = ctx->attempts.elts;
+    t = a[ctx->attempts.nelts - 1].target;
+
+    if (t->model->priced) {
+        ctx->cost = ngx_http_aigw_cost(ctx, t->model);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -321,8 +520,8 @@ ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body)
 
 
 /*
- * Returns NGX_DECLINED when the request goes upstream, otherwise what
- * ngx_http_finalize_request() gets.
+ * The prepare stage.  Returns NGX_DECLINED when the next stage runs,
+ * otherwise what ngx_http_finalize_request() gets.
  */
 
 static ngx_int_t
@@ -454,17 +653,7 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_aigw_plan(r, ctx);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens && ctx->plan.nelts == 0)
-    {
-        return ngx_http_aigw_count_tokens(r, ctx);
-    }
-
-    return ngx_http_aigw_canonical(r, ctx);
+    return NGX_DECLINED;
 }
 
 
@@ -650,14 +839,14 @@ static ngx_int_t
 ngx_http_aigw_check_fields(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     size_t                        len;
-    uint32_t                      seen;
+    uint32_t                      seen[NGX_HTTP_AIGW_FIELDS_MAX / 32];
     ngx_uint_t                    k, v, i, esc;
     ngx_http_aigw_json_t         *j;
     ngx_http_aigw_json_tok_t     *t;
     const ngx_http_aigw_field_t  *f;
 
     j = &ctx->json;
-    seen = 0;
+    ngx_memzero(seen, sizeof(seen));
 
     for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
         len = j->toks[k].end - j->toks[k].start - 2;
@@ -677,12 +866,12 @@ ngx_http_aigw_check_fields(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                 continue;
             }
 
-            if (seen & (1 << i)) {
+            if (seen[i / 32] & (1U << (i % 32))) {
                 return ngx_http_aigw_reject(r, ctx, "duplicate field \"%V\"",
                                             &f->name);
             }
 
-            seen |= 1 << i;
+            seen[i / 32] |= 1U << (i % 32);
 
             v = k + 1;
             t = &j->toks[v];

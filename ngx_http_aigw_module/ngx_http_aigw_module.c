@@ -16,6 +16,7 @@ static void *ngx_http_aigw_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_aigw_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_aigw_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_aigw_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_aigw_health(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -369,7 +370,7 @@ static ngx_command_t  ngx_http_aigw_commands[] = {
 
 static ngx_http_module_t  ngx_http_aigw_module_ctx = {
     ngx_http_aigw_preconfiguration,        /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_aigw_postconfiguration,       /* postconfiguration */
 
     ngx_http_aigw_create_main_conf,        /* create main configuration */
     ngx_http_aigw_init_main_conf,          /* init main configuration */
@@ -402,6 +403,44 @@ static ngx_int_t
 ngx_http_aigw_preconfiguration(ngx_conf_t *cf)
 {
     return ngx_http_aigw_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                      n;
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    const ngx_http_aigw_field_t    *fl;
+    const ngx_http_aigw_format_t  **f;
+
+    /* the handler marks the fields it has seen in a bitmap of this size */
+
+    for (f = ngx_http_aigw_formats; *f; f++) {
+        for (n = 0, fl = (*f)->fields; fl->name.len; fl++) {
+            n++;
+        }
+
+        if (n > NGX_HTTP_AIGW_FIELDS_MAX) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "format \"%V\" has %ui fields, at most %d are "
+                          "supported", &(*f)->name, n,
+                          NGX_HTTP_AIGW_FIELDS_MAX);
+            return NGX_ERROR;
+        }
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_aigw_log_handler;
+
+    return NGX_OK;
 }
 
 

@@ -415,7 +415,12 @@ typedef enum {
 } ngx_http_aigw_rs_e;
 
 
-/* a top-level request field and the JSON types it may have */
+/*
+ * a top-level request field and the JSON types it may have; a format has
+ * at most FIELDS_MAX of them (checked when the configuration is loaded)
+ */
+
+#define NGX_HTTP_AIGW_FIELDS_MAX        256
 
 typedef struct {
     ngx_str_t                       name;
@@ -502,8 +507,26 @@ struct ngx_http_aigw_format_s {
 };
 
 
+/*
+ * What a stage of the handler did (ngx_http_aigw_handler.c): go on with
+ * the next stage, wait for an asynchronous lookup, or finish the request
+ * with ctx->rc.
+ */
+
+typedef enum {
+    ngx_http_aigw_next = 0,
+    ngx_http_aigw_suspended,
+    ngx_http_aigw_finished
+} ngx_http_aigw_outcome_e;
+
+
 struct ngx_http_aigw_ctx_s {
     ngx_http_request_t             *request;
+
+    /* the stages, run by the handler */
+    ngx_uint_t                      stage;     /* the next one */
+    ngx_int_t                       rc;        /* when finished */
+    ngx_http_cleanup_pt            *release;   /* while suspended */
 
     /* the request, set by the handler */
     ngx_uint_t                      endpoint;
@@ -555,6 +578,9 @@ struct ngx_http_aigw_ctx_s {
     ngx_http_aigw_error_t           error;
     ngx_msec_t                      first_byte;
 
+    /* settled in the log phase */
+    int64_t                         cost;      /* micro-USD, -1: unpriced */
+
     unsigned                        stream:1;
     unsigned                        include_usage:1;  /* client asked */
     unsigned                        translate:1;
@@ -569,6 +595,7 @@ struct ngx_http_aigw_ctx_s {
     unsigned                        gateway_error:1;  /* we answered */
     unsigned                        estimated:1;
     unsigned                        last_sent:1;      /* last_buf is out */
+    unsigned                        settled:1;        /* log phase ran */
 };
 
 
@@ -613,6 +640,10 @@ void ngx_http_aigw_model_id(ngx_http_aigw_model_t *m,
 /* ngx_http_aigw_handler.c */
 
 ngx_int_t ngx_http_aigw_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_aigw_suspend(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_cleanup_pt release, void *data);
+void ngx_http_aigw_resume(ngx_http_request_t *r);
+ngx_int_t ngx_http_aigw_log_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body);
 
 /* ngx_http_aigw_upstream.c */
@@ -683,6 +714,8 @@ extern const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format;
 /* ngx_http_aigw_variables.c */
 
 ngx_int_t ngx_http_aigw_add_variables(ngx_conf_t *cf);
+int64_t ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_model_t *m);
 
 /* ngx_http_aigw_demo.c */
 
