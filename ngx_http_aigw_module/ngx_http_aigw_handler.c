@@ -45,6 +45,8 @@ static ngx_int_t ngx_http_aigw_string_list(ngx_http_request_t *r,
     ngx_array_t **list);
 static ngx_int_t ngx_http_aigw_plan(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_cooled_last(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_plan_model(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m, ngx_str_t *slug);
 static ngx_uint_t ngx_http_aigw_in_list(ngx_array_t *list, ngx_str_t *s);
@@ -1085,10 +1087,9 @@ ngx_http_aigw_plan(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     ngx_int_t                   rc;
     ngx_str_t                  *s;
-    ngx_uint_t                  i, n;
-    ngx_array_t                 slugs, cooled;
+    ngx_uint_t                  i;
+    ngx_array_t                 slugs;
     ngx_http_aigw_model_t      *m;
-    ngx_http_aigw_target_t     *t, *pt;
     ngx_http_aigw_loc_conf_t   *alcf;
     ngx_http_aigw_main_conf_t  *amcf;
 
@@ -1198,7 +1199,18 @@ ngx_http_aigw_plan(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "serves %V", &ctx->model, &r->uri);
     }
 
-    /* providers cooling down after 429/5xx go last */
+    return ngx_http_aigw_cooled_last(r, ctx);
+}
+
+
+/* providers cooling down after 429/5xx go last */
+
+static ngx_int_t
+ngx_http_aigw_cooled_last(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t               i, n;
+    ngx_array_t              cooled;
+    ngx_http_aigw_target_t  *t, *pt;
 
     t = ctx->plan.elts;
     n = 0;
