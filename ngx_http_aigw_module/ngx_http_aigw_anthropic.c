@@ -137,6 +137,10 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
       ngx_string("/v1/messages/count_tokens"),          /* count tokens */
       ngx_null_string },                                /* embeddings */
     ngx_http_aigw_auth_x_api_key,
+    { ngx_string("/messages"),                          /* client paths */
+      ngx_string("/messages/count_tokens"),
+      ngx_null_string },
+    ngx_string("anthropic-version"),                    /* client header */
 
     ngx_http_aigw_anthropic_fields,                     /* fields */
     "%s: Input should be %s",                           /* field error */
@@ -271,8 +275,8 @@ ngx_http_aigw_anthropic_request_headers(ngx_http_request_t *r,
 
     version = t->provider->version;
 
-    if (ctx->client == &ngx_http_aigw_anthropic_format
-        && ngx_http_aigw_pass_headers(r, &ngx_http_aigw_anthropic_format, w,
+    if (ctx->client == t->provider->format
+        && ngx_http_aigw_pass_headers(r, t->provider->format, w,
                                       "anthropic-version", &version)
            != NGX_OK)
     {
@@ -1306,7 +1310,9 @@ ngx_http_aigw_anthropic_write_error(ngx_http_aigw_jw_t *w,
         case 413: ngx_str_set(&type, "request_too_large"); break;
         case 429: ngx_str_set(&type, "rate_limit_error"); break;
         case 503:
-        case 529: ngx_str_set(&type, "overloaded_error"); break;
+        case NGX_HTTP_AIGW_OVERLOADED:
+            ngx_str_set(&type, "overloaded_error");
+            break;
         default:
             if (err->status >= 500) {
                 ngx_str_set(&type, "api_error");

@@ -148,7 +148,7 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
 
             a->target = t;
             a->status = 0;
-            ngx_str_set(&a->failure, "down");
+            a->failure = ngx_http_aigw_failure_down;
 
             t->done = 1;
             ctx->cur++;
@@ -175,7 +175,7 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
 
     a->target = t;
     a->status = 0;
-    ngx_str_null(&a->failure);
+    a->failure = ngx_http_aigw_failure_none;
 
     if (ctx->attempts.nelts > 1) {
         ngx_http_aigw_reset_response(r, ctx);
@@ -204,7 +204,7 @@ static ngx_int_t
 ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_target_t *t)
 {
-    ngx_str_t                 failure;
+    ngx_uint_t                failure;
     ngx_http_aigw_attempt_t  *a;
 
     /* a missing key first: it is what the operator has to fix */
@@ -213,7 +213,7 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
         && t->provider->auth != ngx_http_aigw_auth_none
         && t->provider->key_source.len)
     {
-        ngx_str_set(&failure, "no key");
+        failure = ngx_http_aigw_failure_no_key;
 
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "aigw: provider \"%V\" skipped: no key, the key "
@@ -221,7 +221,7 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
                       &t->provider->key_source);
 
     } else if (t->provider->upstream == NULL) {
-        ngx_str_set(&failure, "unresolved");
+        failure = ngx_http_aigw_failure_unresolved;
 
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "aigw: provider \"%V\" skipped: its host was not "
@@ -322,7 +322,7 @@ ngx_http_aigw_reset_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_str_null(&ctx->content_type);
     ngx_str_null(&ctx->retry_after);
     ngx_str_null(&ctx->request_id);
-    ngx_str_null(&ctx->failure);
+    ctx->failure = ngx_http_aigw_failure_none;
     ngx_memzero(&ctx->status_line, sizeof(ngx_http_status_t));
     ngx_memzero(&ctx->chunked, sizeof(ngx_http_aigw_chunked_t));
     ctx->acc_len = 0;
@@ -373,22 +373,22 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
 
     a->status = ctx->status;
 
-    if ((state & NGX_PEER_FAILED) && ctx->failure.len == 0
+    if ((state & NGX_PEER_FAILED) && ctx->failure == 0
         && ctx->rstate != ngx_http_aigw_rs_done)
     {
         a->status = 0;
         ctx->status = 0;
     }
 
-    if (ctx->failure.len) {
+    if (ctx->failure) {
         a->failure = ctx->failure;
 
     } else if (a->status == 0 && (state & NGX_PEER_FAILED)) {
         if (c && (c->read->timedout || c->write->timedout)) {
-            ngx_str_set(&a->failure, "timeout");
+            a->failure = ngx_http_aigw_failure_timeout;
 
         } else {
-            ngx_str_set(&a->failure, "error");
+            a->failure = ngx_http_aigw_failure_error;
         }
     }
 
@@ -406,9 +406,8 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
      */
 
     t->free(pc, t->data,
-            (a->status == NGX_HTTP_TOO_MANY_REQUESTS || a->status == 529
-             || a->status == NGX_HTTP_SERVICE_UNAVAILABLE)
-            ? state & ~NGX_PEER_FAILED : state);
+            ngx_http_aigw_overloaded(a->status) ? state & ~NGX_PEER_FAILED
+                                                : state);
 
     t->tries = pc->tries;
     pc->tries = tries ? tries - 1 : 0;
@@ -435,7 +434,7 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
      * back and the same provider is tried again, on another connection
      */
 
-    stale = (pc->cached && a->status == 0 && ctx->failure.len == 0
+    stale = (pc->cached && a->status == 0 && ctx->failure == 0
              && !(c && (c->read->timedout || c->write->timedout)));
 
     if (stale) {
@@ -460,7 +459,7 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
      * provider while it has any
      */
 
-    provider_failed = (a->status != 0 || ctx->failure.len
+    provider_failed = (a->status != 0 || ctx->failure
                        || (c && (c->read->timedout || c->write->timedout)));
 
     if (provider_failed || t->tries == 0) {
@@ -470,7 +469,7 @@ ngx_http_aigw_balancer_free(ngx_peer_connection_t *pc, void *data,
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
 
-    if ((ctx->failure.len && !(alcf->next & NGX_HTTP_AIGW_NEXT_INVALID))
+    if ((ctx->failure && !(alcf->next & NGX_HTTP_AIGW_NEXT_INVALID))
         || !ngx_http_aigw_target_left(ctx))
     {
         pc->tries = 0;

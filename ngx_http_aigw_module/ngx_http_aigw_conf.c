@@ -10,12 +10,85 @@
 #include "ngx_http_aigw_module.h"
 
 
+typedef struct ngx_http_aigw_param_s  ngx_http_aigw_param_t;
+
+
+/* what aigw_provider collects before the provider is checked */
+
+typedef struct {
+    ngx_http_aigw_provider_t       *p;
+    ngx_str_t                       url;
+    ngx_str_t                       env_url;
+    ngx_str_t                       upstream;
+    ngx_str_t                       key;      /* the whole parameter */
+    ngx_str_t                      *param;    /* the one being read */
+    ngx_uint_t                      tls;
+} ngx_http_aigw_provider_args_t;
+
+
+typedef char *(*ngx_http_aigw_param_pt)(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+
+
+static char *ngx_http_aigw_param_pstr(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_astr(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_format(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_url_env(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_path(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_api_version(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_key(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_optional(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_auth(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_header(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_max_tokens(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_keepalive(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_tls(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
+static char *ngx_http_aigw_param_invalid(ngx_conf_t *cf,
+    ngx_http_aigw_provider_args_t *a);
+static char *ngx_http_aigw_provider_init(ngx_conf_t *cf,
+    ngx_http_aigw_main_conf_t *amcf, ngx_http_aigw_provider_args_t *a);
+static char *ngx_http_aigw_provider_check(ngx_conf_t *cf,
+    ngx_http_aigw_provider_t *p);
+static ngx_uint_t ngx_http_aigw_token(ngx_str_t *s);
 static char *ngx_http_aigw_provider_url(ngx_conf_t *cf,
     ngx_http_aigw_provider_t *p, ngx_str_t *url);
 static char *ngx_http_aigw_provider_key(ngx_conf_t *cf,
     ngx_http_aigw_provider_t *p, ngx_str_t *value);
 static char *ngx_http_aigw_price(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, int64_t *price);
+static ngx_int_t ngx_http_aigw_model_fallbacks(ngx_conf_t *cf,
+    ngx_http_aigw_model_t *m, ngx_str_t *v);
+static ngx_int_t ngx_http_aigw_model_route(ngx_conf_t *cf,
+    ngx_http_aigw_main_conf_t *amcf, ngx_http_aigw_model_t *m, ngx_str_t *v);
+static ngx_int_t ngx_http_aigw_key_file(ngx_conf_t *cf,
+    ngx_http_aigw_provider_t *p, ngx_str_t *value);
 static ngx_int_t ngx_http_aigw_getenv(ngx_conf_t *cf, ngx_str_t *name,
     u_char **value);
 static ngx_uint_t ngx_http_aigw_ctl(ngx_str_t *s);
@@ -29,13 +102,56 @@ static ngx_str_t  ngx_http_aigw_default_version =
     ngx_string("2023-06-01");
 
 
+/* a key, a service-account JSON fits */
+#define NGX_HTTP_AIGW_KEY_MAX  4096
+
+
 #define ngx_http_aigw_param(v, name)                                         \
     ((v)->len >= sizeof(name) - 1                                            \
      && ngx_strncmp((v)->data, name, sizeof(name) - 1) == 0)
 
 
+/* a name ending in "=" takes a value; any other is a flag */
+
+struct ngx_http_aigw_param_s {
+    ngx_str_t                       name;
+    ngx_http_aigw_param_pt          handler;
+    size_t                          offset;
+};
+
+
+#define ngx_http_aigw_pstr(field)                                            \
+    ngx_http_aigw_param_pstr, offsetof(ngx_http_aigw_provider_t, field)
+#define ngx_http_aigw_astr(field)                                            \
+    ngx_http_aigw_param_astr, offsetof(ngx_http_aigw_provider_args_t, field)
+
+
+static ngx_http_aigw_param_t  ngx_http_aigw_provider_params[] = {
+    { ngx_string("format="), ngx_http_aigw_param_format, 0 },
+    { ngx_string("url="), ngx_http_aigw_astr(url) },
+    { ngx_string("url_env="), ngx_http_aigw_param_url_env, 0 },
+    { ngx_string("upstream="), ngx_http_aigw_astr(upstream) },
+    { ngx_string("host="), ngx_http_aigw_pstr(host) },
+    { ngx_string("sni="), ngx_http_aigw_pstr(sni) },
+    { ngx_string("path="), ngx_http_aigw_param_path, 0 },
+    { ngx_string("query="), ngx_http_aigw_pstr(query) },
+    { ngx_string("api_version="), ngx_http_aigw_param_api_version, 0 },
+    { ngx_string("key="), ngx_http_aigw_param_key, 0 },
+    { ngx_string("key_env="), ngx_http_aigw_param_key, 0 },
+    { ngx_string("key_file="), ngx_http_aigw_param_key, 0 },
+    { ngx_string("optional"), ngx_http_aigw_param_optional, 0 },
+    { ngx_string("auth="), ngx_http_aigw_param_auth, 0 },
+    { ngx_string("header="), ngx_http_aigw_param_header, 0 },
+    { ngx_string("version="), ngx_http_aigw_pstr(version) },
+    { ngx_string("max_tokens="), ngx_http_aigw_param_max_tokens, 0 },
+    { ngx_string("keepalive="), ngx_http_aigw_param_keepalive, 0 },
+    { ngx_string("tls="), ngx_http_aigw_param_tls, 0 },
+    { ngx_null_string, NULL, 0 }
+};
+
+
 /*
- * aigw_provider name [format=openai|anthropic] (url=URL | upstream=NAME)
+ * aigw_provider name [format=NAME] (url=URL | upstream=NAME)
  *     [url_env=VAR] [host=H] [sni=H] [path=P] [query=Q] [api_version=V]
  *     [key=K | key_env=VAR | key_file=FILE] [optional]
  *     [auth=bearer|x-api-key|api-key|none|header:NAME] [header=Name:Value]
@@ -47,32 +163,22 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_aigw_main_conf_t *amcf = conf;
 
-    u_char                         *env;
     char                           *rv;
-    ngx_str_t                      *value, s, url, env_url, upstream, key;
-    ngx_str_t                      *v;
-    ngx_url_t                       u;
-    ngx_int_t                       n;
-    ngx_uint_t                      i, tls;
-    ngx_keyval_t                   *kv;
+    ngx_str_t                      *value, s;
+    ngx_uint_t                      i;
+    ngx_http_aigw_param_t          *pm;
     ngx_http_aigw_provider_t       *p;
-    const ngx_http_aigw_format_t  **f;
+    ngx_http_aigw_provider_args_t   a;
 
     value = cf->args->elts;
 
-    for (i = 0; i < amcf->providers.nelts; i++) {
-        p = &((ngx_http_aigw_provider_t *) amcf->providers.elts)[i];
-
-        if (p->name.len == value[1].len
-            && ngx_strncmp(p->name.data, value[1].data, value[1].len) == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate aigw_provider \"%V\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_aigw_find_provider(amcf, &value[1])) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate aigw_provider \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
     }
 
-    if (value[1].len == 0 || value[1].len > 63) {
+    if (value[1].len == 0 || value[1].len > NGX_HTTP_AIGW_NAME_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid aigw_provider name \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
@@ -86,248 +192,343 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_memzero(p, sizeof(ngx_http_aigw_provider_t));
 
     p->name = value[1];
-    p->format = ngx_http_aigw_formats[0];
+    p->format = ngx_http_aigw_default_format;
     p->max_tokens = NGX_CONF_UNSET_UINT;
     p->keepalive = 32;
     p->file = cf->conf_file->file.name.data;
     p->line = cf->conf_file->line;
 
-    ngx_str_null(&url);
-    ngx_str_null(&env_url);
-    ngx_str_null(&upstream);
-    ngx_str_null(&key);
-    tls = NGX_CONF_UNSET_UINT;
+    ngx_memzero(&a, sizeof(ngx_http_aigw_provider_args_t));
+    a.p = p;
+    a.tls = NGX_CONF_UNSET_UINT;
 
     for (i = 2; i < cf->args->nelts; i++) {
-        v = &value[i];
 
-        if (ngx_http_aigw_param(v, "format=")) {
-            s.data = v->data + 7;
-            s.len = v->len - 7;
-
-            for (f = ngx_http_aigw_formats; *f; f++) {
-                if ((*f)->name.len == s.len
-                    && ngx_strncmp((*f)->name.data, s.data, s.len) == 0)
+        for (pm = ngx_http_aigw_provider_params; pm->name.len; pm++) {
+            if (pm->name.data[pm->name.len - 1] == '=') {
+                if (value[i].len >= pm->name.len
+                    && ngx_strncmp(value[i].data, pm->name.data,
+                                   pm->name.len) == 0)
                 {
                     break;
                 }
-            }
 
-            if (*f == NULL) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "unknown provider format \"%V\" "
-                                   "in aigw_provider \"%V\"", &s, &p->name);
-                return NGX_CONF_ERROR;
-            }
-
-            p->format = *f;
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "url=")) {
-            url.data = v->data + 4;
-            url.len = v->len - 4;
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "url_env=")) {
-            s.data = v->data + 8;
-            s.len = v->len - 8;
-
-            if (ngx_http_aigw_getenv(cf, &s, &env) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            /* it wins over url=, wherever that is given */
-
-            if (env && *env) {
-                env_url.data = env;
-                env_url.len = ngx_strlen(env);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "upstream=")) {
-            upstream.data = v->data + 9;
-            upstream.len = v->len - 9;
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "host=")) {
-            p->host.data = v->data + 5;
-            p->host.len = v->len - 5;
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "sni=")) {
-            p->sni.data = v->data + 4;
-            p->sni.len = v->len - 4;
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "path=")) {
-            p->path.data = v->data + 5;
-            p->path.len = v->len - 5;
-
-            if (p->path.len && p->path.data[0] != '/') {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "path of aigw_provider \"%V\" must start "
-                                   "with \"/\"", &p->name);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "query=")) {
-            p->query.data = v->data + 6;
-            p->query.len = v->len - 6;
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "api_version=")) {
-            p->query.len = sizeof("api-version=") - 1 + v->len - 12;
-            p->query.data = ngx_pnalloc(cf->pool, p->query.len);
-            if (p->query.data == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            ngx_sprintf(p->query.data, "api-version=%*s",
-                        v->len - 12, v->data + 12);
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "key=")
-            || ngx_http_aigw_param(v, "key_env=")
-            || ngx_http_aigw_param(v, "key_file="))
-        {
-            if (key.len) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "aigw_provider \"%V\" has more than one "
-                                   "key", &p->name);
-                return NGX_CONF_ERROR;
-            }
-
-            key = *v;
-            continue;
-        }
-
-        if (v->len == 8 && ngx_strncmp(v->data, "optional", 8) == 0) {
-            p->optional = 1;
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "auth=")) {
-            s.data = v->data + 5;
-            s.len = v->len - 5;
-
-            if (s.len == 6 && ngx_strncmp(s.data, "bearer", 6) == 0) {
-                p->auth = ngx_http_aigw_auth_bearer;
-
-            } else if (s.len == 9 && ngx_strncmp(s.data, "x-api-key", 9) == 0)
+            } else if (value[i].len == pm->name.len
+                       && ngx_strncmp(value[i].data, pm->name.data,
+                                      pm->name.len) == 0)
             {
-                p->auth = ngx_http_aigw_auth_x_api_key;
-
-            } else if (s.len == 7 && ngx_strncmp(s.data, "api-key", 7) == 0) {
-                p->auth = ngx_http_aigw_auth_api_key;
-
-            } else if (s.len == 4 && ngx_strncmp(s.data, "none", 4) == 0) {
-                p->auth = ngx_http_aigw_auth_none;
-
-            } else if (s.len > 7 && ngx_strncmp(s.data, "header:", 7) == 0) {
-                p->auth = ngx_http_aigw_auth_header;
-                p->auth_header.data = s.data + 7;
-                p->auth_header.len = s.len - 7;
-
-            } else {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid auth \"%V\" in aigw_provider "
-                                   "\"%V\"", &s, &p->name);
-                return NGX_CONF_ERROR;
+                break;
             }
-
-            continue;
         }
 
-        if (ngx_http_aigw_param(v, "header=")) {
-            s.data = v->data + 7;
-            s.len = v->len - 7;
+        a.param = &value[i];
 
-            kv = NULL;
-
-            if (p->headers == NULL) {
-                p->headers = ngx_array_create(cf->pool, 2,
-                                              sizeof(ngx_keyval_t));
-                if (p->headers == NULL) {
-                    return NGX_CONF_ERROR;
-                }
-            }
-
-            env = ngx_strlchr(s.data, s.data + s.len, ':');
-
-            if (env == NULL || env == s.data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid header \"%V\" in aigw_provider "
-                                   "\"%V\", expected Name:Value",
-                                   &s, &p->name);
-                return NGX_CONF_ERROR;
-            }
-
-            kv = ngx_array_push(p->headers);
-            if (kv == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            kv->key.data = s.data;
-            kv->key.len = env - s.data;
-            kv->value.data = env + 1;
-            kv->value.len = s.data + s.len - env - 1;
-
-            continue;
+        if (pm->handler == NULL) {
+            return ngx_http_aigw_param_invalid(cf, &a);
         }
 
-        if (ngx_http_aigw_param(v, "version=")) {
-            p->version.data = v->data + 8;
-            p->version.len = v->len - 8;
-            continue;
+        s.data = value[i].data + pm->name.len;
+        s.len = value[i].len - pm->name.len;
+
+        rv = pm->handler(cf, pm, &a, &s);
+        if (rv != NGX_CONF_OK) {
+            return rv;
         }
-
-        if (ngx_http_aigw_param(v, "max_tokens=")) {
-            n = ngx_atoi(v->data + 11, v->len - 11);
-            if (n <= 0) {
-                goto invalid;
-            }
-
-            p->max_tokens = n;
-            continue;
-        }
-
-        if (ngx_http_aigw_param(v, "keepalive=")) {
-            n = ngx_atoi(v->data + 10, v->len - 10);
-            if (n < 0) {
-                goto invalid;
-            }
-
-            p->keepalive = n;
-            continue;
-        }
-
-        if (v->len == 6 && ngx_strncmp(v->data, "tls=on", 6) == 0) {
-            tls = 1;
-            continue;
-        }
-
-        if (v->len == 7 && ngx_strncmp(v->data, "tls=off", 7) == 0) {
-            tls = 0;
-            continue;
-        }
-
-        goto invalid;
     }
 
-    if (env_url.len) {
-        url = env_url;
+    rv = ngx_http_aigw_provider_init(cf, amcf, &a);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (a.key.len) {
+        return ngx_http_aigw_provider_key(cf, p, &a.key);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_pstr(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    *(ngx_str_t *) ((u_char *) a->p + pm->offset) = *value;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_astr(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    *(ngx_str_t *) ((u_char *) a + pm->offset) = *value;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_format(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    a->p->format = ngx_http_aigw_find_format(value);
+
+    if (a->p->format == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown provider format \"%V\" in aigw_provider "
+                           "\"%V\"", value, &a->p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_url_env(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    u_char  *env;
+
+    if (ngx_http_aigw_getenv(cf, value, &env) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* it wins over url=, wherever that is given */
+
+    if (env && *env) {
+        a->env_url.data = env;
+        a->env_url.len = ngx_strlen(env);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_path(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    if (value->len && value->data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "path of aigw_provider \"%V\" must start with "
+                           "\"/\"", &a->p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    a->p->path = *value;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_api_version(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    ngx_str_t  *q;
+
+    q = &a->p->query;
+
+    q->len = sizeof("api-version=") - 1 + value->len;
+    q->data = ngx_pnalloc(cf->pool, q->len);
+    if (q->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(q->data, "api-version=%V", value);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_key(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    if (a->key.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "aigw_provider \"%V\" has more than one key",
+                           &a->p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    a->key = *a->param;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_optional(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    a->p->optional = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_auth(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    ngx_http_aigw_provider_t  *p;
+
+    p = a->p;
+
+    if (value->len == 6 && ngx_strncmp(value->data, "bearer", 6) == 0) {
+        p->auth = ngx_http_aigw_auth_bearer;
+
+    } else if (value->len == 9
+               && ngx_strncmp(value->data, "x-api-key", 9) == 0)
+    {
+        p->auth = ngx_http_aigw_auth_x_api_key;
+
+    } else if (value->len == 7 && ngx_strncmp(value->data, "api-key", 7) == 0)
+    {
+        p->auth = ngx_http_aigw_auth_api_key;
+
+    } else if (value->len == 4 && ngx_strncmp(value->data, "none", 4) == 0) {
+        p->auth = ngx_http_aigw_auth_none;
+
+    } else if (value->len > 7 && ngx_strncmp(value->data, "header:", 7) == 0)
+    {
+        p->auth = ngx_http_aigw_auth_header;
+        p->auth_header.data = value->data + 7;
+        p->auth_header.len = value->len - 7;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid auth \"%V\" in aigw_provider \"%V\"",
+                           value, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_header(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    u_char                    *colon;
+    ngx_keyval_t              *kv;
+    ngx_http_aigw_provider_t  *p;
+
+    p = a->p;
+
+    colon = ngx_strlchr(value->data, value->data + value->len, ':');
+
+    if (colon == NULL || colon == value->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header \"%V\" in aigw_provider \"%V\", "
+                           "expected Name:Value", value, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->headers == NULL) {
+        p->headers = ngx_array_create(cf->pool, 2, sizeof(ngx_keyval_t));
+        if (p->headers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(p->headers);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key.data = value->data;
+    kv->key.len = colon - value->data;
+    kv->value.data = colon + 1;
+    kv->value.len = value->data + value->len - colon - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_max_tokens(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    ngx_int_t  n;
+
+    n = ngx_atoi(value->data, value->len);
+    if (n <= 0) {
+        return ngx_http_aigw_param_invalid(cf, a);
+    }
+
+    a->p->max_tokens = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_keepalive(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    ngx_int_t  n;
+
+    n = ngx_atoi(value->data, value->len);
+    if (n < 0) {
+        return ngx_http_aigw_param_invalid(cf, a);
+    }
+
+    a->p->keepalive = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_tls(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    if (value->len == 2 && ngx_strncmp(value->data, "on", 2) == 0) {
+        a->tls = 1;
+
+    } else if (value->len == 3 && ngx_strncmp(value->data, "off", 3) == 0) {
+        a->tls = 0;
+
+    } else {
+        return ngx_http_aigw_param_invalid(cf, a);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_param_invalid(ngx_conf_t *cf, ngx_http_aigw_provider_args_t *a)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in aigw_provider \"%V\"",
+                       a->param, &a->p->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* checks what aigw_provider collected and completes the provider */
+
+static char *
+ngx_http_aigw_provider_init(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf,
+    ngx_http_aigw_provider_args_t *a)
+{
+    char                      *rv;
+    ngx_str_t                  s;
+    ngx_url_t                  u;
+    ngx_http_aigw_provider_t  *p;
+
+    p = a->p;
+
+    if (a->env_url.len) {
+        a->url = a->env_url;
     }
 
     if (p->version.len == 0) {
@@ -338,15 +539,15 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         p->auth = p->format->auth;
     }
 
-    if ((url.len == 0) == (upstream.len == 0)) {
+    if ((a->url.len == 0) == (a->upstream.len == 0)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "aigw_provider \"%V\" needs either \"url=\" or "
                            "\"upstream=\"", &p->name);
         return NGX_CONF_ERROR;
     }
 
-    if (url.len) {
-        rv = ngx_http_aigw_provider_url(cf, p, &url);
+    if (a->url.len) {
+        rv = ngx_http_aigw_provider_url(cf, p, &a->url);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
@@ -354,7 +555,7 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     } else {
         ngx_memzero(&u, sizeof(ngx_url_t));
 
-        u.url = upstream;
+        u.url = a->upstream;
         u.no_resolve = 1;
 
         p->upstream = ngx_http_upstream_add(cf, &u, 0);
@@ -362,11 +563,11 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        p->url = upstream;
-        p->ssl = (tls != 0);
+        p->url = a->upstream;
+        p->ssl = (a->tls != 0);
 
         if (p->host.len == 0) {
-            p->host = upstream;
+            p->host = a->upstream;
         }
 
         if (p->path.data == NULL) {
@@ -404,6 +605,18 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         amcf->need_ssl = 1;
     }
 
+    return ngx_http_aigw_provider_check(cf, p);
+}
+
+
+/* what goes into the request head as it is must not break it */
+
+static char *
+ngx_http_aigw_provider_check(ngx_conf_t *cf, ngx_http_aigw_provider_t *p)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
     /*
      * all of these go into the request head as they are: "\r\n" in a
      * quoted parameter, or in the variable of url_env=, would add headers
@@ -428,17 +641,42 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (key.len) {
-        return ngx_http_aigw_provider_key(cf, p, &key);
+
+    /* a space would end the request target, a header name its name */
+
+    if (ngx_strlchr(p->path.data, p->path.data + p->path.len, ' ')
+        || ngx_strlchr(p->query.data, p->query.data + p->query.len, ' '))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "aigw_provider \"%V\" has a space in its path or "
+                           "query, write it as %%20", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->auth == ngx_http_aigw_auth_header
+        && !ngx_http_aigw_token(&p->auth_header))
+    {
+        goto name;
+    }
+
+    if (p->headers) {
+        kv = p->headers->elts;
+
+        for (i = 0; i < p->headers->nelts; i++) {
+            if (!ngx_http_aigw_token(&kv[i].key)) {
+                goto name;
+            }
+        }
     }
 
     return NGX_CONF_OK;
 
-invalid:
+name:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" in aigw_provider \"%V\"",
-                       &value[i], &p->name);
+                       "aigw_provider \"%V\" has an invalid header name: "
+                       "only letters, digits and !#$%%&'*+-.^_`|~ may be "
+                       "used", &p->name);
 
     return NGX_CONF_ERROR;
 
@@ -582,10 +820,9 @@ static char *
 ngx_http_aigw_provider_key(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
     ngx_str_t *value)
 {
-    u_char     *env, *s, *e;
-    ssize_t     n;
+    u_char     *env, *s;
+    ngx_int_t   rc;
     ngx_str_t   name;
-    ngx_file_t  file;
 
     if (ngx_http_aigw_param(value, "key=")) {
         p->key.data = value->data + 4;
@@ -644,17 +881,53 @@ ngx_http_aigw_provider_key(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
 
     /* key_file= */
 
+    rc = ngx_http_aigw_key_file(cf, p, value);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_CONF_OK;          /* optional, and missing or empty */
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+check:
+
+    for (s = p->key.data; s < p->key.data + p->key.len; s++) {
+        if (*s < 0x20 || *s == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the key of aigw_provider \"%V\" contains a "
+                               "control character", &p->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* reads a key file; NGX_DECLINED: an optional one is missing or empty */
+
+static ngx_int_t
+ngx_http_aigw_key_file(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
+    ngx_str_t *value)
+{
+    u_char     *s, *e;
+    ssize_t     n;
+    ngx_str_t   name;
+    ngx_file_t  file;
+
     name.data = value->data + 9;
     name.len = value->len - 9;
 
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     p->key_source.len = sizeof("file ") - 1 + name.len;
     p->key_source.data = ngx_pnalloc(cf->pool, p->key_source.len);
     if (p->key_source.data == NULL) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     ngx_sprintf(p->key_source.data, "file %V", &name);
@@ -667,27 +940,37 @@ ngx_http_aigw_provider_key(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
 
     if (file.fd == NGX_INVALID_FILE) {
         if (p->optional) {
-            return NGX_CONF_OK;
+            return NGX_DECLINED;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
                            "cannot open key file \"%V\" of aigw_provider "
                            "\"%V\"", &name, &p->name);
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
-    p->key.data = ngx_pnalloc(cf->pool, 4096);
+    /* one byte more than a key may have, to tell a longer file */
+
+    p->key.data = ngx_pnalloc(cf->pool, NGX_HTTP_AIGW_KEY_MAX + 1);
     if (p->key.data == NULL) {
         ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
-    n = ngx_read_file(&file, p->key.data, 4096, 0);
+    n = ngx_read_file(&file, p->key.data, NGX_HTTP_AIGW_KEY_MAX + 1, 0);
 
     ngx_close_file(file.fd);
 
     if (n == NGX_ERROR) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
+    }
+
+    if (n > NGX_HTTP_AIGW_KEY_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key file \"%V\" of aigw_provider \"%V\" is "
+                           "larger than %d bytes", &name, &p->name,
+                           NGX_HTTP_AIGW_KEY_MAX);
+        return NGX_ERROR;
     }
 
     s = p->key.data;
@@ -709,27 +992,16 @@ ngx_http_aigw_provider_key(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
 
     if (p->key.len == 0) {
         if (p->optional) {
-            return NGX_CONF_OK;
+            return NGX_DECLINED;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "key file \"%V\" of aigw_provider \"%V\" is empty",
                            &name, &p->name);
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
-check:
-
-    for (s = p->key.data; s < p->key.data + p->key.len; s++) {
-        if (*s < 0x20 || *s == 0x7f) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "the key of aigw_provider \"%V\" contains a "
-                               "control character", &p->name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 
@@ -768,6 +1040,36 @@ ngx_http_aigw_ctl(ngx_str_t *s)
 }
 
 
+/* an HTTP token (RFC 9110), for header names */
+
+static ngx_uint_t
+ngx_http_aigw_token(ngx_str_t *s)
+{
+    u_char  ch;
+    size_t  i;
+
+    if (s->len == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        ch = s->data[i];
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9')
+            || ngx_strlchr((u_char *) "!#$%&'*+-.^_`|~",
+                           (u_char *) "!#$%&'*+-.^_`|~" + 15, ch))
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
 ngx_http_aigw_provider_t *
 ngx_http_aigw_find_provider(ngx_http_aigw_main_conf_t *amcf, ngx_str_t *name)
 {
@@ -800,12 +1102,11 @@ ngx_http_aigw_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_aigw_main_conf_t *amcf = conf;
 
-    u_char                    *c, *last, *start;
     char                      *rv;
-    ngx_str_t                 *value, name, *fb, *v;
-    ngx_uint_t                 i, k;
+    ngx_int_t                  rc;
+    ngx_str_t                 *value, *v;
+    ngx_uint_t                 i;
     ngx_http_aigw_model_t     *m, *models;
-    ngx_http_aigw_route_t     *rt;
 
     value = cf->args->elts;
 
@@ -871,32 +1172,14 @@ ngx_http_aigw_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             rv = ngx_http_aigw_price(cf, v, 12, &m->price_cache_write);
 
         } else if (ngx_http_aigw_param(v, "fallback=")) {
-            m->fallbacks = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
-            if (m->fallbacks == NULL) {
-                return NGX_CONF_ERROR;
+            rc = ngx_http_aigw_model_fallbacks(cf, m, v);
+
+            if (rc == NGX_DECLINED) {
+                goto invalid;
             }
 
-            start = v->data + 9;
-            last = v->data + v->len;
-
-            while (start < last) {
-                c = ngx_strlchr(start, last, ',');
-                if (c == NULL) {
-                    c = last;
-                }
-
-                if (c == start) {
-                    goto invalid;
-                }
-
-                fb = ngx_array_push(m->fallbacks);
-                if (fb == NULL) {
-                    return NGX_CONF_ERROR;
-                }
-
-                fb->data = start;
-                fb->len = c - start;
-                start = c + 1;
+            if (rc != NGX_OK) {
+                return NGX_CONF_ERROR;
             }
 
             continue;
@@ -909,48 +1192,14 @@ ngx_http_aigw_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             /* provider[:id] */
 
-            c = ngx_strlchr(v->data, v->data + v->len, ':');
+            rc = ngx_http_aigw_model_route(cf, amcf, m, v);
 
-            name.data = v->data;
-            name.len = c ? (size_t) (c - v->data) : v->len;
+            if (rc == NGX_DECLINED) {
+                goto invalid;
+            }
 
-            rt = ngx_array_push(&m->routes);
-            if (rt == NULL) {
+            if (rc != NGX_OK) {
                 return NGX_CONF_ERROR;
-            }
-
-            rt->provider = ngx_http_aigw_find_provider(amcf, &name);
-
-            if (rt->provider == NULL) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "unknown provider \"%V\" in aigw_model "
-                                   "\"%V\" (declare aigw_provider first)",
-                                   &name, &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            for (k = 0; k + 1 < m->routes.nelts; k++) {
-                if (((ngx_http_aigw_route_t *) m->routes.elts)[k].provider
-                    == rt->provider)
-                {
-                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                       "provider \"%V\" is listed twice in "
-                                       "aigw_model \"%V\"",
-                                       &name, &value[1]);
-                    return NGX_CONF_ERROR;
-                }
-            }
-
-            if (c) {
-                rt->id.data = c + 1;
-                rt->id.len = v->data + v->len - c - 1;
-
-                if (rt->id.len == 0) {
-                    goto invalid;
-                }
-
-            } else {
-                ngx_str_null(&rt->id);
             }
 
             continue;
@@ -981,6 +1230,107 @@ invalid:
                        &value[i], &value[1]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* fallback=slug,... of aigw_model; NGX_DECLINED: invalid */
+
+static ngx_int_t
+ngx_http_aigw_model_fallbacks(ngx_conf_t *cf, ngx_http_aigw_model_t *m,
+    ngx_str_t *v)
+{
+    u_char     *c, *last, *start;
+    ngx_str_t  *fb;
+
+    m->fallbacks = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+    if (m->fallbacks == NULL) {
+        return NGX_ERROR;
+    }
+
+    start = v->data + 9;
+    last = v->data + v->len;
+
+    while (start < last) {
+        c = ngx_strlchr(start, last, ',');
+        if (c == NULL) {
+            c = last;
+        }
+
+        if (c == start) {
+            return NGX_DECLINED;
+        }
+
+        fb = ngx_array_push(m->fallbacks);
+        if (fb == NULL) {
+            return NGX_ERROR;
+        }
+
+        fb->data = start;
+        fb->len = c - start;
+        start = c + 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/* provider[:id] of aigw_model; NGX_DECLINED: invalid */
+
+static ngx_int_t
+ngx_http_aigw_model_route(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf,
+    ngx_http_aigw_model_t *m, ngx_str_t *v)
+{
+    u_char                 *c;
+    ngx_str_t              *value, name;
+    ngx_uint_t              k;
+    ngx_http_aigw_route_t  *rt;
+
+    value = cf->args->elts;
+
+    c = ngx_strlchr(v->data, v->data + v->len, ':');
+
+    name.data = v->data;
+    name.len = c ? (size_t) (c - v->data) : v->len;
+
+    rt = ngx_array_push(&m->routes);
+    if (rt == NULL) {
+        return NGX_ERROR;
+    }
+
+    rt->provider = ngx_http_aigw_find_provider(amcf, &name);
+
+    if (rt->provider == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown provider \"%V\" in aigw_model \"%V\" "
+                           "(declare aigw_provider first)",
+                           &name, &value[1]);
+        return NGX_ERROR;
+    }
+
+    for (k = 0; k + 1 < m->routes.nelts; k++) {
+        if (((ngx_http_aigw_route_t *) m->routes.elts)[k].provider
+            == rt->provider)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "provider \"%V\" is listed twice in "
+                               "aigw_model \"%V\"", &name, &value[1]);
+            return NGX_ERROR;
+        }
+    }
+
+    if (c) {
+        rt->id.data = c + 1;
+        rt->id.len = v->data + v->len - c - 1;
+
+        if (rt->id.len == 0) {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        ngx_str_null(&rt->id);
+    }
+
+    return NGX_OK;
 }
 
 

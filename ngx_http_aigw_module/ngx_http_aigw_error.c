@@ -22,11 +22,10 @@
 const ngx_http_aigw_format_t *
 ngx_http_aigw_surface(ngx_http_request_t *r)
 {
-    u_char               *p, *last;
-    ngx_uint_t            i;
-    ngx_list_part_t      *part;
-    ngx_table_elt_t      *h;
-    ngx_http_aigw_ctx_t  *ctx;
+    ngx_str_t                      id;
+    ngx_uint_t                     endpoint;
+    ngx_http_aigw_ctx_t           *ctx;
+    const ngx_http_aigw_format_t  *f;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
 
@@ -34,44 +33,9 @@ ngx_http_aigw_surface(ngx_http_request_t *r)
         return ctx->client;
     }
 
-    p = r->uri.data;
-    last = p + r->uri.len;
+    (void) ngx_http_aigw_classify(r, &f, &endpoint, &id);
 
-    while (last > p && last[-1] == '/') {
-        last--;
-    }
-
-    if ((last - p >= 9 && ngx_strncmp(last - 9, "/messages", 9) == 0)
-        || (last - p >= 22
-            && ngx_strncmp(last - 22, "/messages/count_tokens", 22) == 0))
-    {
-        return &ngx_http_aigw_anthropic_format;
-    }
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == 17
-            && ngx_strncasecmp(h[i].key.data,
-                               (u_char *) "anthropic-version", 17) == 0)
-        {
-            return &ngx_http_aigw_anthropic_format;
-        }
-    }
-
-    return &ngx_http_aigw_openai_format;
+    return f;
 }
 
 
@@ -104,7 +68,7 @@ ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type)
         ngx_str_set(type, "rate_limit_error");
         break;
 
-    case 529:
+    case NGX_HTTP_AIGW_OVERLOADED:
     case NGX_HTTP_SERVICE_UNAVAILABLE:
         ngx_str_set(type, "overloaded_error");
         break;
@@ -207,29 +171,6 @@ ngx_http_aigw_send_error(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 }
 
 
-/*
- * A 400 for the client, printf-like: kept in ctx->error for the handler to
- * send; returns NGX_DECLINED (NGX_ERROR when out of memory).
- */
-
-ngx_int_t
-ngx_http_aigw_reject(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
-    const char *fmt, ...)
-{
-    ngx_int_t  rc;
-    va_list    args;
-
-    ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
-    ctx->error.status = NGX_HTTP_BAD_REQUEST;
-
-    va_start(args, fmt);
-    rc = ngx_http_aigw_json_vmessage(r->pool, &ctx->error.message, fmt, args);
-    va_end(args);
-
-    return (rc == NGX_OK) ? NGX_DECLINED : NGX_ERROR;
-}
-
-
 /* sends an error whose message is already escaped JSON text */
 
 ngx_int_t
@@ -280,62 +221,3 @@ ngx_http_aigw_error_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     return NGX_OK;
 }
-
-
-/* "openai:503, anthropic:timeout" */
-
-void
-ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
-    ngx_pool_t *pool)
-{
-    u_char                   *p;
-    size_t                    len;
-    ngx_uint_t                i;
-    ngx_http_aigw_attempt_t  *a;
-
-    ngx_str_null(out);
-
-    if (ctx == NULL || ctx->attempts.nelts == 0) {
-        return;
-    }
-
-    a = ctx->attempts.elts;
-    len = 0;
-
-    for (i = 0; i < ctx->attempts.nelts; i++) {
-        len += a[i].target->provider->name.len + 1 + NGX_INT_T_LEN + 2
-               + a[i].failure.len;
-    }
-
-    p = ngx_pnalloc(pool, len);
-    if (p == NULL) {
-        return;
-    }
-
-    out->data = p;
-
-    for (i = 0; i < ctx->attempts.nelts; i++) {
-        if (i) {
-            *p++ = ',';
-        }
-
-        p = ngx_cpymem(p, a[i].target->provider->name.data,
-                       a[i].target->provider->name.len);
-        *p++ = ':';
-
-        if (a[i].status) {
-            p = ngx_sprintf(p, "%ui", a[i].status);
-
-        } else if (a[i].failure.len) {
-            p = ngx_cpymem(p, a[i].failure.data, a[i].failure.len);
-
-        } else {
-            *p++ = '-';
-        }
-    }
-
-    out->len = p - out->data;
-}
-
-
-/* every attempt was skipped: down, unresolved or without a key */

@@ -94,13 +94,9 @@ ngx_http_aigw_none_available(ngx_http_aigw_ctx_t *ctx)
 
     for (i = 0; i < ctx->attempts.nelts; i++) {
         if (a[i].status != 0
-            || !((a[i].failure.len == 4
-                  && ngx_strncmp(a[i].failure.data, "down", 4) == 0)
-                 || (a[i].failure.len == 10
-                     && ngx_strncmp(a[i].failure.data, "unresolved", 10)
-                        == 0)
-                 || (a[i].failure.len == 6
-                     && ngx_strncmp(a[i].failure.data, "no key", 6) == 0)))
+            || (a[i].failure != ngx_http_aigw_failure_down
+                && a[i].failure != ngx_http_aigw_failure_unresolved
+                && a[i].failure != ngx_http_aigw_failure_no_key))
         {
             return 0;
         }

@@ -17,25 +17,20 @@
  */
 
 
-typedef enum {
-    ngx_http_aigw_route_none = 0,
-    ngx_http_aigw_route_chat,
-    ngx_http_aigw_route_messages,
-    ngx_http_aigw_route_count_tokens,
-    ngx_http_aigw_route_embeddings,
-    ngx_http_aigw_route_models,
-    ngx_http_aigw_route_model
-} ngx_http_aigw_route_e;
-
-
-static ngx_uint_t ngx_http_aigw_classify(ngx_http_request_t *r,
-    ngx_str_t *id);
 static ngx_int_t ngx_http_aigw_method_not_allowed(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, const char *allow);
 static ngx_int_t ngx_http_aigw_models(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *id);
 static ngx_int_t ngx_http_aigw_check_content_type(ngx_http_request_t *r);
 static void ngx_http_aigw_body_handler(ngx_http_request_t *r);
+static void ngx_http_aigw_run(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_http_aigw_outcome_e ngx_http_aigw_outcome(ngx_http_aigw_ctx_t *ctx,
+    ngx_int_t rc);
+static ngx_http_aigw_outcome_e ngx_http_aigw_prepare_stage(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+static ngx_http_aigw_outcome_e ngx_http_aigw_plan_stage(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_prepare(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_uint_t ngx_http_aigw_record(ngx_http_request_t *r,
@@ -49,6 +44,8 @@ static ngx_int_t ngx_http_aigw_string_list(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_uint_t obj, const char *name,
     ngx_array_t **list);
 static ngx_int_t ngx_http_aigw_plan(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_cooled_last(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_plan_model(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m, ngx_str_t *slug);
@@ -66,7 +63,7 @@ ngx_int_t
 ngx_http_aigw_handler(ngx_http_request_t *r)
 {
     ngx_int_t             rc;
-    ngx_str_t             id;
+    ngx_str_t             id, endpoints;
     ngx_uint_t            route;
     ngx_http_aigw_ctx_t  *ctx;
 
@@ -80,7 +77,7 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
     ctx->request = r;
     ctx->start = ngx_current_msec;
 
-    route = ngx_http_aigw_classify(r, &id);
+    route = ngx_http_aigw_classify(r, &ctx->client, &ctx->endpoint, &id);
 
     if (r->method == NGX_HTTP_HEAD) {
 
@@ -100,29 +97,11 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
 
     switch (route) {
 
-    case ngx_http_aigw_route_chat:
-        ctx->client = &ngx_http_aigw_openai_format;
-        ctx->endpoint = ngx_http_aigw_ep_chat;
-        break;
-
-    case ngx_http_aigw_route_embeddings:
-        ctx->client = &ngx_http_aigw_openai_format;
-        ctx->endpoint = ngx_http_aigw_ep_embeddings;
-        break;
-
-    case ngx_http_aigw_route_messages:
-        ctx->client = &ngx_http_aigw_anthropic_format;
-        ctx->endpoint = ngx_http_aigw_ep_chat;
-        break;
-
-    case ngx_http_aigw_route_count_tokens:
-        ctx->client = &ngx_http_aigw_anthropic_format;
-        ctx->endpoint = ngx_http_aigw_ep_count_tokens;
+    case ngx_http_aigw_route_api:
         break;
 
     case ngx_http_aigw_route_models:
     case ngx_http_aigw_route_model:
-        ctx->client = ngx_http_aigw_surface(r);
 
         if (!(r->method & NGX_HTTP_GET)) {
             return ngx_http_aigw_method_not_allowed(r, ctx, "GET, HEAD");
@@ -143,13 +122,14 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
             return rc;
         }
 
+        if (ngx_http_aigw_endpoints_text(r->pool, &endpoints) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_NOT_FOUND, NULL,
                                         "unknown endpoint \"%V\": the "
-                                        "gateway serves /v1/chat/"
-                                        "completions, /v1/messages, "
-                                        "/v1/messages/count_tokens, "
-                                        "/v1/embeddings and /v1/models",
-                                        &r->uri);
+                                        "gateway serves %V", &r->uri,
+                                        &endpoints);
     }
 
     if (r->method != NGX_HTTP_POST) {
@@ -180,58 +160,6 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-static ngx_uint_t
-ngx_http_aigw_classify(ngx_http_request_t *r, ngx_str_t *id)
-{
-    u_char  *p, *last, *m;
-
-    p = r->uri.data;
-    last = p + r->uri.len;
-
-    while (last > p && last[-1] == '/') {
-        last--;
-    }
-
-#define ngx_http_aigw_ends(s)                                                \
-    (last - p >= (ssize_t) sizeof(s) - 1                                     \
-     && ngx_strncmp(last - (sizeof(s) - 1), s, sizeof(s) - 1) == 0)
-
-    if (ngx_http_aigw_ends("/chat/completions")) {
-        return ngx_http_aigw_route_chat;
-    }
-
-    if (ngx_http_aigw_ends("/messages/count_tokens")) {
-        return ngx_http_aigw_route_count_tokens;
-    }
-
-    if (ngx_http_aigw_ends("/messages")) {
-        return ngx_http_aigw_route_messages;
-    }
-
-    if (ngx_http_aigw_ends("/embeddings")) {
-        return ngx_http_aigw_route_embeddings;
-    }
-
-    if (ngx_http_aigw_ends("/models")) {
-        return ngx_http_aigw_route_models;
-    }
-
-#undef ngx_http_aigw_ends
-
-    /* /v1/models/{id}: the id may hold slashes ("openai/gpt-5.4") */
-
-    m = ngx_strlcasestrn(p, last, (u_char *) "/models/", 8 - 1);
-
-    if (m && m + 8 < last) {
-        id->data = m + 8;
-        id->len = last - m - 8;
-        return ngx_http_aigw_route_model;
-    }
-
-    return ngx_http_aigw_route_none;
 }
 
 
@@ -307,25 +235,216 @@ ngx_http_aigw_check_content_type(ngx_http_request_t *r)
 }
 
 
+/*
+ * The stages a request goes through once its body is read; after the last
+ * one it goes to ngx_http_upstream.  A stage returns:
+ *
+ *   ngx_http_aigw_next       the next stage runs;
+ *   ngx_http_aigw_finished   ngx_http_finalize_request(r, ctx->rc);
+ *   ngx_http_aigw_suspended  the stage started an asynchronous lookup
+ *                            (a Redis query, say) and called
+ *                            ngx_http_aigw_suspend() first.
+ *
+ * A suspended request keeps the reference that reading the body took
+ * (r->main->count), so nothing else may finalize it: the lookup ends by
+ * calling ngx_http_aigw_resume(r), which runs the stages after the one
+ * that suspended, from the lookup's own event handler.  If the request ends
+ * first (the client closed the connection, noticed by
+ * ngx_http_test_reading(); or the worker exits), the release handler given
+ * to ngx_http_aigw_suspend() runs instead, once, and the lookup must then
+ * never touch the request again.  A lookup that needs the parsed request
+ * goes after the prepare stage; one that may change the targets (budgets,
+ * keys) goes before the plan stage.
+ */
+
+typedef ngx_http_aigw_outcome_e (*ngx_http_aigw_stage_pt)(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+
+
+static ngx_http_aigw_stage_pt  ngx_http_aigw_stages[] = {
+    ngx_http_aigw_prepare_stage,       /* parse and validate the body */
+    ngx_http_aigw_plan_stage,          /* the targets, or a local answer */
+    NULL
+};
+
+
 static void
 ngx_http_aigw_body_handler(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
     ngx_http_aigw_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
 
-    rc = ngx_http_aigw_prepare(r, ctx);
+    ctx->stage = 0;
 
-    if (rc == NGX_DECLINED) {
-        rc = ngx_http_aigw_upstream_start(r, ctx);
+    ngx_http_aigw_run(r, ctx);
+}
 
-        if (rc == NGX_OK) {
+
+static void
+ngx_http_aigw_run(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t               rc;
+    ngx_http_aigw_stage_pt  stage;
+
+    while (ngx_http_aigw_stages[ctx->stage]) {
+        stage = ngx_http_aigw_stages[ctx->stage++];
+
+        switch (stage(r, ctx)) {
+
+        case ngx_http_aigw_next:
+            continue;
+
+        case ngx_http_aigw_suspended:
+            return;
+
+        default: /* ngx_http_aigw_finished */
+            ngx_http_finalize_request(r, ctx->rc);
             return;
         }
     }
 
-    ngx_http_finalize_request(r, rc);
+    rc = ngx_http_aigw_upstream_start(r, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/* NGX_DECLINED: go on; anything else is what the request finishes with */
+
+static ngx_http_aigw_outcome_e
+ngx_http_aigw_outcome(ngx_http_aigw_ctx_t *ctx, ngx_int_t rc)
+{
+    if (rc == NGX_DECLINED) {
+        return ngx_http_aigw_next;
+    }
+
+    ctx->rc = rc;
+
+    return ngx_http_aigw_finished;
+}
+
+
+/*
+ * Called by a stage before it returns ngx_http_aigw_suspended: "release"
+ * (with "data") runs if the request ends while it waits.
+ */
+
+ngx_int_t
+ngx_http_aigw_suspend(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_cleanup_pt release, void *data)
+{
+    ngx_http_cleanup_t  *cln;
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = release;
+    cln->data = data;
+
+    ctx->release = &cln->handler;
+
+    /* a closed client connection finalizes the request, which releases */
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ctx->release = NULL;
+        cln->handler = NULL;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the lookup of a suspended stage is done: the next stages run */
+
+void
+ngx_http_aigw_resume(ngx_http_request_t *r)
+{
+    ngx_connection_t     *c;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+    if (ctx->release) {
+        *ctx->release = NULL;
+        ctx->release = NULL;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+
+    ngx_http_aigw_run(r, ctx);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_http_aigw_outcome_e
+ngx_http_aigw_prepare_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    return ngx_http_aigw_outcome(ctx, ngx_http_aigw_prepare(r, ctx));
+}
+
+
+static ngx_http_aigw_outcome_e
+ngx_http_aigw_plan_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_aigw_plan(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return ngx_http_aigw_outcome(ctx, rc);
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens && ctx->plan.nelts == 0)
+    {
+        return ngx_http_aigw_outcome(ctx, ngx_http_aigw_count_tokens(r, ctx));
+    }
+
+    return ngx_http_aigw_outcome(ctx, ngx_http_aigw_canonical(r, ctx));
+}
+
+
+/*
+ * The log phase of a gateway request: its accounting is settled here,
+ * once, before the access log and anything after it read it.
+ */
+
+ngx_int_t
+ngx_http_aigw_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_aigw_ctx_t      *ctx;
+    ngx_http_aigw_target_t   *t;
+    ngx_http_aigw_attempt_t  *a;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+    if (ctx == NULL || ctx->settled) {
+        return NGX_OK;
+    }
+
+    ctx->settled = 1;
+    ctx->cost = -1;
+
+    if (ctx->attempts.nelts == 0) {
+        return NGX_OK;
+    }
+
+    a = ctx->attempts.elts;
+    t = a[ctx->attempts.nelts - 1].target;
+
+    if (t->model->priced) {
+        ctx->cost = ngx_http_aigw_cost(ctx, t->model);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -403,8 +522,8 @@ ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body)
 
 
 /*
- * Returns NGX_DECLINED when the request goes upstream, otherwise what
- * ngx_http_finalize_request() gets.
+ * The prepare stage.  Returns NGX_DECLINED when the next stage runs,
+ * otherwise what ngx_http_finalize_request() gets.
  */
 
 static ngx_int_t
@@ -551,17 +670,7 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_aigw_plan(r, ctx);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens && ctx->plan.nelts == 0)
-    {
-        return ngx_http_aigw_count_tokens(r, ctx);
-    }
-
-    return ngx_http_aigw_canonical(r, ctx);
+    return NGX_DECLINED;
 }
 
 
@@ -761,14 +870,14 @@ static ngx_int_t
 ngx_http_aigw_check_fields(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     size_t                        len;
-    uint32_t                      seen;
+    uint32_t                      seen[NGX_HTTP_AIGW_FIELDS_MAX / 32];
     ngx_uint_t                    k, v, i, esc;
     ngx_http_aigw_json_t         *j;
     ngx_http_aigw_json_tok_t     *t;
     const ngx_http_aigw_field_t  *f;
 
     j = &ctx->json;
-    seen = 0;
+    ngx_memzero(seen, sizeof(seen));
 
     for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
         len = j->toks[k].end - j->toks[k].start - 2;
@@ -788,12 +897,12 @@ ngx_http_aigw_check_fields(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                 continue;
             }
 
-            if (seen & (1 << i)) {
+            if (seen[i / 32] & (1U << (i % 32))) {
                 return ngx_http_aigw_reject(r, ctx, "duplicate field \"%V\"",
                                             &f->name);
             }
 
-            seen |= 1 << i;
+            seen[i / 32] |= 1U << (i % 32);
 
             v = k + 1;
             t = &j->toks[v];
@@ -1014,10 +1123,9 @@ ngx_http_aigw_plan(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     ngx_int_t                   rc;
     ngx_str_t                  *s;
-    ngx_uint_t                  i, n;
-    ngx_array_t                 slugs, cooled;
+    ngx_uint_t                  i;
+    ngx_array_t                 slugs;
     ngx_http_aigw_model_t      *m;
-    ngx_http_aigw_target_t     *t, *pt;
     ngx_http_aigw_loc_conf_t   *alcf;
     ngx_http_aigw_main_conf_t  *amcf;
 
@@ -1127,7 +1235,18 @@ ngx_http_aigw_plan(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "serves %V", &ctx->model, &r->uri);
     }
 
-    /* targets cooling down or with an open circuit go last */
+    return ngx_http_aigw_cooled_last(r, ctx);
+}
+
+
+/* targets cooling down or with an open circuit go last */
+
+static ngx_int_t
+ngx_http_aigw_cooled_last(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t               i, n;
+    ngx_array_t              cooled;
+    ngx_http_aigw_target_t  *t, *pt;
 
     t = ctx->plan.elts;
     n = 0;

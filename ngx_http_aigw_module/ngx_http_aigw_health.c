@@ -138,7 +138,8 @@ ngx_http_aigw_health_report(ngx_http_request_t *r, ngx_http_aigw_target_t *t,
      * cools down, as long as it asks
      */
 
-    if (status == NGX_HTTP_TOO_MANY_REQUESTS || status == 529
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS
+        || status == NGX_HTTP_AIGW_OVERLOADED
         || (status == NGX_HTTP_SERVICE_UNAVAILABLE
             && retry_after && retry_after->len))
     {

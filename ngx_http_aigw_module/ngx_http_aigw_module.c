@@ -16,6 +16,7 @@ static void *ngx_http_aigw_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_aigw_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_aigw_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_aigw_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_aigw_health(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -35,6 +36,170 @@ const ngx_http_aigw_format_t  *ngx_http_aigw_formats[] = {
     &ngx_http_aigw_anthropic_format,
     NULL
 };
+
+
+const ngx_http_aigw_format_t *
+ngx_http_aigw_find_format(ngx_str_t *name)
+{
+    const ngx_http_aigw_format_t  **f;
+
+    for (f = ngx_http_aigw_formats; *f; f++) {
+        if ((*f)->name.len == name->len
+            && ngx_strncmp((*f)->name.data, name->data, name->len) == 0)
+        {
+            return *f;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * What a request URI asks for: the endpoint of a format whose client path
+ * ends the URI (the longest one), or the model list every format serves,
+ * in the format a request header names (the default one otherwise).
+ */
+
+ngx_uint_t
+ngx_http_aigw_classify(ngx_http_request_t *r,
+    const ngx_http_aigw_format_t **format, ngx_uint_t *endpoint,
+    ngx_str_t *id)
+{
+    u_char                         *p, *last, *m;
+    size_t                          best;
+    const ngx_str_t                *cp;
+    ngx_uint_t                      ep, i;
+    ngx_list_part_t                *part;
+    ngx_table_elt_t                *h;
+    const ngx_http_aigw_format_t  **f;
+
+    p = r->uri.data;
+    last = p + r->uri.len;
+
+    while (last > p && last[-1] == '/') {
+        last--;
+    }
+
+    best = 0;
+
+    for (f = ngx_http_aigw_formats; *f; f++) {
+        for (ep = 0; ep < ngx_http_aigw_ep_last; ep++) {
+            cp = &(*f)->client_paths[ep];
+
+            if (cp->len > best
+                && (size_t) (last - p) >= cp->len
+                && ngx_strncmp(last - cp->len, cp->data, cp->len) == 0)
+            {
+                best = cp->len;
+                *format = *f;
+                *endpoint = ep;
+            }
+        }
+    }
+
+    if (best) {
+        return ngx_http_aigw_route_api;
+    }
+
+    *format = ngx_http_aigw_default_format;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        for (f = ngx_http_aigw_formats; *f; f++) {
+            if ((*f)->client_header.len
+                && h[i].key.len == (*f)->client_header.len
+                && ngx_strncasecmp(h[i].key.data, (*f)->client_header.data,
+                                   h[i].key.len) == 0)
+            {
+                *format = *f;
+                goto found;
+            }
+        }
+    }
+
+found:
+
+    if (last - p >= 7 && ngx_strncmp(last - 7, "/models", 7) == 0) {
+        return ngx_http_aigw_route_models;
+    }
+
+    /* /v1/models/{id}: the id may hold slashes ("openai/gpt-5.4") */
+
+    m = ngx_strlcasestrn(p, last, (u_char *) "/models/", 8 - 1);
+
+    if (m && m + 8 < last) {
+        id->data = m + 8;
+        id->len = last - m - 8;
+        return ngx_http_aigw_route_model;
+    }
+
+    return ngx_http_aigw_route_none;
+}
+
+
+/* "/v1/chat/completions, /v1/messages, ... and /v1/models" */
+
+ngx_int_t
+ngx_http_aigw_endpoints_text(ngx_pool_t *pool, ngx_str_t *out)
+{
+    u_char                         *p;
+    size_t                          len;
+    const ngx_str_t                *cp;
+    ngx_uint_t                      ep;
+    const ngx_http_aigw_format_t  **f;
+
+    len = sizeof(" and /v1/models") - 1;
+
+    for (ep = 0; ep < ngx_http_aigw_ep_last; ep++) {
+        for (f = ngx_http_aigw_formats; *f; f++) {
+            len += sizeof(", /v1") - 1 + (*f)->client_paths[ep].len;
+        }
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    for (ep = 0; ep < ngx_http_aigw_ep_last; ep++) {
+        for (f = ngx_http_aigw_formats; *f; f++) {
+            cp = &(*f)->client_paths[ep];
+
+            if (cp->len == 0) {
+                continue;
+            }
+
+            if (p != out->data) {
+                *p++ = ',';
+                *p++ = ' ';
+            }
+
+            p = ngx_sprintf(p, "/v1%V", cp);
+        }
+    }
+
+    p = ngx_cpymem(p, " and /v1/models", sizeof(" and /v1/models") - 1);
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
 
 
 /* provider headers never reach clients: the module writes its own */
@@ -253,7 +418,7 @@ static ngx_command_t  ngx_http_aigw_commands[] = {
 
 static ngx_http_module_t  ngx_http_aigw_module_ctx = {
     ngx_http_aigw_preconfiguration,        /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_aigw_postconfiguration,       /* postconfiguration */
 
     ngx_http_aigw_create_main_conf,        /* create main configuration */
     ngx_http_aigw_init_main_conf,          /* init main configuration */
@@ -286,6 +451,44 @@ static ngx_int_t
 ngx_http_aigw_preconfiguration(ngx_conf_t *cf)
 {
     return ngx_http_aigw_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                      n;
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    const ngx_http_aigw_field_t    *fl;
+    const ngx_http_aigw_format_t  **f;
+
+    /* the handler marks the fields it has seen in a bitmap of this size */
+
+    for (f = ngx_http_aigw_formats; *f; f++) {
+        for (n = 0, fl = (*f)->fields; fl->name.len; fl++) {
+            n++;
+        }
+
+        if (n > NGX_HTTP_AIGW_FIELDS_MAX) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "format \"%V\" has %ui fields, at most %d are "
+                          "supported", &(*f)->name, n,
+                          NGX_HTTP_AIGW_FIELDS_MAX);
+            return NGX_ERROR;
+        }
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_aigw_log_handler;
+
+    return NGX_OK;
 }
 
 

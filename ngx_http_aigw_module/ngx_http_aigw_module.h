@@ -20,6 +20,12 @@
 
 #define NGX_HTTP_AIGW_MAX_EVENT         (4 * 1024 * 1024)
 
+/* a provider's name, at most */
+#define NGX_HTTP_AIGW_NAME_MAX          63
+
+/* Anthropic's "overloaded", a status nginx does not name */
+#define NGX_HTTP_AIGW_OVERLOADED        529
+
 
 /* endpoints, in the terms of the client surface */
 
@@ -384,10 +390,24 @@ typedef struct {
 } ngx_http_aigw_target_t;
 
 
+/* why an attempt got no HTTP status; ngx_http_aigw_failure_names[] */
+
+typedef enum {
+    ngx_http_aigw_failure_none = 0,
+    ngx_http_aigw_failure_down,        /* skipped: no live server */
+    ngx_http_aigw_failure_no_key,      /* skipped: its key is missing */
+    ngx_http_aigw_failure_unresolved,  /* skipped: its host is unknown */
+    ngx_http_aigw_failure_timeout,
+    ngx_http_aigw_failure_error,       /* connection error */
+    ngx_http_aigw_failure_invalid,     /* invalid response */
+    ngx_http_aigw_failure_last
+} ngx_http_aigw_failure_e;
+
+
 typedef struct {
     ngx_http_aigw_target_t         *target;
     ngx_uint_t                      status;    /* HTTP status, 0: none */
-    ngx_str_t                       failure;   /* "timeout", "error"... */
+    ngx_uint_t                      failure;   /* ngx_http_aigw_failure_e */
 } ngx_http_aigw_attempt_t;
 
 
@@ -400,7 +420,12 @@ typedef enum {
 } ngx_http_aigw_rs_e;
 
 
-/* a top-level request field and the JSON types it may have */
+/*
+ * a top-level request field and the JSON types it may have; a format has
+ * at most FIELDS_MAX of them (checked when the configuration is loaded)
+ */
+
+#define NGX_HTTP_AIGW_FIELDS_MAX        256
 
 typedef struct {
     ngx_str_t                       name;
@@ -421,6 +446,14 @@ struct ngx_http_aigw_format_s {
     ngx_str_t                       name;
     ngx_str_t                       paths[ngx_http_aigw_ep_last];
     ngx_uint_t                      auth;      /* default */
+
+    /*
+     * client side: the URI suffixes of the endpoints it serves, and a
+     * request header that names it where every format is served (models)
+     */
+
+    ngx_str_t                       client_paths[ngx_http_aigw_ep_last];
+    ngx_str_t                       client_header;
 
     /* client side: fields checked on every request, and how it says so */
 
@@ -483,8 +516,26 @@ struct ngx_http_aigw_format_s {
 };
 
 
+/*
+ * What a stage of the handler did (ngx_http_aigw_handler.c): go on with
+ * the next stage, wait for an asynchronous lookup, or finish the request
+ * with ctx->rc.
+ */
+
+typedef enum {
+    ngx_http_aigw_next = 0,
+    ngx_http_aigw_suspended,
+    ngx_http_aigw_finished
+} ngx_http_aigw_outcome_e;
+
+
 struct ngx_http_aigw_ctx_s {
     ngx_http_request_t             *request;
+
+    /* the stages, run by the handler */
+    ngx_uint_t                      stage;     /* the next one */
+    ngx_int_t                       rc;        /* when finished */
+    ngx_http_cleanup_pt            *release;   /* while suspended */
 
     /* the request, set by the handler */
     ngx_uint_t                      endpoint;
@@ -510,7 +561,7 @@ struct ngx_http_aigw_ctx_s {
     /* attempts, set by the balancer */
     ngx_http_aigw_target_t         *target;
     ngx_array_t                     attempts;  /* ngx_http_aigw_attempt_t */
-    ngx_str_t                       failure;   /* of the current attempt */
+    ngx_uint_t                      failure;   /* of the current attempt */
     ngx_msec_t                      start;
 
     /* the provider response, set by the upstream callbacks */
@@ -536,6 +587,9 @@ struct ngx_http_aigw_ctx_s {
     ngx_http_aigw_error_t           error;
     ngx_msec_t                      first_byte;
 
+    /* settled in the log phase */
+    int64_t                         cost;      /* micro-USD, -1: unpriced */
+
     unsigned                        stream:1;
     unsigned                        include_usage:1;  /* client asked */
     unsigned                        translate:1;
@@ -550,7 +604,18 @@ struct ngx_http_aigw_ctx_s {
     unsigned                        gateway_error:1;  /* we answered */
     unsigned                        estimated:1;
     unsigned                        last_sent:1;      /* last_buf is out */
+    unsigned                        settled:1;        /* log phase ran */
 };
+
+
+/* what a request URI asks for */
+
+typedef enum {
+    ngx_http_aigw_route_none = 0,
+    ngx_http_aigw_route_api,           /* an endpoint of a format */
+    ngx_http_aigw_route_models,
+    ngx_http_aigw_route_model
+} ngx_http_aigw_route_e;
 
 
 /* ngx_http_aigw_module.c */
@@ -562,6 +627,13 @@ extern const ngx_http_aigw_format_t         *ngx_http_aigw_formats[];
 ngx_int_t ngx_http_aigw_pass_headers(ngx_http_request_t *r,
     const ngx_http_aigw_format_t *format, ngx_http_aigw_jw_t *w,
     const char *own, ngx_str_t *value);
+#define ngx_http_aigw_default_format  ngx_http_aigw_formats[0]
+
+const ngx_http_aigw_format_t *ngx_http_aigw_find_format(ngx_str_t *name);
+ngx_uint_t ngx_http_aigw_classify(ngx_http_request_t *r,
+    const ngx_http_aigw_format_t **format, ngx_uint_t *endpoint,
+    ngx_str_t *id);
+ngx_int_t ngx_http_aigw_endpoints_text(ngx_pool_t *pool, ngx_str_t *out);
 
 /* ngx_http_aigw_conf.c */
 
@@ -580,14 +652,16 @@ void ngx_http_aigw_model_id(ngx_http_aigw_model_t *m,
 /* ngx_http_aigw_handler.c */
 
 ngx_int_t ngx_http_aigw_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_aigw_suspend(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_cleanup_pt release, void *data);
+void ngx_http_aigw_resume(ngx_http_request_t *r);
+ngx_int_t ngx_http_aigw_log_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body);
 
 /* ngx_http_aigw_upstream.c */
 
 ngx_int_t ngx_http_aigw_upstream_start(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
-ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value);
 
 /* ngx_http_aigw_balancer.c */
 
@@ -616,13 +690,23 @@ ngx_int_t ngx_http_aigw_ka_get(ngx_peer_connection_t *pc,
 void ngx_http_aigw_ka_free(ngx_peer_connection_t *pc, ngx_http_request_t *r,
     ngx_http_aigw_provider_t *p, ngx_uint_t state);
 
+/* ngx_http_aigw_util.c */
+
+extern ngx_str_t  ngx_http_aigw_failure_names[];
+
+ngx_uint_t ngx_http_aigw_overloaded(ngx_uint_t status);
+ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value);
+ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, const char *fmt, ...);
+void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
+    ngx_pool_t *pool);
+
 /* ngx_http_aigw_error.c */
 
 ngx_int_t ngx_http_aigw_send_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_uint_t status, const char *type,
     const char *fmt, ...);
-ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, const char *fmt, ...);
 ngx_int_t ngx_http_aigw_send_err(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err);
 ngx_int_t ngx_http_aigw_error_body(ngx_http_request_t *r,
@@ -632,8 +716,6 @@ ngx_int_t ngx_http_aigw_send(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, ngx_chain_t *body, off_t len);
 const ngx_http_aigw_format_t *ngx_http_aigw_surface(ngx_http_request_t *r);
 void ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type);
-void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
-    ngx_pool_t *pool);
 
 #define ngx_http_aigw_send_json(r, status, body, len)                        \
     ngx_http_aigw_send(r, status, "application/json", body, len)
@@ -646,6 +728,8 @@ extern const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format;
 /* ngx_http_aigw_variables.c */
 
 ngx_int_t ngx_http_aigw_add_variables(ngx_conf_t *cf);
+int64_t ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_model_t *m);
 
 /* ngx_http_aigw_demo.c */
 

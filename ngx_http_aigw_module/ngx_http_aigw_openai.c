@@ -141,6 +141,10 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
       ngx_null_string,                                  /* count tokens */
       ngx_string("/embeddings") },                      /* embeddings */
     ngx_http_aigw_auth_bearer,
+    { ngx_string("/chat/completions"),                 /* client paths */
+      ngx_null_string,
+      ngx_string("/embeddings") },
+    ngx_null_string,                                    /* client header */
 
     ngx_http_aigw_openai_fields,                        /* fields */
     "\"%s\" must be %s",                                /* field error */

@@ -496,7 +496,7 @@ ngx_http_aigw_invalid(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
                   "aigw: provider \"%V\" sent %s",
                   &ctx->target->provider->name, what);
 
-    ngx_str_set(&ctx->failure, "invalid");
+    ctx->failure = ngx_http_aigw_failure_invalid;
     ctx->status = 0;
 
     return NGX_HTTP_UPSTREAM_INVALID_HEADER;
@@ -554,9 +554,9 @@ ngx_http_aigw_status_mask(ngx_uint_t status)
     case 502: return NGX_HTTP_AIGW_NEXT_502;
     case 503: return NGX_HTTP_AIGW_NEXT_503;
     case 504: return NGX_HTTP_AIGW_NEXT_504;
-    case 529: return NGX_HTTP_AIGW_NEXT_529;
-    case 401: return NGX_HTTP_AIGW_NEXT_401;
-    case 403: return NGX_HTTP_AIGW_NEXT_403;
+    case NGX_HTTP_AIGW_OVERLOADED: return NGX_HTTP_AIGW_NEXT_529;
+    case NGX_HTTP_UNAUTHORIZED: return NGX_HTTP_AIGW_NEXT_401;
+    case NGX_HTTP_FORBIDDEN: return NGX_HTTP_AIGW_NEXT_403;
     default: return 0;
     }
 }
@@ -612,7 +612,7 @@ ngx_http_aigw_exhausted(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     case 500:
         ctx->error.status = NGX_HTTP_BAD_GATEWAY;
         break;
-    case 529:
+    case NGX_HTTP_AIGW_OVERLOADED:
         ctx->error.status = NGX_HTTP_SERVICE_UNAVAILABLE;
         break;
     default:
@@ -1099,43 +1099,6 @@ ngx_http_aigw_client_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     }
 
     ctx->headers_out = 1;
-
-    return NGX_OK;
-}
-
-
-/* a response header for the client */
-
-ngx_int_t
-ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value)
-{
-    u_char           *p, *last;
-    ngx_table_elt_t  *h;
-
-    /* a value that would split the header is never written */
-
-    for (p = value->data, last = p + value->len; p < last; p++) {
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "aigw: the \"%s\" header is left out: its value "
-                          "has control characters", key);
-            return NGX_OK;
-        }
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value = *value;
 
     return NGX_OK;
 }

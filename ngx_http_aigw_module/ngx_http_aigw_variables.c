@@ -17,87 +17,68 @@
  */
 
 
-typedef enum {
-    ngx_http_aigw_var_model = 0,
-    ngx_http_aigw_var_requested_model,
-    ngx_http_aigw_var_provider,
-    ngx_http_aigw_var_provider_model,
-    ngx_http_aigw_var_surface,
-    ngx_http_aigw_var_stream,
-    ngx_http_aigw_var_attempts,
-    ngx_http_aigw_var_attempt_count,
-    ngx_http_aigw_var_input_tokens,
-    ngx_http_aigw_var_output_tokens,
-    ngx_http_aigw_var_cached_tokens,
-    ngx_http_aigw_var_cache_write_tokens,
-    ngx_http_aigw_var_reasoning_tokens,
-    ngx_http_aigw_var_usage_source,
-    ngx_http_aigw_var_cost,
-    ngx_http_aigw_var_ttft,
-    ngx_http_aigw_var_user
-} ngx_http_aigw_var_e;
-
-
-static ngx_int_t ngx_http_aigw_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_aigw_var_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_int(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_model(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_target(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_surface(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_stream(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_attempts(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_attempt_count(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_usage_source(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_cost(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_ttft(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_set(ngx_http_variable_value_t *v,
+    ngx_str_t *s);
+static ngx_int_t ngx_http_aigw_var_num(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, int64_t n);
 static ngx_http_aigw_target_t *ngx_http_aigw_last_target(
     ngx_http_aigw_ctx_t *ctx);
-static int64_t ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx,
-    ngx_http_aigw_model_t *m);
+
+
+#define ngx_http_aigw_ctx_offset(field)  offsetof(ngx_http_aigw_ctx_t, field)
+#define ngx_http_aigw_var(name, handler, data)                               \
+    { ngx_string(name), NULL, handler, data, NGX_HTTP_VAR_NOCACHEABLE, 0 }
 
 
 static ngx_http_variable_t  ngx_http_aigw_vars[] = {
 
-    { ngx_string("aigw_model"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_model, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_requested_model"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_requested_model, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_provider"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_provider, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_provider_model"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_provider_model, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_surface"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_surface, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_stream"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_stream, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_attempts"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_attempts, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_attempt_count"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_attempt_count, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_input_tokens"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_input_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_output_tokens"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_output_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_cached_tokens"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_cached_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_cache_write_tokens"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_cache_write_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_reasoning_tokens"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_reasoning_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_usage_source"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_usage_source, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_cost"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_cost, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_ttft_ms"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_ttft, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("aigw_user"), NULL, ngx_http_aigw_variable,
-      ngx_http_aigw_var_user, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    ngx_http_aigw_var("aigw_model", ngx_http_aigw_var_model, 0),
+    ngx_http_aigw_var("aigw_requested_model", ngx_http_aigw_var_str,
+                      ngx_http_aigw_ctx_offset(model)),
+    ngx_http_aigw_var("aigw_provider", ngx_http_aigw_var_target, 0),
+    ngx_http_aigw_var("aigw_provider_model", ngx_http_aigw_var_target, 1),
+    ngx_http_aigw_var("aigw_surface", ngx_http_aigw_var_surface, 0),
+    ngx_http_aigw_var("aigw_stream", ngx_http_aigw_var_stream, 0),
+    ngx_http_aigw_var("aigw_attempts", ngx_http_aigw_var_attempts, 0),
+    ngx_http_aigw_var("aigw_attempt_count", ngx_http_aigw_var_attempt_count,
+                      0),
+    ngx_http_aigw_var("aigw_input_tokens", ngx_http_aigw_var_int,
+                      ngx_http_aigw_ctx_offset(usage.input)),
+    ngx_http_aigw_var("aigw_output_tokens", ngx_http_aigw_var_int,
+                      ngx_http_aigw_ctx_offset(usage.output)),
+    ngx_http_aigw_var("aigw_cached_tokens", ngx_http_aigw_var_int,
+                      ngx_http_aigw_ctx_offset(usage.cache_read)),
+    ngx_http_aigw_var("aigw_cache_write_tokens", ngx_http_aigw_var_int,
+                      ngx_http_aigw_ctx_offset(usage.cache_write)),
+    ngx_http_aigw_var("aigw_reasoning_tokens", ngx_http_aigw_var_int,
+                      ngx_http_aigw_ctx_offset(usage.reasoning)),
+    ngx_http_aigw_var("aigw_usage_source", ngx_http_aigw_var_usage_source, 0),
+    ngx_http_aigw_var("aigw_cost", ngx_http_aigw_var_cost, 0),
+    ngx_http_aigw_var("aigw_ttft_ms", ngx_http_aigw_var_ttft, 0),
+    ngx_http_aigw_var("aigw_user", ngx_http_aigw_var_str,
+                      ngx_http_aigw_ctx_offset(user)),
 
       ngx_http_null_variable
 };
@@ -139,7 +120,7 @@ ngx_http_aigw_last_target(ngx_http_aigw_ctx_t *ctx)
 
 /* micro-USD: prices are micro-USD per 1M tokens */
 
-static int64_t
+int64_t
 ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m)
 {
     int64_t                 plain, cached, write;
@@ -160,153 +141,246 @@ ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m)
 }
 
 
+#define ngx_http_aigw_var_ctx(r, v, ctx)                                     \
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);                  \
+    if (ctx == NULL) {                                                       \
+        v->not_found = 1;                                                    \
+        return NGX_OK;                                                       \
+    }
+
+
+/* an ngx_str_t of ctx at "data" */
+
 static ngx_int_t
-ngx_http_aigw_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+ngx_http_aigw_var_str(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    return ngx_http_aigw_var_set(v, (ngx_str_t *) ((u_char *) ctx + data));
+}
+
+
+/* an int64_t of ctx at "data" */
+
+static ngx_int_t
+ngx_http_aigw_var_int(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    return ngx_http_aigw_var_num(r, v, *(int64_t *) ((u_char *) ctx + data));
+}
+
+
+static ngx_int_t
+ngx_http_aigw_var_model(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_http_aigw_ctx_t     *ctx;
+    ngx_http_aigw_target_t  *t;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    t = ngx_http_aigw_last_target(ctx);
+
+    return ngx_http_aigw_var_set(v, t ? &t->slug : &ctx->model);
+}
+
+
+/* the provider (data 0) or its model id (1) of the last attempt */
+
+static ngx_int_t
+ngx_http_aigw_var_target(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_http_aigw_ctx_t     *ctx;
+    ngx_http_aigw_target_t  *t;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    t = ngx_http_aigw_last_target(ctx);
+
+    if (t == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_aigw_var_set(v, data ? &t->id : &t->provider->name);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_var_surface(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    if (ctx->client == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_aigw_var_set(v, (ngx_str_t *) &ctx->client->name);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_var_stream(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    return ngx_http_aigw_var_num(r, v, ctx->stream);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_var_attempts(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t             s;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    ngx_http_aigw_attempts_text(ctx, &s, r->pool);
+
+    return ngx_http_aigw_var_set(v, &s);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_var_attempt_count(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    return ngx_http_aigw_var_num(r, v, ctx->attempts.nelts);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_var_usage_source(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t             s;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    if (ctx->estimated) {
+        ngx_str_set(&s, "estimated");
+
+    } else if (ctx->usage.seen) {
+        ngx_str_set(&s, "provider");
+
+    } else {
+        ngx_str_set(&s, "none");
+    }
+
+    return ngx_http_aigw_var_set(v, &s);
+}
+
+
+/* settled in the log phase; computed as it stands before */
+
+static ngx_int_t
+ngx_http_aigw_var_cost(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
     u_char                  *p;
-    int64_t                  n, cost;
+    int64_t                  cost;
     ngx_str_t                s;
     ngx_http_aigw_ctx_t     *ctx;
     ngx_http_aigw_target_t  *t;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+    ngx_http_aigw_var_ctx(r, v, ctx);
 
-    if (ctx == NULL) {
+    if (ctx->settled) {
+        cost = ctx->cost;
+
+    } else {
+        t = ngx_http_aigw_last_target(ctx);
+        cost = (t && t->model->priced) ? ngx_http_aigw_cost(ctx, t->model)
+                                       : -1;
+    }
+
+    if (cost < 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    t = ngx_http_aigw_last_target(ctx);
-    ngx_str_null(&s);
-    n = -1;
-
-    switch (data) {
-
-    case ngx_http_aigw_var_model:
-        s = t ? t->slug : ctx->model;
-        break;
-
-    case ngx_http_aigw_var_requested_model:
-        s = ctx->model;
-        break;
-
-    case ngx_http_aigw_var_provider:
-        if (t) {
-            s = t->provider->name;
-        }
-
-        break;
-
-    case ngx_http_aigw_var_provider_model:
-        if (t) {
-            s = t->id;
-        }
-
-        break;
-
-    case ngx_http_aigw_var_surface:
-        if (ctx->client) {
-            s = ctx->client->name;
-        }
-
-        break;
-
-    case ngx_http_aigw_var_stream:
-        ngx_str_set(&s, "0");
-
-        if (ctx->stream) {
-            ngx_str_set(&s, "1");
-        }
-
-        break;
-
-    case ngx_http_aigw_var_attempts:
-        ngx_http_aigw_attempts_text(ctx, &s, r->pool);
-        break;
-
-    case ngx_http_aigw_var_attempt_count:
-        n = ctx->attempts.nelts;
-        break;
-
-    case ngx_http_aigw_var_input_tokens:
-        n = ctx->usage.input;
-        break;
-
-    case ngx_http_aigw_var_output_tokens:
-        n = ctx->usage.output;
-        break;
-
-    case ngx_http_aigw_var_cached_tokens:
-        n = ctx->usage.cache_read;
-        break;
-
-    case ngx_http_aigw_var_cache_write_tokens:
-        n = ctx->usage.cache_write;
-        break;
-
-    case ngx_http_aigw_var_reasoning_tokens:
-        n = ctx->usage.reasoning;
-        break;
-
-    case ngx_http_aigw_var_usage_source:
-        if (ctx->estimated) {
-            ngx_str_set(&s, "estimated");
-
-        } else if (ctx->usage.seen) {
-            ngx_str_set(&s, "provider");
-
-        } else {
-            ngx_str_set(&s, "none");
-        }
-
-        break;
-
-    case ngx_http_aigw_var_cost:
-        if (t == NULL || !t->model->priced) {
-            break;
-        }
-
-        cost = ngx_http_aigw_cost(ctx, t->model);
-
-        p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 8);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        s.data = p;
-        s.len = ngx_sprintf(p, "%L.%06L", cost / 1000000, cost % 1000000) - p;
-        break;
-
-    case ngx_http_aigw_var_ttft:
-        if (ctx->first_byte) {
-            n = ctx->first_byte - ctx->start;
-        }
-
-        break;
-
-    case ngx_http_aigw_var_user:
-        s = ctx->user;
-        break;
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 8);
+    if (p == NULL) {
+        return NGX_ERROR;
     }
 
-    if (n >= 0) {
-        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
+    s.data = p;
+    s.len = ngx_sprintf(p, "%L.%06L", cost / 1000000, cost % 1000000) - p;
 
-        s.data = p;
-        s.len = ngx_sprintf(p, "%L", n) - p;
-    }
+    return ngx_http_aigw_var_set(v, &s);
+}
 
-    if (s.len == 0) {
+
+static ngx_int_t
+ngx_http_aigw_var_ttft(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    if (ctx->first_byte == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = s.data;
-    v->len = s.len;
+    return ngx_http_aigw_var_num(r, v, ctx->first_byte - ctx->start);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_var_num(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    int64_t n)
+{
+    u_char     *p;
+    ngx_str_t   s;
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    s.data = p;
+    s.len = ngx_sprintf(p, "%L", n) - p;
+
+    return ngx_http_aigw_var_set(v, &s);
+}
+
+
+/* an empty value is not found */
+
+static ngx_int_t
+ngx_http_aigw_var_set(ngx_http_variable_value_t *v, ngx_str_t *s)
+{
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = s->data;
+    v->len = s->len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -337,3 +337,82 @@ no live upstreams while connecting to upstream
 --- error_log
 [emerg]
 invalid price "output=10000.000001": at most 10000 USD per 1M tokens in
+
+
+
+=== TEST 25: a space in path= would end the request target
+--- http_config
+    aigw_provider p url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1 "path=/v1 x";
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "p" has a space in its path or query, write it as %20 in
+
+
+
+=== TEST 26: a space in query=
+--- http_config
+    aigw_provider p url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 "query=a=b c";
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "p" has a space in its path or query, write it as %20 in
+
+
+
+=== TEST 27: a space in the path of url=
+--- http_config
+    aigw_provider p "url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 HTTP/1.0";
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "p" has a space in its path or query, write it as %20 in
+
+
+
+=== TEST 28: a header= name that is not a token
+--- http_config
+    aigw_provider p url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 "header=X Team:a";
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "p" has an invalid header name: only letters, digits and !#$%&'*+-.^_`|~ may be used in
+
+
+
+=== TEST 29: an auth=header: name that is not a token
+--- http_config
+    aigw_provider p url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 "auth=header:X(Key)";
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "p" has an invalid header name: only letters, digits and !#$%&'*+-.^_`|~ may be used in
+
+
+
+=== TEST 30: a key file over 4096 bytes is not cut short
+--- user_files eval
+[["aigw.key", "sk-" . ("k" x 4094)]]
+--- http_config
+    aigw_provider p url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 key_file=$TEST_NGINX_HTML_DIR/aigw.key;
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*key file ".*/aigw\.key" of aigw_provider "p" is larger than 4096 bytes in}
+
+
+
+=== TEST 31: a key file of 4096 bytes, and header names with token characters, are taken
+--- user_files eval
+[["aigw.key", "sk-" . ("k" x 4092) . "\n"]]
+--- http_config
+    aigw_provider p url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 key_file=$TEST_NGINX_HTML_DIR/aigw.key "header=X-Team_1.a!:a b";
+    aigw_model m p;
+--- request
+POST /v1/chat/completions
+{"model":"m","messages":[{"role":"user","content":"x"}]}
+--- error_code: 200
+--- grep_access_log eval: qr/MOCK .*/
+--- grep_access_log_out eval
+"MOCK /v1/chat/completions auth=Bearer sk-" . ("k" x 4092) . "\n"
+--- no_error_log
+[emerg]

@@ -1,0 +1,162 @@
+
+/*
+ * Copyright (C) ngx_http_aigw_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_aigw_module.h"
+
+
+/*
+ * Small helpers every stage uses.  A leaf: it calls nothing of the module
+ * but the JSON writer, so that the handler, the upstream callbacks, the
+ * error writer and the adapters depend on it and not on each other.
+ */
+
+
+/* indexed by ngx_http_aigw_failure_e */
+
+ngx_str_t  ngx_http_aigw_failure_names[] = {
+    ngx_null_string,
+    ngx_string("down"),
+    ngx_string("no key"),
+    ngx_string("unresolved"),
+    ngx_string("timeout"),
+    ngx_string("error"),
+    ngx_string("invalid"),
+    ngx_null_string
+};
+
+
+/*
+ * Rate limited or overloaded: the provider's state, for a cooldown, not a
+ * failure of its server.
+ */
+
+ngx_uint_t
+ngx_http_aigw_overloaded(ngx_uint_t status)
+{
+    return status == NGX_HTTP_TOO_MANY_REQUESTS
+           || status == NGX_HTTP_SERVICE_UNAVAILABLE
+           || status == NGX_HTTP_AIGW_OVERLOADED;
+}
+
+
+/* a response header for the client */
+
+ngx_int_t
+ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
+    /* a value that would split the header is never written */
+
+    for (p = value->data, last = p + value->len; p < last; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "aigw: the \"%s\" header is left out: its value "
+                          "has control characters", key);
+            return NGX_OK;
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A 400 for the client, printf-like: kept in ctx->error for the handler to
+ * send; returns NGX_DECLINED (NGX_ERROR when out of memory).
+ */
+
+ngx_int_t
+ngx_http_aigw_reject(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    const char *fmt, ...)
+{
+    ngx_int_t  rc;
+    va_list    args;
+
+    ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
+    ctx->error.status = NGX_HTTP_BAD_REQUEST;
+
+    va_start(args, fmt);
+    rc = ngx_http_aigw_json_vmessage(r->pool, &ctx->error.message, fmt, args);
+    va_end(args);
+
+    return (rc == NGX_OK) ? NGX_DECLINED : NGX_ERROR;
+}
+
+
+/* "primary:503,backup:timeout" */
+
+void
+ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
+    ngx_pool_t *pool)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                i;
+    ngx_http_aigw_attempt_t  *a;
+
+    ngx_str_null(out);
+
+    if (ctx == NULL || ctx->attempts.nelts == 0) {
+        return;
+    }
+
+    a = ctx->attempts.elts;
+    len = 0;
+
+    for (i = 0; i < ctx->attempts.nelts; i++) {
+        len += a[i].target->provider->name.len + 1 + NGX_INT_T_LEN + 2
+               + ngx_http_aigw_failure_names[a[i].failure].len;
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return;
+    }
+
+    out->data = p;
+
+    for (i = 0; i < ctx->attempts.nelts; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, a[i].target->provider->name.data,
+                       a[i].target->provider->name.len);
+        *p++ = ':';
+
+        if (a[i].status) {
+            p = ngx_sprintf(p, "%ui", a[i].status);
+
+        } else if (a[i].failure) {
+            p = ngx_cpymem(p, ngx_http_aigw_failure_names[a[i].failure].data,
+                           ngx_http_aigw_failure_names[a[i].failure].len);
+
+        } else {
+            *p++ = '-';
+        }
+    }
+
+    out->len = p - out->data;
+}
