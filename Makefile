@@ -41,7 +41,7 @@ SAN_WRAP   := -Wl,--wrap=ngx_palloc,--wrap=ngx_pnalloc,--wrap=ngx_pcalloc,$\
               --wrap=ngx_create_temp_buf,--wrap=ngx_array_create
 
 # packages needed by build, run and test (`make deps`)
-DEB_PACKAGES := gcc make nginx nginx-dev libhiredis-dev \
+DEB_PACKAGES := gcc make nginx nginx-dev \
                 libssl-dev libpcre2-dev zlib1g-dev libtest-base-perl \
                 redis-server libnginx-mod-http-echo libnginx-mod-http-js \
                 curl openssl ca-certificates
