@@ -41,6 +41,8 @@ static ngx_int_t ngx_http_aigw_prepare(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_aigw_record(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static u_char *ngx_http_aigw_skip_ws(u_char *p, u_char *last);
+static ngx_int_t ngx_http_aigw_too_many(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j);
 static ngx_int_t ngx_http_aigw_gateway_options(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_check_fields(ngx_http_request_t *r,
@@ -410,10 +412,11 @@ ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body)
 static ngx_int_t
 ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
-    u_char                *p, *last;
-    ngx_int_t              rc;
-    ngx_uint_t             v, key;
-    ngx_http_aigw_json_t  *j;
+    u_char                     *p, *last;
+    ngx_int_t                   rc;
+    ngx_uint_t                  v, key;
+    ngx_http_aigw_json_t       *j;
+    ngx_http_aigw_loc_conf_t   *alcf;
 
     if (ngx_http_aigw_request_body(r, &ctx->body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -436,11 +439,18 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "JSON object");
     }
 
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
     j = &ctx->json;
     j->pool = r->pool;
     j->record = ngx_http_aigw_record(r, ctx);
+    j->max = alcf->max_json_tokens;
 
     rc = ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len);
+
+    if (rc == NGX_ERROR && j->too_many) {
+        return ngx_http_aigw_too_many(r, ctx, j);
+    }
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -639,6 +649,26 @@ ngx_http_aigw_skip_ws(u_char *p, u_char *last)
 
 
 /*
+ * A body with more values than aigw_max_json_tokens to record: its tape
+ * would cost 20 bytes a value, so it is refused before it grows further.
+ */
+
+static ngx_int_t
+ngx_http_aigw_too_many(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "aigw: the request body has more than %ui JSON values "
+                  "to read", j->max);
+
+    return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    NULL, "the request body has too many "
+                                    "JSON values (more than %ui, "
+                                    "aigw_max_json_tokens)", j->max);
+}
+
+
+/*
  * Targets in another format than the client's need the request in the
  * canonical form, parsed once.  What cannot be translated is a 400, unless
  * targets of the client's own format can still take the request.
@@ -681,11 +711,13 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
         j->pool = r->pool;
         j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+        j->max = ctx->json.max;
 
         if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len)
             != NGX_OK)
         {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return j->too_many ? ngx_http_aigw_too_many(r, ctx, j)
+                               : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 

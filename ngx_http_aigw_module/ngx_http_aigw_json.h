@@ -29,6 +29,9 @@
 
 #define NGX_HTTP_AIGW_JSON_RECORD_ALL  NGX_HTTP_AIGW_JSON_MAX_DEPTH
 
+/* recorded tokens of one document when ngx_http_aigw_json_t.max is 0 */
+#define NGX_HTTP_AIGW_JSON_MAX_TOKENS  1000000
+
 
 typedef enum {
     ngx_http_aigw_json_object = 1,
@@ -65,9 +68,11 @@ typedef struct {
     ngx_uint_t                 cap;
 
     ngx_uint_t                 record;   /* deepest recorded level */
+    ngx_uint_t                 max;      /* tokens; 0: the default */
 
     const char                *err;      /* static text */
     size_t                     err_pos;
+    unsigned                   too_many:1;  /* NGX_ERROR from the cap */
 } ngx_http_aigw_json_t;
 
 

@@ -171,6 +171,7 @@ typedef struct {
     ngx_uint_t                      next;        /* NGX_HTTP_AIGW_NEXT_* */
     size_t                          max_response_size;
     ngx_uint_t                      max_tokens;
+    ngx_uint_t                      max_json_tokens;
     ngx_flag_t                      expose_headers;
 } ngx_http_aigw_loc_conf_t;
 

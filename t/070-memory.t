@@ -1,0 +1,163 @@
+# Bounded memory per request (README "Memory per request"): a body of tiny
+# JSON values costs a bounded tape (aigw_max_json_tokens, a 413 in the
+# client's shape beyond it), the translated body is built once and not per
+# try, and a provider's Content-Length does not reserve memory ahead of the
+# bytes.  The peak memory of the worker is read from /proc after the
+# requests (t/fixtures/memory/peak.pl); the limits are the documented
+# bound, K x body + C, for the body of each block.  Under `make sanitize`
+# the allocator keeps freed memory, so the peaks are not checked there.
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+
+our $San = ($ENV{TEST_NGINX_BINARY} // '') =~ /objs-san/ ? 1 : 0;
+
+# {"model":...,"messages":[...],"tools":[...{"parameters":{..."enum":[0,0,...]}}]}:
+# a tool schema, which a translation records to the last value
+
+sub tiny {
+    my ($model, $n) = @_;
+    return '{"model":"' . $model . '","messages":[{"role":"user","content":"x"}],'
+        . '"tools":[{"type":"function","function":{"name":"f","parameters":'
+        . '{"type":"object","properties":{"a":{"type":"integer","enum":['
+        . ('0,' x ($n - 1)) . '0]}}}}}]}';
+}
+
+sub big_text {
+    my ($model, $len) = @_;
+    return '{"model":"' . $model . '","messages":[{"role":"user","content":"'
+        . ('x' x $len) . '"}]}';
+}
+
+our $Anthropic = '{"id":"msg_1","type":"message","role":"assistant","model":"claude",'
+    . '"content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn",'
+    . '"usage":{"input_tokens":1,"output_tokens":1}}';
+
+our $OpenAI = '{"id":"c1","object":"chat.completion","created":1,"model":"gpt",'
+    . '"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},'
+    . '"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}';
+
+# the peak check, or nothing under the sanitizer
+
+sub peak {
+    my ($field, $mb) = @_;
+    return $San ? 'true' : "perl t/fixtures/memory/peak.pl $field " . ($mb * 1024);
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('http_config', <<"_EOC_" . ($block->http_config // ''));
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
+        access_log off;
+        client_max_body_size 64m;
+        default_type application/json;
+        location /anthropic/v1/messages { return 200 '$Anthropic'; }
+        location /openai/v1/chat/completions { return 200 '$OpenAI'; }
+    }
+
+    aigw_provider ant format=anthropic url=http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/anthropic key=k;
+    aigw_provider oai format=openai url=http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/openai/v1 key=k;
+    aigw_model claude ant:claude-x;
+    aigw_model gpt oai:gpt-x;
+_EOC_
+
+    if (!defined $block->config) {
+        $block->set_value('config', <<'_EOC_');
+    location /v1/ {
+        client_max_body_size    64m;
+        client_body_buffer_size 64m;
+        aigw_pass;
+    }
+_EOC_
+    }
+
+    $block->set_value('timeout', 60) unless defined $block->timeout;
+    $block->set_value('more_headers', "Content-Type: application/json")
+        unless defined $block->more_headers;
+});
+
+repeat_each(1);
+run_tests();
+
+__DATA__
+
+=== TEST 1: 32 MB of tiny values translated to an Anthropic provider: 413 in OpenAI's shape, the worker stays under 2 x body + 64 MB
+--- request eval
+"POST /v1/chat/completions\n" . main::tiny('claude', 16 * 1024 * 1024)
+--- error_code: 413
+--- response_json
+{"error": {"message": "~/too many JSON values \\(more than 1000000, aigw_max_json_tokens\\)/"}}
+--- client_cmd eval
+main::peak('VmHWM', 2 * 32 + 64)
+--- error_log
+more than 1000000 JSON values
+--- no_error_log
+[alert]
+[crit]
+
+
+=== TEST 2: the same through the Anthropic surface to an OpenAI provider: 413 in Anthropic's shape
+--- request eval
+"POST /v1/messages\n" . main::tiny('gpt', 16 * 1024 * 1024) =~ s/"messages"/"max_tokens":10,"messages"/r
+--- error_code: 413
+--- response_json
+{"type": "error", "error": {"type": "request_too_large",
+                            "message": "~/too many JSON values/"}}
+--- client_cmd eval
+main::peak('VmHWM', 2 * 32 + 64)
+--- no_error_log
+[alert]
+[crit]
+
+
+=== TEST 3: a tool schema of 900,000 values, under the cap, is translated and served: the tape (20 bytes a value) frees its old arrays as it grows
+--- request eval
+"POST /v1/chat/completions\n" . main::tiny('claude', 900000)
+--- error_code: 200
+--- response_json
+{"object": "chat.completion", "choices": [{"message": {"content": "ok"}}]}
+--- client_cmd eval
+main::peak('VmHWM', 40)
+--- no_error_log
+[alert]
+[crit]
+
+
+=== TEST 4: aigw_max_json_tokens lowers the cap; a passthrough records only the top level, so it is not refused
+--- config
+    location /v1/ {
+        client_max_body_size    64m;
+        client_body_buffer_size 64m;
+        aigw_max_json_tokens    1000;
+        aigw_pass;
+    }
+--- request eval
+["POST /v1/chat/completions\n" . main::tiny('claude', 2000),
+ "POST /v1/chat/completions\n" . main::tiny('gpt', 2000)]
+--- error_code eval
+[413, 200]
+--- response_json eval
+[{error => {message => '~/more than 1000, aigw_max_json_tokens/'}},
+ {choices => [{message => {content => 'ok'}}]}]
+
+
+=== TEST 5: 32 MB of one string translated: served, the worker stays under 4 x body + 32 MB
+--- request eval
+"POST /v1/chat/completions\n" . main::big_text('claude', 32 * 1024 * 1024)
+--- error_code: 200
+--- response_json
+{"object": "chat.completion", "choices": [{"message": {"content": "ok"}}]}
+--- client_cmd eval
+main::peak('VmHWM', 4 * 32 + 32)
+--- no_error_log
+[alert]
+[crit]
+
+
+=== TEST 6: aigw_max_json_tokens below 64 is a configuration error
+--- config
+    location /v1/ { aigw_max_json_tokens 10; aigw_pass; }
+--- must_die
+--- error_log
+"aigw_max_json_tokens" must be at least 64
