@@ -155,7 +155,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
     ngx_http_aigw_openai_request_headers,               /* request headers */
     ngx_http_aigw_openai_parse_response,                /* parse response */
     ngx_http_aigw_openai_parse_event,                   /* parse event */
-    ngx_http_aigw_openai_parse_error                    /* parse error */
+    ngx_http_aigw_openai_parse_error,                   /* parse error */
+    NULL,                                               /* target */
+    NULL                                                /* sign */
 };
 
 
@@ -266,6 +268,11 @@ ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
     ngx_http_aigw_jw_t          w;
     ngx_http_aigw_json_t       *j;
     ngx_http_aigw_json_edit_t   e;
+
+    if (*n < 3) {
+        /* the model, providerOptions, stream_options */
+        return NGX_ERROR;
+    }
 
     j = &ctx->json;
     k = 0;

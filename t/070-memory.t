@@ -161,3 +161,31 @@ main::peak('VmHWM', 4 * 32 + 32)
 --- must_die
 --- error_log
 "aigw_max_json_tokens" must be at least 64
+
+
+=== TEST 7: a translated body is built once for the tries that send the same bytes: four tries of a 16 MB body stay under 3 x body + 32 MB
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        access_log off;
+        client_max_body_size 64m;
+        default_type application/json;
+        location / { return 503 '{"type":"error","error":{"type":"overloaded_error","message":"busy"}}'; }
+    }
+
+    aigw_provider a1 format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/a1 key=k;
+    aigw_provider a2 format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/a2 key=k;
+    aigw_provider a3 format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/a3 key=k;
+    aigw_model four a1:claude-x a2:claude-x a3:claude-x ant:claude-x;
+--- request eval
+"POST /v1/chat/completions\n" . main::big_text('four', 16 * 1024 * 1024)
+--- error_code: 200
+--- response_headers
+X-AIGW-Attempts: a1:503,a2:503,a3:503,ant:200
+--- response_json
+{"object": "chat.completion", "choices": [{"message": {"content": "ok"}}]}
+--- client_cmd eval
+main::peak('VmHWM', 3 * 16 + 32)
+--- no_error_log
+[alert]
+[crit]
