@@ -189,3 +189,57 @@ main::peak('VmHWM', 3 * 16 + 32)
 --- no_error_log
 [alert]
 [crit]
+
+
+=== TEST 8: a provider announcing Content-Length: 1000000000 over aigw_max_response_size: refused before a byte is kept, a 502 in the client's shape
+--- config
+    location /v1/ {
+        aigw_max_response_size 1m;
+        aigw_pass;
+    }
+--- http_config
+    aigw_provider big format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3/v1 key=k;
+    aigw_model huge big:x;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_3
+--- tcp_query_auto_timeout: 50ms
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{\"id\""
+--- request
+POST /v1/chat/completions
+{"model":"huge","messages":[{"role":"user","content":"x"}]}
+--- error_code: 502
+--- response_json
+{"error": {"message": "<ANY>"}}
+--- client_cmd eval
+main::peak('VmPeak', 64)
+--- error_log
+a response over aigw_max_response_size
+--- no_error_log
+[alert]
+[crit]
+
+
+=== TEST 9: a provider announcing 400 MB under aigw_max_response_size that sends 5 bytes and closes: no 400 MB reserved (peak address space)
+--- config
+    location /v1/ {
+        aigw_max_response_size 512m;
+        aigw_pass;
+    }
+--- http_config
+    aigw_provider big format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3/v1 key=k;
+    aigw_model huge big:x;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_3
+--- tcp_query_auto_timeout: 50ms
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400000000\r\n\r\n{\"id\""
+--- request
+POST /v1/chat/completions
+{"model":"huge","messages":[{"role":"user","content":"x"}]}
+--- error_code: 502
+--- response_json
+{"error": {"message": "<ANY>"}}
+--- client_cmd eval
+main::peak('VmPeak', 100)
+--- no_error_log
+[alert]
+[crit]
