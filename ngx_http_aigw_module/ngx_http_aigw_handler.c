@@ -448,6 +448,21 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     rc = ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len);
 
+    if (rc == NGX_ERROR && j->too_many && j->record > 1) {
+
+        /*
+         * the guess was a translation: targets of the client's format may
+         * still take it, and read the top level only (see canonical)
+         */
+
+        (void) ngx_pfree(r->pool, j->toks);
+        j->toks = NULL;
+        j->cap = 0;
+        j->record = 1;
+
+        rc = ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len);
+    }
+
     if (rc == NGX_ERROR && j->too_many) {
         return ngx_http_aigw_too_many(r, ctx, j);
     }
@@ -716,12 +731,22 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len)
             != NGX_OK)
         {
-            return j->too_many ? ngx_http_aigw_too_many(r, ctx, j)
-                               : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            if (!j->too_many) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (same == 0) {
+                return ngx_http_aigw_too_many(r, ctx, j);
+            }
+
+            /* the client's own format reads the top level only */
+
+            ngx_str_set(&ctx->error.message, "too many JSON values");
+            j = NULL;
         }
     }
 
-    rc = ctx->client->parse_request(r, ctx, j, ctx->chat);
+    rc = j ? ctx->client->parse_request(r, ctx, j, ctx->chat) : NGX_DECLINED;
 
     if (rc == NGX_OK) {
         return NGX_DECLINED;

@@ -30,7 +30,7 @@
 #define NGX_HTTP_AIGW_JSON_RECORD_ALL  NGX_HTTP_AIGW_JSON_MAX_DEPTH
 
 /* recorded tokens of one document when ngx_http_aigw_json_t.max is 0 */
-#define NGX_HTTP_AIGW_JSON_MAX_TOKENS  1000000
+#define NGX_HTTP_AIGW_JSON_MAX_TOKENS  250000
 
 
 typedef enum {

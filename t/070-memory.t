@@ -40,7 +40,22 @@ our $OpenAI = '{"id":"c1","object":"chat.completion","created":1,"model":"gpt",'
 
 sub peak {
     my ($field, $mb) = @_;
-    return $San ? 'true' : "perl t/fixtures/memory/peak.pl $field " . ($mb * 1024);
+    return $San ? 'true' : "perl t/fixtures/memory/peak.pl $field " . int($mb * 1024);
+}
+
+# the documented bound for a body of $mb MB at the default
+# aigw_max_json_tokens (4 x body + 128 bytes x 250000), plus 8 MB for the
+# idle worker
+
+sub bound {
+    my $mb = shift;
+    return peak('VmHWM', 4 * $mb + 32 + 8);
+}
+
+sub msgs {
+    my ($model, $n) = @_;
+    return '{"model":"' . $model . '","messages":['
+        . join(',', ('{"role":"user","content":"a"}') x $n) . ']}';
 }
 
 add_block_preprocessor(sub {
@@ -82,16 +97,16 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: 32 MB of tiny values translated to an Anthropic provider: 413 in OpenAI's shape, the worker stays under 2 x body + 64 MB
+=== TEST 1: 32 MB of tiny values translated to an Anthropic provider: 413 in OpenAI's shape, the worker stays within the bound
 --- request eval
 "POST /v1/chat/completions\n" . main::tiny('claude', 16 * 1024 * 1024)
 --- error_code: 413
 --- response_json
-{"error": {"message": "~/too many JSON values \\(more than 1000000, aigw_max_json_tokens\\)/"}}
+{"error": {"message": "~/too many JSON values \\(more than 250000, aigw_max_json_tokens\\)/"}}
 --- client_cmd eval
-main::peak('VmHWM', 2 * 32 + 64)
+main::bound(32)
 --- error_log
-more than 1000000 JSON values
+more than 250000 JSON values
 --- no_error_log
 [alert]
 [crit]
@@ -105,26 +120,26 @@ more than 1000000 JSON values
 {"type": "error", "error": {"type": "request_too_large",
                             "message": "~/too many JSON values/"}}
 --- client_cmd eval
-main::peak('VmHWM', 2 * 32 + 64)
+main::bound(32)
 --- no_error_log
 [alert]
 [crit]
 
 
-=== TEST 3: a tool schema of 900,000 values, under the cap, is translated and served: the tape (20 bytes a value) frees its old arrays as it grows
+=== TEST 3: a tool schema of 240,000 values, under the cap, is translated and served within the bound
 --- request eval
-"POST /v1/chat/completions\n" . main::tiny('claude', 900000)
+"POST /v1/chat/completions\n" . main::tiny('claude', 240000)
 --- error_code: 200
 --- response_json
 {"object": "chat.completion", "choices": [{"message": {"content": "ok"}}]}
 --- client_cmd eval
-main::peak('VmHWM', 40)
+main::bound(0.5)
 --- no_error_log
 [alert]
 [crit]
 
 
-=== TEST 4: aigw_max_json_tokens lowers the cap; a passthrough records only the top level, so it is not refused
+=== TEST 4: aigw_max_json_tokens lowers the cap; a passthrough records only the top level, so it is not refused, and targets of the client's format still take what is too large to translate
 --- config
     location /v1/ {
         client_max_body_size    64m;
@@ -132,24 +147,43 @@ main::peak('VmHWM', 40)
         aigw_max_json_tokens    1000;
         aigw_pass;
     }
+--- http_config
+    aigw_model both ant:claude-x oai:gpt-x;
+    aigw_model both2 oai:gpt-x ant:claude-x;
 --- request eval
 ["POST /v1/chat/completions\n" . main::tiny('claude', 2000),
- "POST /v1/chat/completions\n" . main::tiny('gpt', 2000)]
+ "POST /v1/chat/completions\n" . main::tiny('gpt', 2000),
+ "POST /v1/chat/completions\n" . main::tiny('both', 2000),
+ "POST /v1/chat/completions\n" . main::tiny('both2', 2000)]
 --- error_code eval
-[413, 200]
+[413, 200, 200, 200]
+--- response_headers eval
+["", "X-AIGW-Attempts: oai:200", "X-AIGW-Attempts: oai:200", "X-AIGW-Attempts: oai:200"]
 --- response_json eval
 [{error => {message => '~/more than 1000, aigw_max_json_tokens/'}},
- {choices => [{message => {content => 'ok'}}]}]
+ ({choices => [{message => {content => 'ok'}}]}) x 3]
+--- error_log
+providers of other formats are left out: too many JSON values
 
 
-=== TEST 5: 32 MB of one string translated: served, the worker stays under 4 x body + 32 MB
+=== TEST 5: 32 MB of one string translated: served within the bound
 --- request eval
 "POST /v1/chat/completions\n" . main::big_text('claude', 32 * 1024 * 1024)
 --- error_code: 200
 --- response_json
 {"object": "chat.completion", "choices": [{"message": {"content": "ok"}}]}
 --- client_cmd eval
-main::peak('VmHWM', 4 * 32 + 32)
+main::bound(32)
+
+
+=== TEST 5b: 49,990 messages (249,951 values, at the cap): the canonical form is the costliest per value, still within the bound
+--- request eval
+"POST /v1/chat/completions\n" . main::msgs('claude', 49990)
+--- error_code: 200
+--- response_json
+{"object": "chat.completion", "choices": [{"message": {"content": "ok"}}]}
+--- client_cmd eval
+main::bound(1.5)
 --- no_error_log
 [alert]
 [crit]
