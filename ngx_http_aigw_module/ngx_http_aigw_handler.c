@@ -885,10 +885,16 @@ ngx_http_aigw_gateway_options(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     o = &ctx->options;
     o->pool = r->pool;
     o->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+    o->max = j->max;
 
     ngx_http_aigw_json_raw(j, v, &raw);
 
     rc = ngx_http_aigw_json_parse(o, raw.data, raw.len);
+
+    if (rc == NGX_ERROR && o->too_many) {
+        return ngx_http_aigw_too_many(r, ctx, o);
+    }
+
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -399,12 +399,12 @@ ngx_http_aigw_json_push(ngx_http_aigw_json_t *j, ngx_uint_t type, u_char *p)
 
 
 /*
- * The tape grows geometrically up to j->max tokens (the default cap when
- * 0).  An old array is freed at once (ngx_pfree() frees a large pool
- * allocation), so a document never holds more than the current array and,
- * while it is copied, the previous one: at most 3 x 20 bytes per token.
- * The cap is an error with j->err set and j->too_many, which the caller
- * tells from a failed allocation.
+ * The tape grows geometrically up to j->max tokens (no cap when 0: the
+ * document's length bounds it).  An old array is freed at once
+ * (ngx_pfree() frees a large pool allocation), so a document never holds
+ * more than the current array and, while it is copied, the previous one:
+ * at most 3 x 20 bytes per token.  The cap is an error with j->err set
+ * and j->too_many, which the caller tells from a failed allocation.
  */
 
 static ngx_int_t
@@ -413,7 +413,7 @@ ngx_http_aigw_json_grow(ngx_http_aigw_json_t *j)
     ngx_uint_t                 cap, max;
     ngx_http_aigw_json_tok_t  *t;
 
-    max = j->max ? j->max : NGX_HTTP_AIGW_JSON_MAX_TOKENS;
+    max = j->max ? j->max : NGX_MAX_UINT32_VALUE;
 
     if (j->cap >= max) {
         j->err = "too many values";

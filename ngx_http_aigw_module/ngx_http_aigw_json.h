@@ -29,7 +29,7 @@
 
 #define NGX_HTTP_AIGW_JSON_RECORD_ALL  NGX_HTTP_AIGW_JSON_MAX_DEPTH
 
-/* recorded tokens of one document when ngx_http_aigw_json_t.max is 0 */
+/* the default of aigw_max_json_tokens, for request bodies */
 #define NGX_HTTP_AIGW_JSON_MAX_TOKENS  250000
 
 
@@ -68,7 +68,7 @@ typedef struct {
     ngx_uint_t                 cap;
 
     ngx_uint_t                 record;   /* deepest recorded level */
-    ngx_uint_t                 max;      /* tokens; 0: the default */
+    ngx_uint_t                 max;      /* tokens; 0: no cap */
 
     const char                *err;      /* static text */
     size_t                     err_pos;

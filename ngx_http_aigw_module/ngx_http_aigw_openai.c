@@ -224,10 +224,17 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_memzero(&so, sizeof(ngx_http_aigw_json_t));
     so.pool = r->pool;
     so.record = 1;
+    so.max = j->max;
 
     ngx_http_aigw_json_raw(j, v, &raw);
 
     rc = ngx_http_aigw_json_parse(&so, raw.data, raw.len);
+
+    if (rc == NGX_ERROR && so.too_many) {
+        return ngx_http_aigw_reject(r, ctx, "\"stream_options\" has too "
+                                    "many members");
+    }
+
     if (rc != NGX_OK) {
         return NGX_ERROR;
     }

@@ -277,3 +277,26 @@ main::peak('VmPeak', 100)
 --- no_error_log
 [alert]
 [crit]
+
+
+=== TEST 10: the values of providerOptions and stream_options, scanned apart, count against aigw_max_json_tokens too
+--- config
+    location /v1/ {
+        client_max_body_size    64m;
+        client_body_buffer_size 64m;
+        aigw_max_json_tokens    1000;
+        aigw_pass;
+    }
+--- request eval
+["POST /v1/chat/completions\n" . '{"model":"gpt","messages":[{"role":"user","content":"x"}],"providerOptions":{"x":['
+     . ('0,' x 2000) . '0]}}',
+ "POST /v1/chat/completions\n" . '{"model":"gpt","messages":[{"role":"user","content":"x"}],"stream_options":{'
+     . CORE::join(',', map { "\"k$_\":0" } 1 .. 1000) . '}}']
+--- error_code eval
+[413, 400]
+--- response_json eval
+[{error => {message => '~/more than 1000, aigw_max_json_tokens/'}},
+ {error => {message => '"stream_options" has too many members'}}]
+--- no_error_log
+[alert]
+[crit]
