@@ -158,7 +158,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
     ngx_http_aigw_anthropic_parse_response,             /* parse response */
     ngx_http_aigw_anthropic_parse_event,                /* parse event */
     ngx_http_aigw_anthropic_parse_error,                /* parse error */
-    &ngx_http_aigw_sse_framing                          /* framing */
+    &ngx_http_aigw_sse_framing,                         /* framing */
+    NULL,                                               /* target */
+    NULL                                                /* sign */
 };
 
 
@@ -208,6 +210,11 @@ ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
     ngx_uint_t             k;
     ngx_http_aigw_jw_t     w;
     ngx_http_aigw_json_t  *j;
+
+    if (*n < 2) {
+        /* the model, providerOptions */
+        return NGX_ERROR;
+    }
 
     j = &ctx->json;
     k = 0;

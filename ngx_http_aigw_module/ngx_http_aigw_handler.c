@@ -36,6 +36,8 @@ static ngx_int_t ngx_http_aigw_prepare(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_aigw_record(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static u_char *ngx_http_aigw_skip_ws(u_char *p, u_char *last);
+static ngx_int_t ngx_http_aigw_too_many(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j);
 static ngx_int_t ngx_http_aigw_gateway_options(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_check_fields(ngx_http_request_t *r,
@@ -529,10 +531,11 @@ ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body)
 static ngx_int_t
 ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
-    u_char                *p, *last;
-    ngx_int_t              rc;
-    ngx_uint_t             v, key;
-    ngx_http_aigw_json_t  *j;
+    u_char                     *p, *last;
+    ngx_int_t                   rc;
+    ngx_uint_t                  v, key;
+    ngx_http_aigw_json_t       *j;
+    ngx_http_aigw_loc_conf_t   *alcf;
 
     if (ngx_http_aigw_request_body(r, &ctx->body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -555,12 +558,34 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "JSON object");
     }
 
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
     j = &ctx->json;
     j->pool = r->pool;
     j->record = ngx_http_aigw_record(r, ctx);
     j->unique = 1;
+    j->max = alcf->max_json_tokens;
 
     rc = ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len);
+
+    if (rc == NGX_ERROR && j->too_many && j->record > 1) {
+
+        /*
+         * the guess was a translation: targets of the client's format may
+         * still take it, and read the top level only (see canonical)
+         */
+
+        (void) ngx_pfree(r->pool, j->toks);
+        j->toks = NULL;
+        j->cap = 0;
+        j->record = 1;
+
+        rc = ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len);
+    }
+
+    if (rc == NGX_ERROR && j->too_many) {
+        return ngx_http_aigw_too_many(r, ctx, j);
+    }
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -763,6 +788,26 @@ ngx_http_aigw_skip_ws(u_char *p, u_char *last)
 
 
 /*
+ * A body with more values than aigw_max_json_tokens to record: its tape
+ * would cost 20 bytes a value, so it is refused before it grows further.
+ */
+
+static ngx_int_t
+ngx_http_aigw_too_many(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "aigw: the request body has more than %ui JSON values "
+                  "to read", j->max);
+
+    return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    NULL, "the request body has too many "
+                                    "JSON values (more than %ui, "
+                                    "aigw_max_json_tokens)", j->max);
+}
+
+
+/*
  * Targets in another format than the client's need the request in the
  * canonical form, parsed once.  What cannot be translated is a 400, unless
  * targets of the client's own format can still take the request.
@@ -806,17 +851,29 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         j->pool = r->pool;
         j->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
         j->unique = 1;
+        j->max = ctx->json.max;
 
         if (ngx_http_aigw_json_parse(j, ctx->body.data, ctx->body.len)
             != NGX_OK)
         {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            if (!j->too_many) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (same == 0) {
+                return ngx_http_aigw_too_many(r, ctx, j);
+            }
+
+            /* the client's own format reads the top level only */
+
+            ngx_str_set(&ctx->error.message, "too many JSON values");
+            j = NULL;
         }
     }
 
-    rc = ctx->client->parse_request(r, ctx, j, ctx->chat);
+    rc = j ? ctx->client->parse_request(r, ctx, j, ctx->chat) : NGX_DECLINED;
 
-    if (rc != NGX_ERROR && j->dup) {
+    if (rc != NGX_ERROR && j && j->dup) {
 
         /* a field only a translation reads, e.g. in a message */
 
@@ -967,10 +1024,16 @@ ngx_http_aigw_gateway_options(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     o->pool = r->pool;
     o->record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
     o->unique = 1;
+    o->max = j->max;
 
     ngx_http_aigw_json_raw(j, v, &raw);
 
     rc = ngx_http_aigw_json_parse(o, raw.data, raw.len);
+
+    if (rc == NGX_ERROR && o->too_many) {
+        return ngx_http_aigw_too_many(r, ctx, o);
+    }
+
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

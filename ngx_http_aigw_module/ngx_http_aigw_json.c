@@ -83,6 +83,7 @@ ngx_http_aigw_json_parse(ngx_http_aigw_json_t *j, u_char *start, size_t len)
     j->len = len;
     j->ntoks = 0;
     j->err = NULL;
+    j->too_many = 0;
 
     if (len >= 0xffffffff) {
         j->err = "document is too large";
@@ -397,13 +398,35 @@ ngx_http_aigw_json_push(ngx_http_aigw_json_t *j, ngx_uint_t type, u_char *p)
 }
 
 
+/*
+ * The tape grows geometrically up to j->max tokens (no cap when 0: the
+ * document's length bounds it).  An old array is freed at once
+ * (ngx_pfree() frees a large pool allocation), so a document never holds
+ * more than the current array and, while it is copied, the previous one:
+ * at most 3 x 20 bytes per token.  The cap is an error with j->err set
+ * and j->too_many, which the caller tells from a failed allocation.
+ */
+
 static ngx_int_t
 ngx_http_aigw_json_grow(ngx_http_aigw_json_t *j)
 {
-    ngx_uint_t                 cap;
+    ngx_uint_t                 cap, max;
     ngx_http_aigw_json_tok_t  *t;
 
+    max = j->max ? j->max : NGX_MAX_UINT32_VALUE;
+
+    if (j->cap >= max) {
+        j->err = "too many values";
+        j->err_pos = j->ntoks ? j->toks[j->ntoks - 1].start : 0;
+        j->too_many = 1;
+        return NGX_ERROR;
+    }
+
     cap = j->cap ? j->cap * 2 : 64;
+
+    if (cap > max) {
+        cap = max;
+    }
 
     t = ngx_palloc(j->pool, cap * sizeof(ngx_http_aigw_json_tok_t));
     if (t == NULL) {
@@ -412,6 +435,11 @@ ngx_http_aigw_json_grow(ngx_http_aigw_json_t *j)
 
     if (j->ntoks) {
         ngx_memcpy(t, j->toks, j->ntoks * sizeof(ngx_http_aigw_json_tok_t));
+    }
+
+    if (j->cap) {
+        /* NGX_DECLINED for what is not a large allocation of the pool */
+        (void) ngx_pfree(j->pool, j->toks);
     }
 
     j->toks = t;

@@ -29,6 +29,9 @@
 
 #define NGX_HTTP_AIGW_JSON_RECORD_ALL  NGX_HTTP_AIGW_JSON_MAX_DEPTH
 
+/* the default of aigw_max_json_tokens, for request bodies */
+#define NGX_HTTP_AIGW_JSON_MAX_TOKENS  250000
+
 
 typedef enum {
     ngx_http_aigw_json_object = 1,
@@ -65,12 +68,14 @@ typedef struct {
     ngx_uint_t                 cap;
 
     ngx_uint_t                 record;   /* deepest recorded level */
+    ngx_uint_t                 max;      /* tokens; 0: no cap */
 
     const char                *err;      /* static text */
     size_t                     err_pos;
 
     ngx_uint_t                 unique;   /* getters look for duplicates */
     const char                *dup;      /* the first key found twice */
+    unsigned                   too_many:1;  /* NGX_ERROR from the cap */
 } ngx_http_aigw_json_t;
 
 

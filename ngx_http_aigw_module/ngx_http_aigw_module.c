@@ -391,6 +391,13 @@ static ngx_command_t  ngx_http_aigw_commands[] = {
       offsetof(ngx_http_aigw_loc_conf_t, max_response_size),
       NULL },
 
+    { ngx_string("aigw_max_json_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_aigw_loc_conf_t, max_json_tokens),
+      NULL },
+
     { ngx_string("aigw_max_tokens"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -666,6 +673,7 @@ ngx_http_aigw_create_loc_conf(ngx_conf_t *cf)
     conf->fallbacks = NGX_CONF_UNSET_PTR;
     conf->max_response_size = NGX_CONF_UNSET_SIZE;
     conf->max_tokens = NGX_CONF_UNSET_UINT;
+    conf->max_json_tokens = NGX_CONF_UNSET_UINT;
     conf->expose_headers = NGX_CONF_UNSET;
     conf->pass_headers = NGX_CONF_UNSET_PTR;
 
@@ -726,6 +734,14 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_response_size,
                               prev->max_response_size, 64 * 1024 * 1024);
     ngx_conf_merge_uint_value(conf->max_tokens, prev->max_tokens, 4096);
+    ngx_conf_merge_uint_value(conf->max_json_tokens, prev->max_json_tokens,
+                              NGX_HTTP_AIGW_JSON_MAX_TOKENS);
+
+    if (conf->max_json_tokens < 64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"aigw_max_json_tokens\" must be at least 64");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_value(conf->expose_headers, prev->expose_headers, 1);
 
     if (conf->pass_headers == NGX_CONF_UNSET_PTR) {

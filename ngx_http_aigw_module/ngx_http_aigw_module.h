@@ -181,6 +181,7 @@ typedef struct {
     ngx_uint_t                      next;        /* NGX_HTTP_AIGW_NEXT_* */
     size_t                          max_response_size;
     ngx_uint_t                      max_tokens;
+    ngx_uint_t                      max_json_tokens;
     ngx_flag_t                      expose_headers;
     ngx_array_t                    *pass_headers; /* ngx_str_t, lowercase */
 } ngx_http_aigw_loc_conf_t;
@@ -437,6 +438,27 @@ typedef struct {
 
 
 /*
+ * What a format's sign() hook gets, per try, once the body and the request
+ * target are final: the method, the path and the query as sent (the query
+ * without "?"), the request headers written so far ("Name: value" CRLF
+ * lines, Host and Content-Length among them, without the blank line that
+ * ends them) and the body, a chain of memory buffers of body_len bytes in
+ * all, which it must not change.  It may append header lines to "headers"
+ * (e.g. the date and the signature of AWS SigV4); it runs on every try,
+ * after the provider's own headers.
+ */
+
+typedef struct {
+    ngx_str_t                       method;
+    ngx_str_t                       path;
+    ngx_str_t                       query;
+    ngx_http_aigw_jw_t             *headers;
+    ngx_chain_t                    *body;
+    size_t                          body_len;
+} ngx_http_aigw_sign_t;
+
+
+/*
  * A wire format: the only code that knows a format's shapes.  Client
  * side: parse what a client sent, write what it gets back.  Provider
  * side: build the request, parse responses, events and errors.
@@ -482,7 +504,10 @@ struct ngx_http_aigw_format_s {
     void                          (*write_count)(ngx_http_aigw_jw_t *w,
                                         int64_t tokens);
 
-    /* provider side */
+    /*
+     * provider side; passthrough() gets in *n how many edits fit, and
+     * returns in it how many it made
+     */
 
     ngx_int_t                     (*passthrough)(ngx_http_request_t *r,
                                         ngx_http_aigw_ctx_t *ctx,
@@ -513,6 +538,23 @@ struct ngx_http_aigw_format_s {
     /* how its streams are framed (see ngx_http_aigw_sse.h) */
 
     const ngx_http_aigw_framing_t  *framing;
+
+    /*
+     * The request target after the provider's base path, for the endpoint,
+     * stream or not, and the model id (t->id): *path is appended to the
+     * base path, *query (without "?", may be empty) to the provider's
+     * query.  NULL: paths[ctx->endpoint] and no query.
+     */
+    ngx_int_t                     (*target)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_target_t *t,
+                                        ngx_str_t *path, ngx_str_t *query);
+
+    /* request signing (see ngx_http_aigw_sign_t), NULL: none */
+    ngx_int_t                     (*sign)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx,
+                                        ngx_http_aigw_target_t *t,
+                                        ngx_http_aigw_sign_t *sign);
 };
 
 
@@ -553,6 +595,8 @@ struct ngx_http_aigw_ctx_s {
     ngx_str_t                       user;
     ngx_str_t                       tags;
     ngx_http_aigw_chat_t           *chat;      /* canonical, on demand */
+    ngx_array_t                    *bodies;    /* translated, kept for
+                                                  the tries (request.c) */
 
     /* the plan, set by the handler */
     ngx_array_t                     plan;      /* ngx_http_aigw_target_t */

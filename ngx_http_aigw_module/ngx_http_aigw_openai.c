@@ -162,7 +162,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
     ngx_http_aigw_openai_parse_response,                /* parse response */
     ngx_http_aigw_openai_parse_event,                   /* parse event */
     ngx_http_aigw_openai_parse_error,                   /* parse error */
-    &ngx_http_aigw_sse_framing                          /* framing */
+    &ngx_http_aigw_sse_framing,                         /* framing */
+    NULL,                                               /* target */
+    NULL                                                /* sign */
 };
 
 
@@ -230,10 +232,17 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     so.pool = r->pool;
     so.record = 1;
     so.unique = 1;
+    so.max = j->max;
 
     ngx_http_aigw_json_raw(j, v, &raw);
 
     rc = ngx_http_aigw_json_parse(&so, raw.data, raw.len);
+
+    if (rc == NGX_ERROR && so.too_many) {
+        return ngx_http_aigw_reject(r, ctx, "\"stream_options\" has too "
+                                    "many members");
+    }
+
     if (rc != NGX_OK) {
         return NGX_ERROR;
     }
@@ -279,6 +288,11 @@ ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
     ngx_http_aigw_jw_t          w;
     ngx_http_aigw_json_t       *j;
     ngx_http_aigw_json_edit_t   e;
+
+    if (*n < 3) {
+        /* the model, providerOptions, stream_options */
+        return NGX_ERROR;
+    }
 
     j = &ctx->json;
     k = 0;

@@ -10,58 +10,56 @@
 #include "ngx_http_aigw_module.h"
 
 
+/*
+ * A translated body, kept for the tries that would build the same bytes:
+ * the format writes it from the canonical form, which does not change
+ * between tries, and from what its write_request() reads of the target,
+ * the key.  A passthrough is a few edits over the client's body and is
+ * not kept.
+ */
+
+typedef struct {
+    const ngx_http_aigw_format_t   *format;
+    ngx_http_aigw_model_t          *model;
+    ngx_str_t                       id;
+    ngx_uint_t                      max_tokens;  /* the provider's */
+    ngx_chain_t                    *body;
+} ngx_http_aigw_body_t;
+
+
+#define NGX_HTTP_AIGW_MAX_EDITS  8
+
+
+static ngx_int_t ngx_http_aigw_request_body_chain(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t, ngx_chain_t **out);
+static ngx_int_t ngx_http_aigw_request_target(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t, ngx_str_t *path,
+    ngx_str_t *query);
+
+
 /* the request for the target: request line, headers, body */
 
 ngx_int_t
 ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_target_t *t)
 {
-    u_char                        *model;
     size_t                         len;
-    ngx_str_t                      path;
-    ngx_uint_t                     n, i;
+    ngx_str_t                      path, query;
+    ngx_uint_t                     i;
     ngx_chain_t                   *body, *cl;
     ngx_keyval_t                  *kv;
-    ngx_http_aigw_jw_t             w, hw;
+    ngx_http_aigw_jw_t             hw;
+    ngx_http_aigw_sign_t           sign;
     ngx_http_upstream_t           *u;
     ngx_http_aigw_provider_t      *p;
-    ngx_http_aigw_json_edit_t      edits[8];
     const ngx_http_aigw_format_t  *f;
 
     u = r->upstream;
     p = t->provider;
     f = p->format;
 
-    /* the body */
-
-    if (f == ctx->client) {
-        n = 0;
-
-        if (f->passthrough(r, ctx, t, edits, &n) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        body = ngx_http_aigw_json_splice(r->pool, ctx->body.data,
-                                         ctx->body.len, edits, n);
-        if (body == NULL) {
-            return NGX_ERROR;
-        }
-
-        ctx->translate = 0;
-
-    } else {
-        ngx_http_aigw_jw_init(&w, r->pool, ngx_max(ctx->body.len, 1024));
-
-        if (f->write_request(r, ctx, t, &w) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        body = ngx_http_aigw_jw_finish(&w);
-        if (body == NULL) {
-            return NGX_ERROR;
-        }
-
-        ctx->translate = 1;
+    if (ngx_http_aigw_request_body_chain(r, ctx, t, &body) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     len = 0;
@@ -70,46 +68,20 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         len += cl->buf->last - cl->buf->pos;
     }
 
+    if (ngx_http_aigw_request_target(r, ctx, t, &path, &query) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* the request line and headers */
 
     ngx_http_aigw_jw_init(&hw, r->pool, 1024);
 
     ngx_http_aigw_jw_lit(&hw, "POST ");
+    ngx_http_aigw_jw_str(&hw, &path);
 
-    path = p->path;
-    model = ngx_strnstr(path.data, "$model", path.len);
-
-    if (model) {
-        ngx_http_aigw_jw_raw(&hw, path.data, model - path.data);
-
-        n = ngx_escape_uri(NULL, t->id.data, t->id.len, NGX_ESCAPE_URI);
-
-        if (n) {
-            i = t->id.len + 2 * n;
-            model = ngx_pnalloc(r->pool, i);
-            if (model == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_escape_uri(model, t->id.data, t->id.len, NGX_ESCAPE_URI);
-            ngx_http_aigw_jw_raw(&hw, model, i);
-
-        } else {
-            ngx_http_aigw_jw_str(&hw, &t->id);
-        }
-
-        model = ngx_strnstr(path.data, "$model", path.len);
-        ngx_http_aigw_jw_raw(&hw, model + 6, path.data + path.len - model - 6);
-
-    } else {
-        ngx_http_aigw_jw_str(&hw, &path);
-    }
-
-    ngx_http_aigw_jw_str(&hw, &f->paths[ctx->endpoint]);
-
-    if (p->query.len) {
+    if (query.len) {
         ngx_http_aigw_jw_lit(&hw, "?");
-        ngx_http_aigw_jw_str(&hw, &p->query);
+        ngx_http_aigw_jw_str(&hw, &query);
     }
 
     ngx_http_aigw_jw_lit(&hw, " HTTP/1.1" CRLF "Host: ");
@@ -176,6 +148,19 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         }
     }
 
+    if (f->sign) {
+        ngx_str_set(&sign.method, "POST");
+        sign.path = path;
+        sign.query = query;
+        sign.headers = &hw;
+        sign.body = body;
+        sign.body_len = len;
+
+        if (f->sign(r, ctx, t, &sign) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     ngx_http_aigw_jw_lit(&hw, CRLF);
 
     cl = ngx_http_aigw_jw_finish(&hw);
@@ -192,7 +177,8 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     cl->next = body;
 
     /*
-     * the upstream rewinds these on reinit: pos must equal start; the
+     * the upstream rewinds these on reinit: pos must equal start, and a
+     * kept body is rewound here, as a try may have sent part of it; the
      * request ends with a flush, as TLS holds what it is given until one
      * comes, and a cached connection gets no write event to send it
      */
@@ -202,6 +188,191 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         cl->buf->flush = (cl->next == NULL);
         cl->buf->last_buf = 0;
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_request_body_chain(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t, ngx_chain_t **out)
+{
+    ngx_uint_t                     i, n, max_tokens;
+    ngx_chain_t                   *body, *cl;
+    ngx_http_aigw_jw_t             w;
+    ngx_http_aigw_body_t          *b;
+    ngx_http_aigw_json_edit_t      edits[NGX_HTTP_AIGW_MAX_EDITS];
+    const ngx_http_aigw_format_t  *f;
+
+    f = t->provider->format;
+
+    if (f == ctx->client) {
+        n = NGX_HTTP_AIGW_MAX_EDITS;
+
+        if (f->passthrough(r, ctx, t, edits, &n) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        body = ngx_http_aigw_json_splice(r->pool, ctx->body.data,
+                                         ctx->body.len, edits, n);
+        if (body == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->translate = 0;
+        *out = body;
+
+        return NGX_OK;
+    }
+
+    ctx->translate = 1;
+
+    max_tokens = t->provider->max_tokens;
+
+    if (ctx->bodies == NULL) {
+        ctx->bodies = ngx_array_create(r->pool, 2,
+                                       sizeof(ngx_http_aigw_body_t));
+        if (ctx->bodies == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    b = ctx->bodies->elts;
+
+    for (i = 0; i < ctx->bodies->nelts; i++) {
+        if (b[i].format == f
+            && b[i].model == t->model
+            && b[i].max_tokens == max_tokens
+            && b[i].id.len == t->id.len
+            && ngx_strncmp(b[i].id.data, t->id.data, t->id.len) == 0)
+        {
+            /* rewound: start is where build_request() found pos first */
+
+            for (cl = b[i].body; cl; cl = cl->next) {
+                cl->buf->pos = cl->buf->start;
+            }
+
+            *out = b[i].body;
+
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_aigw_jw_init(&w, r->pool, ngx_max(ctx->body.len, 1024));
+
+    if (f->write_request(r, ctx, t, &w) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    body = ngx_http_aigw_jw_finish(&w);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_array_push(ctx->bodies);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->format = f;
+    b->model = t->model;
+    b->id = t->id;
+    b->max_tokens = max_tokens;
+    b->body = body;
+
+    *out = body;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The path and query: the provider's base path, with $model replaced by
+ * the escaped model id, then what the format asks for the endpoint (its
+ * target() hook, or paths[endpoint]); the provider's query, then the
+ * format's.
+ */
+
+static ngx_int_t
+ngx_http_aigw_request_target(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_target_t *t, ngx_str_t *path, ngx_str_t *query)
+{
+    u_char                        *model, *e;
+    ngx_str_t                      base, fpath, fquery;
+    ngx_uint_t                     n, len;
+    ngx_http_aigw_jw_t             w;
+    ngx_http_aigw_provider_t      *p;
+    const ngx_http_aigw_format_t  *f;
+
+    p = t->provider;
+    f = p->format;
+
+    ngx_str_null(&fquery);
+
+    if (f->target) {
+        if (f->target(r, ctx, t, &fpath, &fquery) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        fpath = f->paths[ctx->endpoint];
+    }
+
+    ngx_http_aigw_jw_init(&w, r->pool, 256);
+
+    base = p->path;
+    model = ngx_strnstr(base.data, "$model", base.len);
+
+    if (model) {
+        ngx_http_aigw_jw_raw(&w, base.data, model - base.data);
+
+        n = ngx_escape_uri(NULL, t->id.data, t->id.len, NGX_ESCAPE_URI);
+
+        if (n) {
+            len = t->id.len + 2 * n;
+            e = ngx_pnalloc(r->pool, len);
+            if (e == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_escape_uri(e, t->id.data, t->id.len, NGX_ESCAPE_URI);
+            ngx_http_aigw_jw_raw(&w, e, len);
+
+        } else {
+            ngx_http_aigw_jw_str(&w, &t->id);
+        }
+
+        ngx_http_aigw_jw_raw(&w, model + 6, base.data + base.len - model - 6);
+
+    } else {
+        ngx_http_aigw_jw_str(&w, &base);
+    }
+
+    ngx_http_aigw_jw_str(&w, &fpath);
+
+    if (ngx_http_aigw_jw_flatten(&w, path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (fquery.len == 0) {
+        *query = p->query;
+        return NGX_OK;
+    }
+
+    if (p->query.len == 0) {
+        *query = fquery;
+        return NGX_OK;
+    }
+
+    query->len = p->query.len + 1 + fquery.len;
+    query->data = ngx_pnalloc(r->pool, query->len);
+    if (query->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    e = ngx_cpymem(query->data, p->query.data, p->query.len);
+    *e++ = '&';
+    ngx_memcpy(e, fquery.data, fquery.len);
 
     return NGX_OK;
 }

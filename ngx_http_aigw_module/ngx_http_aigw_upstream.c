@@ -27,6 +27,10 @@
  */
 
 
+/* what a Content-Length reserves at most before the bytes come */
+#define NGX_HTTP_AIGW_ACC_PREALLOC  (64 * 1024)
+
+
 static ngx_int_t ngx_http_aigw_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_process_header(ngx_http_request_t *r);
@@ -423,6 +427,14 @@ ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     u->headers_in.status_n = ctx->status;
 
+    /*
+     * the body of this try gets its own buffer, which it may free as it
+     * grows: what an earlier try read may still be referred to
+     */
+
+    ctx->acc = NULL;
+    ctx->acc_cap = 0;
+
     /* no body, whatever the headers say: not one read until a timeout */
 
     if (ctx->status == NGX_HTTP_NO_CONTENT
@@ -475,7 +487,14 @@ ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                          "aigw_max_response_size");
         }
 
-        ctx->acc_cap = (size_t) ctx->content_length;
+        /*
+         * not all of it ahead of the bytes: the buffer grows as they
+         * come, up to the length, so a provider that announces more than
+         * it sends costs what it sent
+         */
+
+        ctx->acc_cap = ngx_min((size_t) ctx->content_length,
+                               NGX_HTTP_AIGW_ACC_PREALLOC);
         ctx->acc = ngx_pnalloc(r->pool, ctx->acc_cap);
         if (ctx->acc == NULL) {
             return NGX_ERROR;
@@ -822,6 +841,16 @@ ngx_http_aigw_accumulate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
             cap *= 2;
         }
 
+        /* never past the announced length, nor the limit */
+
+        if (ctx->content_length > 0
+            && (size_t) ctx->content_length >= ctx->acc_len + len)
+        {
+            cap = ngx_min(cap, (size_t) ctx->content_length);
+        }
+
+        cap = ngx_min(cap, alcf->max_response_size);
+
         n = ngx_pnalloc(r->pool, cap);
         if (n == NULL) {
             return NGX_ERROR;
@@ -829,6 +858,11 @@ ngx_http_aigw_accumulate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
         if (ctx->acc_len) {
             ngx_memcpy(n, ctx->acc, ctx->acc_len);
+        }
+
+        if (ctx->acc_cap) {
+            /* a large allocation is freed at once, a small one stays */
+            (void) ngx_pfree(r->pool, ctx->acc);
         }
 
         ctx->acc = n;
