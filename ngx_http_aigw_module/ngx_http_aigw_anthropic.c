@@ -205,63 +205,18 @@ ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_json_edit_t *edits, ngx_uint_t *n)
 {
-    size_t                 start, end;
-    ngx_str_t              raw;
-    ngx_uint_t             k;
-    ngx_http_aigw_jw_t     w;
-    ngx_http_aigw_json_t  *j;
-
     if (*n < 2) {
         /* the model, providerOptions */
         return NGX_ERROR;
     }
 
-    j = &ctx->json;
-    k = 0;
+    *n = 0;
 
-    ngx_http_aigw_json_str_raw(j, ctx->model_tok, &raw);
-
-    if (raw.len != t->id.len
-        || ngx_strncmp(raw.data, t->id.data, raw.len) != 0)
-    {
-        ngx_http_aigw_jw_init(&w, r->pool, t->id.len + 8);
-        ngx_http_aigw_jw_lit(&w, "\"");
-        ngx_http_aigw_jw_escape(&w, t->id.data, t->id.len);
-        ngx_http_aigw_jw_lit(&w, "\"");
-
-        edits[k].start = j->toks[ctx->model_tok].start;
-        edits[k].end = j->toks[ctx->model_tok].end;
-
-        if (ngx_http_aigw_jw_flatten(&w, &edits[k].text) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        k++;
+    if (ngx_http_aigw_passthrough_edits(r, ctx, t, edits, n) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    if (ctx->options_key) {
-        if (ngx_http_aigw_json_member_range(j, 0, ctx->options_key,
-                                            &start, &end)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        edits[k].start = start;
-        edits[k].end = end;
-        ngx_str_null(&edits[k].text);
-
-        if (k && edits[0].start > start) {
-            edits[k] = edits[0];
-            edits[0].start = start;
-            edits[0].end = end;
-            ngx_str_null(&edits[0].text);
-        }
-
-        k++;
-    }
-
-    *n = k;
+    ngx_http_aigw_passthrough_sort(edits, *n);
 
     return NGX_OK;
 }

@@ -716,6 +716,11 @@ ngx_int_t ngx_http_aigw_balancer_init(ngx_http_request_t *r,
 
 ngx_int_t ngx_http_aigw_build_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t);
+ngx_int_t ngx_http_aigw_passthrough_edits(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_json_edit_t *edits, ngx_uint_t *n);
+void ngx_http_aigw_passthrough_sort(ngx_http_aigw_json_edit_t *edits,
+    ngx_uint_t n);
 
 /* ngx_http_aigw_health.c */
 

@@ -38,6 +38,26 @@ static ngx_int_t ngx_http_aigw_openai_validate(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_field(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_other(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k);
+static ngx_int_t ngx_http_aigw_openai_parse_stop(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_tool_choice(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_uint_t v, ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_tools(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_messages(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_message(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_msg_t *msg);
 static ngx_int_t ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_array_t *parts);
@@ -47,6 +67,15 @@ static ngx_int_t ngx_http_aigw_openai_write_response(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w);
+static ngx_http_aigw_openai_write_t *ngx_http_aigw_openai_write_state(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_openai_write_start(ngx_http_request_t *r,
+    ngx_http_aigw_openai_write_t *st, ngx_http_aigw_event_t *ev,
+    ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_openai_write_delta(ngx_http_aigw_openai_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_openai_write_end(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_openai_write_t *st, ngx_http_aigw_jw_t *w);
 static void ngx_http_aigw_openai_chunk(ngx_http_aigw_openai_write_t *st,
     ngx_http_aigw_jw_t *w);
 static void ngx_http_aigw_openai_write_usage(ngx_http_aigw_jw_t *w,
@@ -63,6 +92,16 @@ static ngx_int_t ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_openai_write_messages(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_openai_write_user(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_msg_t *msg, ngx_uint_t *n);
+static void ngx_http_aigw_openai_write_assistant(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_msg_t *msg, ngx_uint_t *n);
+static void ngx_http_aigw_openai_write_tools(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_openai_write_params(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t reasoning);
 static void ngx_http_aigw_openai_write_parts(ngx_http_aigw_jw_t *w,
     ngx_array_t *parts, ngx_uint_t type);
 static void ngx_http_aigw_openai_write_media(ngx_http_aigw_jw_t *w,
@@ -79,6 +118,22 @@ static ngx_int_t ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
     ngx_http_aigw_response_t *resp);
 static ngx_int_t ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
+    ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_openai_stream_end(
+    ngx_http_aigw_openai_parse_t *st, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_openai_stream_error(ngx_http_aigw_json_t *j,
+    ngx_uint_t e, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_openai_parse_choice(
+    ngx_http_aigw_openai_parse_t *st, ngx_http_aigw_json_t *j, ngx_uint_t c,
+    ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_openai_parse_delta(
+    ngx_http_aigw_openai_parse_t *st, ngx_http_aigw_json_t *j, ngx_uint_t d,
+    ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_openai_delta_text(
+    ngx_http_aigw_openai_parse_t *st, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_uint_t kind, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_openai_delta_tools(
+    ngx_http_aigw_openai_parse_t *st, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_array_t *events);
 static ngx_http_aigw_event_t *ngx_http_aigw_openai_block(
     ngx_http_aigw_openai_parse_t *st, ngx_array_t *events, ngx_uint_t kind,
@@ -282,53 +337,17 @@ ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_json_edit_t *edits, ngx_uint_t *n)
 {
-    size_t                      start, end;
-    ngx_str_t                   raw;
-    ngx_uint_t                  i, k;
-    ngx_http_aigw_jw_t          w;
-    ngx_http_aigw_json_t       *j;
-    ngx_http_aigw_json_edit_t   e;
+    ngx_uint_t  k;
 
     if (*n < 3) {
         /* the model, providerOptions, stream_options */
         return NGX_ERROR;
     }
 
-    j = &ctx->json;
     k = 0;
 
-    ngx_http_aigw_json_str_raw(j, ctx->model_tok, &raw);
-
-    if (raw.len != t->id.len
-        || ngx_strncmp(raw.data, t->id.data, raw.len) != 0)
-    {
-        ngx_http_aigw_jw_init(&w, r->pool, t->id.len + 8);
-        ngx_http_aigw_jw_lit(&w, "\"");
-        ngx_http_aigw_jw_escape(&w, t->id.data, t->id.len);
-        ngx_http_aigw_jw_lit(&w, "\"");
-
-        edits[k].start = j->toks[ctx->model_tok].start;
-        edits[k].end = j->toks[ctx->model_tok].end;
-
-        if (ngx_http_aigw_jw_flatten(&w, &edits[k].text) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        k++;
-    }
-
-    if (ctx->options_key) {
-        if (ngx_http_aigw_json_member_range(j, 0, ctx->options_key,
-                                            &start, &end)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        edits[k].start = start;
-        edits[k].end = end;
-        ngx_str_null(&edits[k].text);
-        k++;
+    if (ngx_http_aigw_passthrough_edits(r, ctx, t, edits, &k) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (ctx->stream) {
@@ -341,19 +360,7 @@ ngx_http_aigw_openai_passthrough(ngx_http_request_t *r,
         }
     }
 
-    /* in document order */
-
-    for (i = 1; i < k; i++) {
-        e = edits[i];
-
-        for (start = i; start > 0 && edits[start - 1].start > e.start;
-             start--)
-        {
-            edits[start] = edits[start - 1];
-        }
-
-        edits[start] = e;
-    }
+    ngx_http_aigw_passthrough_sort(edits, k);
 
     *n = k;
 
@@ -732,10 +739,8 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
     ngx_array_t *events)
 {
-    int64_t                        idx;
-    ngx_uint_t                     c, d, v, e, f, m, usage;
+    ngx_uint_t                     c, e, usage;
     ngx_http_aigw_json_t          *j;
-    ngx_http_aigw_event_t         *ev;
     ngx_http_aigw_openai_parse_t  *st;
 
     if (!sev->has_data) {
@@ -755,18 +760,10 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
 
     if (sev->data.len == 6 && ngx_strncmp(sev->data.data, "[DONE]", 6) == 0) {
 
-        if (ctx->translate) {
-            if (ngx_http_aigw_openai_block(st, events, 0, -1) == NULL) {
-                return NGX_ERROR;
-            }
-
-            ev = ngx_array_push(events);
-            if (ev == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-            ev->type = ngx_http_aigw_ev_end;
+        if (ctx->translate
+            && ngx_http_aigw_openai_stream_end(st, events) != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
         return NGX_DONE;
@@ -830,25 +827,7 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
             return NGX_DONE;
         }
 
-        ev = ngx_array_push(events);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-        ev->type = ngx_http_aigw_ev_error;
-        ev->status = NGX_HTTP_BAD_GATEWAY;
-
-        v = ngx_http_aigw_json_get(j, e, "message");
-
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->text);
-
-        } else {
-            ngx_str_set(&ev->text, "the provider reported an error");
-        }
-
-        return NGX_DONE;
+        return ngx_http_aigw_openai_stream_error(j, e, events);
     }
 
     if (!ngx_http_aigw_json_is(j, c, ngx_http_aigw_json_array)
@@ -869,6 +848,74 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    return ngx_http_aigw_openai_parse_choice(st, j, c, events);
+}
+
+
+/* [DONE], when translating: the open block closes, the stream ends */
+
+static ngx_int_t
+ngx_http_aigw_openai_stream_end(ngx_http_aigw_openai_parse_t *st,
+    ngx_array_t *events)
+{
+    ngx_http_aigw_event_t  *ev;
+
+    if (ngx_http_aigw_openai_block(st, events, 0, -1) == NULL) {
+        return NGX_ERROR;
+    }
+
+    ev = ngx_array_push(events);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+    ev->type = ngx_http_aigw_ev_end;
+
+    return NGX_OK;
+}
+
+
+/* an error chunk "e", when translating */
+
+static ngx_int_t
+ngx_http_aigw_openai_stream_error(ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_array_t *events)
+{
+    ngx_uint_t              v;
+    ngx_http_aigw_event_t  *ev;
+
+    ev = ngx_array_push(events);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+    ev->type = ngx_http_aigw_ev_error;
+    ev->status = NGX_HTTP_BAD_GATEWAY;
+
+    v = ngx_http_aigw_json_get(j, e, "message");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(j, v, &ev->text);
+
+    } else {
+        ngx_str_set(&ev->text, "the provider reported an error");
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the first choice "c" of a chunk: its deltas and finish reason */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_choice(ngx_http_aigw_openai_parse_t *st,
+    ngx_http_aigw_json_t *j, ngx_uint_t c, ngx_array_t *events)
+{
+    ngx_uint_t              d, v;
+    ngx_http_aigw_event_t  *ev;
+
     if (!st->started) {
         st->started = 1;
 
@@ -888,118 +935,10 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
     c = c + 1;
     d = ngx_http_aigw_json_get(j, c, "delta");
 
-    if (ngx_http_aigw_json_is(j, d, ngx_http_aigw_json_object)) {
-
-        v = ngx_http_aigw_json_get(j, d, "reasoning_content");
-
-        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            v = ngx_http_aigw_json_get(j, d, "reasoning");
-        }
-
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
-            && j->toks[v].end - j->toks[v].start > 2)
-        {
-            ev = ngx_http_aigw_openai_block(st, events,
-                                            ngx_http_aigw_part_thinking, -1);
-            if (ev == NULL) {
-                return NGX_ERROR;
-            }
-
-            ev->type = ngx_http_aigw_ev_delta;
-            ev->kind = ngx_http_aigw_part_thinking;
-            ngx_http_aigw_json_str_raw(j, v, &ev->text);
-        }
-
-        v = ngx_http_aigw_json_get(j, d, "content");
-
-        /* a refusal streams as text, as it is in a whole response */
-
-        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
-            || j->toks[v].end - j->toks[v].start <= 2)
-        {
-            v = ngx_http_aigw_json_get(j, d, "refusal");
-        }
-
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
-            && j->toks[v].end - j->toks[v].start > 2)
-        {
-            ev = ngx_http_aigw_openai_block(st, events,
-                                            ngx_http_aigw_part_text, -1);
-            if (ev == NULL) {
-                return NGX_ERROR;
-            }
-
-            ev->type = ngx_http_aigw_ev_delta;
-            ev->kind = ngx_http_aigw_part_text;
-            ngx_http_aigw_json_str_raw(j, v, &ev->text);
-        }
-
-        v = ngx_http_aigw_json_get(j, d, "tool_calls");
-
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_array)) {
-
-            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-
-                m = ngx_http_aigw_json_get(j, e, "index");
-
-                if (m == NGX_HTTP_AIGW_JSON_NONE
-                    || ngx_http_aigw_json_int(j, m, &idx) != NGX_OK)
-                {
-                    /*
-                     * some servers leave "index" out: a delta with an id
-                     * starts another call, one without continues it
-                     */
-
-                    if (ngx_http_aigw_json_get(j, e, "id")
-                        != NGX_HTTP_AIGW_JSON_NONE
-                        || st->block != ngx_http_aigw_part_tool_call)
-                    {
-                        st->calls++;
-                    }
-
-                    idx = -st->calls;
-                }
-
-                f = ngx_http_aigw_json_get(j, e, "function");
-
-                if (st->block != ngx_http_aigw_part_tool_call
-                    || st->tool != idx)
-                {
-                    ev = ngx_http_aigw_openai_block(st, events,
-                                               ngx_http_aigw_part_tool_call,
-                                               (ngx_int_t) idx);
-                    if (ev == NULL) {
-                        return NGX_ERROR;
-                    }
-
-                    /* the block start: its id and name */
-
-                    ev--;
-
-                    (void) ngx_http_aigw_json_get_str(j, e, "id", &ev->id);
-
-                    (void) ngx_http_aigw_json_get_str(j, f, "name", &ev->name);
-
-                    events->nelts--;
-                }
-
-                m = ngx_http_aigw_json_get(j, f, "arguments");
-
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)
-                    && j->toks[m].end - j->toks[m].start > 2)
-                {
-                    ev = ngx_array_push(events);
-                    if (ev == NULL) {
-                        return NGX_ERROR;
-                    }
-
-                    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-                    ev->type = ngx_http_aigw_ev_delta;
-                    ev->kind = ngx_http_aigw_part_tool_call;
-                    ngx_http_aigw_json_str_raw(j, m, &ev->text);
-                }
-            }
-        }
+    if (ngx_http_aigw_json_is(j, d, ngx_http_aigw_json_object)
+        && ngx_http_aigw_openai_parse_delta(st, j, d, events) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     v = ngx_http_aigw_json_get(j, c, "finish_reason");
@@ -1017,6 +956,154 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
         ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
         ev->type = ngx_http_aigw_ev_finish;
         ev->stop = ngx_http_aigw_openai_stop(j, v);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_delta(ngx_http_aigw_openai_parse_t *st,
+    ngx_http_aigw_json_t *j, ngx_uint_t d, ngx_array_t *events)
+{
+    ngx_uint_t  v;
+
+    v = ngx_http_aigw_json_get(j, d, "reasoning_content");
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        v = ngx_http_aigw_json_get(j, d, "reasoning");
+    }
+
+    if (ngx_http_aigw_openai_delta_text(st, j, v, ngx_http_aigw_part_thinking,
+                                        events)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    v = ngx_http_aigw_json_get(j, d, "content");
+
+    /* a refusal streams as text, as it is in a whole response */
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+        || j->toks[v].end - j->toks[v].start <= 2)
+    {
+        v = ngx_http_aigw_json_get(j, d, "refusal");
+    }
+
+    if (ngx_http_aigw_openai_delta_text(st, j, v, ngx_http_aigw_part_text,
+                                        events)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    v = ngx_http_aigw_json_get(j, d, "tool_calls");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_array)) {
+        return ngx_http_aigw_openai_delta_tools(st, j, v, events);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a text or thinking delta "v", when it is a non-empty string */
+
+static ngx_int_t
+ngx_http_aigw_openai_delta_text(ngx_http_aigw_openai_parse_t *st,
+    ngx_http_aigw_json_t *j, ngx_uint_t v, ngx_uint_t kind,
+    ngx_array_t *events)
+{
+    ngx_http_aigw_event_t  *ev;
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+        && j->toks[v].end - j->toks[v].start > 2)
+    {
+        ev = ngx_http_aigw_openai_block(st, events, kind, -1);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        ev->type = ngx_http_aigw_ev_delta;
+        ev->kind = kind;
+        ngx_http_aigw_json_str_raw(j, v, &ev->text);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the tool call deltas of the array "v" */
+
+static ngx_int_t
+ngx_http_aigw_openai_delta_tools(ngx_http_aigw_openai_parse_t *st,
+    ngx_http_aigw_json_t *j, ngx_uint_t v, ngx_array_t *events)
+{
+    int64_t                 idx;
+    ngx_uint_t              e, f, m;
+    ngx_http_aigw_event_t  *ev;
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+
+        m = ngx_http_aigw_json_get(j, e, "index");
+
+        if (m == NGX_HTTP_AIGW_JSON_NONE
+            || ngx_http_aigw_json_int(j, m, &idx) != NGX_OK)
+        {
+            /*
+             * some servers leave "index" out: a delta with an id
+             * starts another call, one without continues it
+             */
+
+            if (ngx_http_aigw_json_get(j, e, "id")
+                != NGX_HTTP_AIGW_JSON_NONE
+                || st->block != ngx_http_aigw_part_tool_call)
+            {
+                st->calls++;
+            }
+
+            idx = -st->calls;
+        }
+
+        f = ngx_http_aigw_json_get(j, e, "function");
+
+        if (st->block != ngx_http_aigw_part_tool_call
+            || st->tool != idx)
+        {
+            ev = ngx_http_aigw_openai_block(st, events,
+                                            ngx_http_aigw_part_tool_call,
+                                            (ngx_int_t) idx);
+            if (ev == NULL) {
+                return NGX_ERROR;
+            }
+
+            /* the block start: its id and name */
+
+            ev--;
+
+            (void) ngx_http_aigw_json_get_str(j, e, "id", &ev->id);
+
+            (void) ngx_http_aigw_json_get_str(j, f, "name", &ev->name);
+
+            events->nelts--;
+        }
+
+        m = ngx_http_aigw_json_get(j, f, "arguments");
+
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)
+            && j->toks[m].end - j->toks[m].start > 2)
+        {
+            ev = ngx_array_push(events);
+            if (ev == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
+            ev->type = ngx_http_aigw_ev_delta;
+            ev->kind = ngx_http_aigw_part_tool_call;
+            ngx_http_aigw_json_str_raw(j, m, &ev->text);
+        }
     }
 
     return NGX_OK;
@@ -1102,30 +1189,13 @@ ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w)
 {
-    ngx_http_aigw_jw_t             mw;
     ngx_http_aigw_openai_write_t  *st;
 
     st = ctx->wstate;
 
     if (st == NULL) {
-        st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_openai_write_t));
+        st = ngx_http_aigw_openai_write_state(r, ctx);
         if (st == NULL) {
-            return NGX_ERROR;
-        }
-
-        st->created = ngx_time();
-        st->tool = -1;
-        ngx_str_set(&st->id, "chatcmpl-aigw");
-
-        /*
-         * st->model is JSON text, as the provider's "model" is: the
-         * requested model, decoded, is escaped again
-         */
-
-        ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
-        ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
-
-        if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -1135,31 +1205,7 @@ ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
     switch (ev->type) {
 
     case ngx_http_aigw_ev_start:
-
-        /* the strings of an event do not outlive it */
-
-        if (ev->id.len) {
-            st->id.data = ngx_pstrdup(r->pool, &ev->id);
-            if (st->id.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            st->id.len = ev->id.len;
-        }
-
-        if (ev->name.len) {
-            st->model.data = ngx_pstrdup(r->pool, &ev->name);
-            if (st->model.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            st->model.len = ev->name.len;
-        }
-
-        ngx_http_aigw_openai_chunk(st, w);
-        ngx_http_aigw_jw_lit(w, "{\"role\":\"assistant\",\"content\":\"\"},"
-                                "\"finish_reason\":null}]}\n\n");
-        break;
+        return ngx_http_aigw_openai_write_start(r, st, ev, w);
 
     case ngx_http_aigw_ev_block_start:
         if (ev->kind != ngx_http_aigw_part_tool_call) {
@@ -1181,35 +1227,7 @@ ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
         break;
 
     case ngx_http_aigw_ev_delta:
-
-        switch (ev->kind) {
-
-        case ngx_http_aigw_part_text:
-            ngx_http_aigw_openai_chunk(st, w);
-            ngx_http_aigw_jw_lit(w, "{\"content\":");
-            break;
-
-        case ngx_http_aigw_part_thinking:
-            ngx_http_aigw_openai_chunk(st, w);
-            ngx_http_aigw_jw_lit(w, "{\"reasoning_content\":");
-            break;
-
-        case ngx_http_aigw_part_tool_call:
-            ngx_http_aigw_openai_chunk(st, w);
-            ngx_http_aigw_jw_lit(w, "{\"tool_calls\":[{\"index\":");
-            ngx_http_aigw_jw_int(w, st->tool < 0 ? 0 : st->tool);
-            ngx_http_aigw_jw_lit(w, ",\"function\":{\"arguments\":");
-            ngx_http_aigw_jw_qstr(w, &ev->text);
-            ngx_http_aigw_jw_lit(w, "}}]},\"finish_reason\":null}]}\n\n");
-            return NGX_OK;
-
-        default:
-            /* signatures and redacted thinking have no place here */
-            return NGX_OK;
-        }
-
-        ngx_http_aigw_jw_qstr(w, &ev->text);
-        ngx_http_aigw_jw_lit(w, "},\"finish_reason\":null}]}\n\n");
+        ngx_http_aigw_openai_write_delta(st, ev, w);
         break;
 
     case ngx_http_aigw_ev_finish:
@@ -1220,20 +1238,7 @@ ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
         break;
 
     case ngx_http_aigw_ev_end:
-        if (ctx->include_usage) {
-            ngx_http_aigw_jw_lit(w, "data: {\"id\":");
-            ngx_http_aigw_jw_qstr(w, &st->id);
-            ngx_http_aigw_jw_lit(w, ",\"object\":\"chat.completion.chunk\","
-                                    "\"created\":");
-            ngx_http_aigw_jw_int(w, st->created);
-            ngx_http_aigw_jw_lit(w, ",\"model\":");
-            ngx_http_aigw_jw_qstr(w, &st->model);
-            ngx_http_aigw_jw_lit(w, ",\"choices\":[],\"usage\":");
-            ngx_http_aigw_openai_write_usage(w, &ctx->usage);
-            ngx_http_aigw_jw_lit(w, "}\n\n");
-        }
-
-        ngx_http_aigw_jw_lit(w, "data: [DONE]\n\n");
+        ngx_http_aigw_openai_write_end(ctx, st, w);
         break;
 
     case ngx_http_aigw_ev_raw_end:
@@ -1263,6 +1268,131 @@ ngx_http_aigw_openai_write_event(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+static ngx_http_aigw_openai_write_t *
+ngx_http_aigw_openai_write_state(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_http_aigw_jw_t             mw;
+    ngx_http_aigw_openai_write_t  *st;
+
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_openai_write_t));
+    if (st == NULL) {
+        return NULL;
+    }
+
+    st->created = ngx_time();
+    st->tool = -1;
+    ngx_str_set(&st->id, "chatcmpl-aigw");
+
+    /*
+     * st->model is JSON text, as the provider's "model" is: the
+     * requested model, decoded, is escaped again
+     */
+
+    ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
+    ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
+
+    if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
+        return NULL;
+    }
+
+    return st;
+}
+
+
+/* the role chunk, with the provider's id and model when it gave them */
+
+static ngx_int_t
+ngx_http_aigw_openai_write_start(ngx_http_request_t *r,
+    ngx_http_aigw_openai_write_t *st, ngx_http_aigw_event_t *ev,
+    ngx_http_aigw_jw_t *w)
+{
+    /* the strings of an event do not outlive it */
+
+    if (ev->id.len) {
+        st->id.data = ngx_pstrdup(r->pool, &ev->id);
+        if (st->id.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->id.len = ev->id.len;
+    }
+
+    if (ev->name.len) {
+        st->model.data = ngx_pstrdup(r->pool, &ev->name);
+        if (st->model.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->model.len = ev->name.len;
+    }
+
+    ngx_http_aigw_openai_chunk(st, w);
+    ngx_http_aigw_jw_lit(w, "{\"role\":\"assistant\",\"content\":\"\"},"
+                            "\"finish_reason\":null}]}\n\n");
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_openai_write_delta(ngx_http_aigw_openai_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w)
+{
+    switch (ev->kind) {
+
+    case ngx_http_aigw_part_text:
+        ngx_http_aigw_openai_chunk(st, w);
+        ngx_http_aigw_jw_lit(w, "{\"content\":");
+        break;
+
+    case ngx_http_aigw_part_thinking:
+        ngx_http_aigw_openai_chunk(st, w);
+        ngx_http_aigw_jw_lit(w, "{\"reasoning_content\":");
+        break;
+
+    case ngx_http_aigw_part_tool_call:
+        ngx_http_aigw_openai_chunk(st, w);
+        ngx_http_aigw_jw_lit(w, "{\"tool_calls\":[{\"index\":");
+        ngx_http_aigw_jw_int(w, st->tool < 0 ? 0 : st->tool);
+        ngx_http_aigw_jw_lit(w, ",\"function\":{\"arguments\":");
+        ngx_http_aigw_jw_qstr(w, &ev->text);
+        ngx_http_aigw_jw_lit(w, "}}]},\"finish_reason\":null}]}\n\n");
+        return;
+
+    default:
+        /* signatures and redacted thinking have no place here */
+        return;
+    }
+
+    ngx_http_aigw_jw_qstr(w, &ev->text);
+    ngx_http_aigw_jw_lit(w, "},\"finish_reason\":null}]}\n\n");
+}
+
+
+/* the usage chunk when the client asked for it, and [DONE] */
+
+static void
+ngx_http_aigw_openai_write_end(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_openai_write_t *st, ngx_http_aigw_jw_t *w)
+{
+    if (ctx->include_usage) {
+        ngx_http_aigw_jw_lit(w, "data: {\"id\":");
+        ngx_http_aigw_jw_qstr(w, &st->id);
+        ngx_http_aigw_jw_lit(w, ",\"object\":\"chat.completion.chunk\","
+                                "\"created\":");
+        ngx_http_aigw_jw_int(w, st->created);
+        ngx_http_aigw_jw_lit(w, ",\"model\":");
+        ngx_http_aigw_jw_qstr(w, &st->model);
+        ngx_http_aigw_jw_lit(w, ",\"choices\":[],\"usage\":");
+        ngx_http_aigw_openai_write_usage(w, &ctx->usage);
+        ngx_http_aigw_jw_lit(w, "}\n\n");
+    }
+
+    ngx_http_aigw_jw_lit(w, "data: [DONE]\n\n");
 }
 
 
@@ -1521,258 +1651,341 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat)
 {
-    int64_t                n;
-    ngx_int_t              rc;
-    ngx_str_t              key, *s;
-    ngx_uint_t             k, v, e, m, f, i, a;
-    ngx_http_aigw_msg_t   *msg;
-    ngx_http_aigw_part_t  *part;
-    ngx_http_aigw_tool_t  *tool;
+    ngx_int_t   rc;
+    ngx_uint_t  k;
 
     chat->max_tokens = -1;
     chat->parallel_tools = -1;
 
     for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
-        v = k + 1;
-        ngx_http_aigw_json_str_raw(j, k, &key);
 
-        if (j->toks[v].type == ngx_http_aigw_json_null) {
+        if (j->toks[k + 1].type == ngx_http_aigw_json_null) {
             continue;
         }
 
-#define ngx_http_aigw_is(name)                                               \
-        (key.len == sizeof(name) - 1                                         \
-         && ngx_strncmp(key.data, name, sizeof(name) - 1) == 0)
-
-        if (ngx_http_aigw_is("model") || ngx_http_aigw_is("stream")
-            || ngx_http_aigw_is("stream_options")
-            || ngx_http_aigw_is("providerOptions"))
-        {
-            continue;
+        rc = ngx_http_aigw_openai_parse_field(r, ctx, j, k, chat);
+        if (rc != NGX_OK) {
+            return rc;
         }
-
-        if (ngx_http_aigw_is("max_tokens")
-            || ngx_http_aigw_is("max_completion_tokens"))
-        {
-            if (ngx_http_aigw_json_int(j, v, &n) != NGX_OK || n < 1) {
-                return ngx_http_aigw_reject(r, ctx, "\"%V\" must be a "
-                                            "positive integer", &key);
-            }
-
-            chat->max_tokens = n;
-            continue;
-        }
-
-        if (ngx_http_aigw_is("temperature")) {
-            ngx_http_aigw_json_raw(j, v, &chat->temperature);
-            continue;
-        }
-
-        if (ngx_http_aigw_is("top_p")) {
-            ngx_http_aigw_json_raw(j, v, &chat->top_p);
-            continue;
-        }
-
-        if (ngx_http_aigw_is("user")) {
-            ngx_http_aigw_json_str_raw(j, v, &chat->user);
-            continue;
-        }
-
-        if (ngx_http_aigw_is("reasoning_effort")) {
-            if (j->toks[v].type != ngx_http_aigw_json_string) {
-                return ngx_http_aigw_reject(r, ctx, "\"%V\" must be a string",
-                                            &key);
-            }
-
-            ngx_http_aigw_json_str_raw(j, v, &chat->effort);
-
-            chat->thinking = ngx_http_aigw_json_str_eq(j, v, "none")
-                             ? ngx_http_aigw_think_disabled
-                             : ngx_http_aigw_think_enabled;
-            continue;
-        }
-
-        if (ngx_http_aigw_is("parallel_tool_calls")) {
-            chat->parallel_tools =
-                          (j->toks[v].type == ngx_http_aigw_json_true);
-            continue;
-        }
-
-        if (ngx_http_aigw_is("stop")) {
-            if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            if (j->toks[v].type == ngx_http_aigw_json_string) {
-                s = ngx_array_push(&chat->stop);
-                if (s == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ngx_http_aigw_json_str_raw(j, v, s);
-                continue;
-            }
-
-            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-                if (j->toks[e].type != ngx_http_aigw_json_string) {
-                    return ngx_http_aigw_reject(r, ctx, "\"stop\" must hold "
-                                                "strings", NULL);
-                }
-
-                s = ngx_array_push(&chat->stop);
-                if (s == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ngx_http_aigw_json_str_raw(j, e, s);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("tool_choice")) {
-            if (ngx_http_aigw_json_str_eq(j, v, "auto")) {
-                chat->tool_choice = ngx_http_aigw_choice_auto;
-
-            } else if (ngx_http_aigw_json_str_eq(j, v, "none")) {
-                chat->tool_choice = ngx_http_aigw_choice_none;
-
-            } else if (ngx_http_aigw_json_str_eq(j, v, "required")) {
-                chat->tool_choice = ngx_http_aigw_choice_any;
-
-            } else {
-                f = ngx_http_aigw_json_get(j, v, "function");
-                m = ngx_http_aigw_json_get(j, f, "name");
-
-                if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    return ngx_http_aigw_reject(r, ctx, "unsupported "
-                                                "\"tool_choice\"", NULL);
-                }
-
-                chat->tool_choice = ngx_http_aigw_choice_tool;
-                ngx_http_aigw_json_str_raw(j, m, &chat->tool_choice_name);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("tools")) {
-            if (ngx_array_init(&chat->tools, r->pool,
-                               ngx_max(j->toks[v].count, 1),
-                               sizeof(ngx_http_aigw_tool_t))
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-                m = ngx_http_aigw_json_get(j, e, "type");
-
-                if (!ngx_http_aigw_json_str_eq(j, m, "function")) {
-                    return ngx_http_aigw_reject(r, ctx, "only tools of type "
-                                                "\"function\" can be "
-                                                "translated", NULL);
-                }
-
-                f = ngx_http_aigw_json_get(j, e, "function");
-                m = ngx_http_aigw_json_get(j, f, "name");
-
-                if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    return ngx_http_aigw_reject(r, ctx, "a tool has no "
-                                                "\"function.name\"", NULL);
-                }
-
-                tool = ngx_array_push(&chat->tools);
-                if (tool == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
-                ngx_http_aigw_json_str_raw(j, m, &tool->name);
-
-                (void) ngx_http_aigw_json_get_str(j, f, "description",
-                                                    &tool->description);
-
-                m = ngx_http_aigw_json_get(j, f, "parameters");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
-                    ngx_http_aigw_json_raw(j, m, &tool->schema);
-                }
-
-                m = ngx_http_aigw_json_get(j, f, "strict");
-                if (m != NGX_HTTP_AIGW_JSON_NONE) {
-                    ngx_http_aigw_json_raw(j, m, &tool->strict);
-                }
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("n")) {
-            if (ngx_http_aigw_json_int(j, v, &n) == NGX_OK && n == 1) {
-                continue;
-            }
-
-            return ngx_http_aigw_reject(r, ctx, "\"n\" other than 1 cannot be "
-                                        "translated for this provider", NULL);
-        }
-
-        if (ngx_http_aigw_is("logprobs") || ngx_http_aigw_is("top_logprobs")
-            || ngx_http_aigw_is("audio") || ngx_http_aigw_is("modalities")
-            || ngx_http_aigw_is("functions")
-            || ngx_http_aigw_is("function_call")
-            || ngx_http_aigw_is("prediction")
-            || ngx_http_aigw_is("web_search_options"))
-        {
-            if (j->toks[v].type == ngx_http_aigw_json_false) {
-                continue;
-            }
-
-            return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
-                                        "for this provider", &key);
-        }
-
-        if (ngx_http_aigw_is("response_format")) {
-            m = ngx_http_aigw_json_get(j, v, "type");
-
-            if (ngx_http_aigw_json_str_eq(j, m, "text")) {
-                continue;
-            }
-
-            return ngx_http_aigw_reject(r, ctx, "\"response_format\" other "
-                                        "than text cannot be translated for "
-                                        "this provider", NULL);
-        }
-
-        if (ngx_http_aigw_is("frequency_penalty")
-            || ngx_http_aigw_is("presence_penalty"))
-        {
-            ngx_http_aigw_json_raw(j, v, &key);
-
-            if (key.len == 1 && key.data[0] == '0') {
-                continue;
-            }
-
-            ngx_http_aigw_json_str_raw(j, k, &key);
-
-            return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
-                                        "for this provider", &key);
-        }
-
-        if (ngx_http_aigw_is("messages")) {
-            continue;
-        }
-
-        /* store, metadata, seed, service_tier, ...: no effect on output */
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "aigw: field \"%V\" dropped in translation", &key);
-
-#undef ngx_http_aigw_is
     }
 
-    /* messages */
+    return ngx_http_aigw_openai_parse_messages(r, ctx, j, chat);
+}
+
+
+#define ngx_http_aigw_is(name)                                               \
+    (key.len == sizeof(name) - 1                                             \
+     && ngx_strncmp(key.data, name, sizeof(name) - 1) == 0)
+
+
+/* a top-level field "k" of the request, other than null */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_field(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k,
+    ngx_http_aigw_chat_t *chat)
+{
+    int64_t     n;
+    ngx_str_t   key;
+    ngx_uint_t  v;
+
+    v = k + 1;
+    ngx_http_aigw_json_str_raw(j, k, &key);
+
+    if (ngx_http_aigw_is("model") || ngx_http_aigw_is("stream")
+        || ngx_http_aigw_is("stream_options")
+        || ngx_http_aigw_is("providerOptions"))
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("max_tokens")
+        || ngx_http_aigw_is("max_completion_tokens"))
+    {
+        if (ngx_http_aigw_json_int(j, v, &n) != NGX_OK || n < 1) {
+            return ngx_http_aigw_reject(r, ctx, "\"%V\" must be a "
+                                        "positive integer", &key);
+        }
+
+        chat->max_tokens = n;
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("temperature")) {
+        ngx_http_aigw_json_raw(j, v, &chat->temperature);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("top_p")) {
+        ngx_http_aigw_json_raw(j, v, &chat->top_p);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("user")) {
+        ngx_http_aigw_json_str_raw(j, v, &chat->user);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("reasoning_effort")) {
+        if (j->toks[v].type != ngx_http_aigw_json_string) {
+            return ngx_http_aigw_reject(r, ctx, "\"%V\" must be a string",
+                                        &key);
+        }
+
+        ngx_http_aigw_json_str_raw(j, v, &chat->effort);
+
+        chat->thinking = ngx_http_aigw_json_str_eq(j, v, "none")
+                         ? ngx_http_aigw_think_disabled
+                         : ngx_http_aigw_think_enabled;
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("parallel_tool_calls")) {
+        chat->parallel_tools =
+                      (j->toks[v].type == ngx_http_aigw_json_true);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("stop")) {
+        return ngx_http_aigw_openai_parse_stop(r, ctx, j, v, chat);
+    }
+
+    if (ngx_http_aigw_is("tool_choice")) {
+        return ngx_http_aigw_openai_parse_tool_choice(r, ctx, j, v, chat);
+    }
+
+    if (ngx_http_aigw_is("tools")) {
+        return ngx_http_aigw_openai_parse_tools(r, ctx, j, v, chat);
+    }
+
+    return ngx_http_aigw_openai_parse_other(r, ctx, j, k);
+}
+
+
+/*
+ * The fields that cannot be translated unless they ask for the default,
+ * and those dropped
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_other(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k)
+{
+    int64_t     n;
+    ngx_str_t   key;
+    ngx_uint_t  v, m;
+
+    v = k + 1;
+    ngx_http_aigw_json_str_raw(j, k, &key);
+
+    if (ngx_http_aigw_is("n")) {
+        if (ngx_http_aigw_json_int(j, v, &n) == NGX_OK && n == 1) {
+            return NGX_OK;
+        }
+
+        return ngx_http_aigw_reject(r, ctx, "\"n\" other than 1 cannot be "
+                                    "translated for this provider", NULL);
+    }
+
+    if (ngx_http_aigw_is("logprobs") || ngx_http_aigw_is("top_logprobs")
+        || ngx_http_aigw_is("audio") || ngx_http_aigw_is("modalities")
+        || ngx_http_aigw_is("functions")
+        || ngx_http_aigw_is("function_call")
+        || ngx_http_aigw_is("prediction")
+        || ngx_http_aigw_is("web_search_options"))
+    {
+        if (j->toks[v].type == ngx_http_aigw_json_false) {
+            return NGX_OK;
+        }
+
+        return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
+                                    "for this provider", &key);
+    }
+
+    if (ngx_http_aigw_is("response_format")) {
+        m = ngx_http_aigw_json_get(j, v, "type");
+
+        if (ngx_http_aigw_json_str_eq(j, m, "text")) {
+            return NGX_OK;
+        }
+
+        return ngx_http_aigw_reject(r, ctx, "\"response_format\" other "
+                                    "than text cannot be translated for "
+                                    "this provider", NULL);
+    }
+
+    if (ngx_http_aigw_is("frequency_penalty")
+        || ngx_http_aigw_is("presence_penalty"))
+    {
+        ngx_http_aigw_json_raw(j, v, &key);
+
+        if (key.len == 1 && key.data[0] == '0') {
+            return NGX_OK;
+        }
+
+        ngx_http_aigw_json_str_raw(j, k, &key);
+
+        return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
+                                    "for this provider", &key);
+    }
+
+    if (ngx_http_aigw_is("messages")) {
+        return NGX_OK;
+    }
+
+    /* store, metadata, seed, service_tier, ...: no effect on output */
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "aigw: field \"%V\" dropped in translation", &key);
+
+    return NGX_OK;
+}
+
+#undef ngx_http_aigw_is
+
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_stop(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   e;
+
+    if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (j->toks[v].type == ngx_http_aigw_json_string) {
+        s = ngx_array_push(&chat->stop);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, v, s);
+        return NGX_OK;
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        if (j->toks[e].type != ngx_http_aigw_json_string) {
+            return ngx_http_aigw_reject(r, ctx, "\"stop\" must hold "
+                                        "strings", NULL);
+        }
+
+        s = ngx_array_push(&chat->stop);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, e, s);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_tool_choice(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t  f, m;
+
+    if (ngx_http_aigw_json_str_eq(j, v, "auto")) {
+        chat->tool_choice = ngx_http_aigw_choice_auto;
+
+    } else if (ngx_http_aigw_json_str_eq(j, v, "none")) {
+        chat->tool_choice = ngx_http_aigw_choice_none;
+
+    } else if (ngx_http_aigw_json_str_eq(j, v, "required")) {
+        chat->tool_choice = ngx_http_aigw_choice_any;
+
+    } else {
+        f = ngx_http_aigw_json_get(j, v, "function");
+        m = ngx_http_aigw_json_get(j, f, "name");
+
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "unsupported "
+                                        "\"tool_choice\"", NULL);
+        }
+
+        chat->tool_choice = ngx_http_aigw_choice_tool;
+        ngx_http_aigw_json_str_raw(j, m, &chat->tool_choice_name);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_tools(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t             e, f, m;
+    ngx_http_aigw_tool_t  *tool;
+
+    if (ngx_array_init(&chat->tools, r->pool,
+                       ngx_max(j->toks[v].count, 1),
+                       sizeof(ngx_http_aigw_tool_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        m = ngx_http_aigw_json_get(j, e, "type");
+
+        if (!ngx_http_aigw_json_str_eq(j, m, "function")) {
+            return ngx_http_aigw_reject(r, ctx, "only tools of type "
+                                        "\"function\" can be "
+                                        "translated", NULL);
+        }
+
+        f = ngx_http_aigw_json_get(j, e, "function");
+        m = ngx_http_aigw_json_get(j, f, "name");
+
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "a tool has no "
+                                        "\"function.name\"", NULL);
+        }
+
+        tool = ngx_array_push(&chat->tools);
+        if (tool == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
+        ngx_http_aigw_json_str_raw(j, m, &tool->name);
+
+        (void) ngx_http_aigw_json_get_str(j, f, "description",
+                                            &tool->description);
+
+        m = ngx_http_aigw_json_get(j, f, "parameters");
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+            ngx_http_aigw_json_raw(j, m, &tool->schema);
+        }
+
+        m = ngx_http_aigw_json_get(j, f, "strict");
+        if (m != NGX_HTTP_AIGW_JSON_NONE) {
+            ngx_http_aigw_json_raw(j, m, &tool->strict);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_messages(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_int_t             rc;
+    ngx_uint_t            v, e;
+    ngx_http_aigw_msg_t  *msg;
 
     v = ngx_http_aigw_json_get(j, 0, "messages");
 
@@ -1783,9 +1996,7 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    i = 0;
-
-    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next, i++) {
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
 
         if (j->toks[e].type != ngx_http_aigw_json_object) {
             return ngx_http_aigw_reject(r, ctx, "each of \"messages\" must be "
@@ -1806,75 +2017,93 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        m = ngx_http_aigw_json_get(j, e, "role");
-
-        if (ngx_http_aigw_json_str_eq(j, m, "system")
-            || ngx_http_aigw_json_str_eq(j, m, "developer"))
-        {
-            msg->role = ngx_http_aigw_role_system;
-
-        } else if (ngx_http_aigw_json_str_eq(j, m, "user")) {
-            msg->role = ngx_http_aigw_role_user;
-
-        } else if (ngx_http_aigw_json_str_eq(j, m, "assistant")) {
-            msg->role = ngx_http_aigw_role_assistant;
-
-        } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
-            msg->role = ngx_http_aigw_role_tool;
-
-            m = ngx_http_aigw_json_get(j, e, "tool_call_id");
-
-            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                return ngx_http_aigw_reject(r, ctx, "a \"tool\" message needs "
-                                            "\"tool_call_id\"", NULL);
-            }
-
-            ngx_http_aigw_json_str_raw(j, m, &msg->tool_call_id);
-
-        } else {
-            return ngx_http_aigw_reject(r, ctx, "a message has no valid "
-                                        "\"role\"", NULL);
-        }
-
-        m = ngx_http_aigw_json_get(j, e, "content");
-
-        rc = ngx_http_aigw_openai_parse_content(r, ctx, j, m, &msg->parts);
+        rc = ngx_http_aigw_openai_parse_message(r, ctx, j, e, msg);
         if (rc != NGX_OK) {
             return rc;
         }
+    }
 
-        if (msg->role != ngx_http_aigw_role_assistant) {
-            continue;
+    return NGX_OK;
+}
+
+
+/* one message "e" of the request: role, content, tool calls */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_message(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_msg_t *msg)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             k, m, f, a;
+    ngx_http_aigw_part_t  *part;
+
+    m = ngx_http_aigw_json_get(j, e, "role");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "system")
+        || ngx_http_aigw_json_str_eq(j, m, "developer"))
+    {
+        msg->role = ngx_http_aigw_role_system;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "user")) {
+        msg->role = ngx_http_aigw_role_user;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "assistant")) {
+        msg->role = ngx_http_aigw_role_assistant;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
+        msg->role = ngx_http_aigw_role_tool;
+
+        m = ngx_http_aigw_json_get(j, e, "tool_call_id");
+
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "a \"tool\" message needs "
+                                        "\"tool_call_id\"", NULL);
         }
 
-        m = ngx_http_aigw_json_get(j, e, "tool_calls");
+        ngx_http_aigw_json_str_raw(j, m, &msg->tool_call_id);
 
-        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_array)) {
-            continue;
+    } else {
+        return ngx_http_aigw_reject(r, ctx, "a message has no valid "
+                                    "\"role\"", NULL);
+    }
+
+    m = ngx_http_aigw_json_get(j, e, "content");
+
+    rc = ngx_http_aigw_openai_parse_content(r, ctx, j, m, &msg->parts);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (msg->role != ngx_http_aigw_role_assistant) {
+        return NGX_OK;
+    }
+
+    m = ngx_http_aigw_json_get(j, e, "tool_calls");
+
+    if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_array)) {
+        return NGX_OK;
+    }
+
+    for (k = m + 1; k < j->toks[m].next; k = j->toks[k].next) {
+        part = ngx_array_push(&msg->parts);
+        if (part == NULL) {
+            return NGX_ERROR;
         }
 
-        for (k = m + 1; k < j->toks[m].next; k = j->toks[k].next) {
-            part = ngx_array_push(&msg->parts);
-            if (part == NULL) {
-                return NGX_ERROR;
-            }
+        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        part->type = ngx_http_aigw_part_tool_call;
+        part->input_string = 1;
 
-            ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-            part->type = ngx_http_aigw_part_tool_call;
-            part->input_string = 1;
+        (void) ngx_http_aigw_json_get_str(j, k, "id", &part->id);
 
-            (void) ngx_http_aigw_json_get_str(j, k, "id", &part->id);
+        f = ngx_http_aigw_json_get(j, k, "function");
 
-            f = ngx_http_aigw_json_get(j, k, "function");
+        (void) ngx_http_aigw_json_get_str(j, f, "name", &part->name);
 
-            /* "v" is the messages array: not to be reused here */
-
-            (void) ngx_http_aigw_json_get_str(j, f, "name", &part->name);
-
-            a = ngx_http_aigw_json_get(j, f, "arguments");
-            if (ngx_http_aigw_json_is(j, a, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, a, &part->input);
-            }
+        a = ngx_http_aigw_json_get(j, f, "arguments");
+        if (ngx_http_aigw_json_is(j, a, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, a, &part->input);
         }
     }
 
@@ -2002,19 +2231,29 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w)
 {
-    ngx_str_t              *s;
-    ngx_uint_t              i, k, n, other, reasoning;
-    ngx_http_aigw_msg_t    *msg;
-    ngx_http_aigw_chat_t   *chat;
-    ngx_http_aigw_part_t   *part;
-    ngx_http_aigw_tool_t   *tool;
-
-    chat = ctx->chat;
-    reasoning = t->model->reasoning;
-
     ngx_http_aigw_jw_lit(w, "{\"model\":\"");
     ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
     ngx_http_aigw_jw_lit(w, "\",\"messages\":[");
+
+    ngx_http_aigw_openai_write_messages(w, ctx->chat);
+
+    ngx_http_aigw_jw_lit(w, "]");
+
+    ngx_http_aigw_openai_write_tools(w, ctx->chat);
+    ngx_http_aigw_openai_write_params(w, ctx, t->model->reasoning);
+
+    ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_openai_write_messages(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t            i, n;
+    ngx_http_aigw_msg_t  *msg;
 
     n = 0;
 
@@ -2031,7 +2270,6 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
     msg = chat->messages.elts;
 
     for (i = 0; i < chat->messages.nelts; i++) {
-        part = msg[i].parts.elts;
 
         switch (msg[i].role) {
 
@@ -2056,122 +2294,159 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
             break;
 
         case ngx_http_aigw_role_user:
-
-            /* tool results go first, each as a "tool" message */
-
-            other = 0;
-
-            for (k = 0; k < msg[i].parts.nelts; k++) {
-                if (part[k].type != ngx_http_aigw_part_tool_result) {
-                    other = 1;
-                    continue;
-                }
-
-                ngx_http_aigw_jw_cstr(w, n++ ? ",{\"role\":\"tool\","
-                                              "\"tool_call_id\":"
-                                            : "{\"role\":\"tool\","
-                                              "\"tool_call_id\":");
-                ngx_http_aigw_jw_qstr(w, &part[k].id);
-                ngx_http_aigw_jw_lit(w, ",\"content\":");
-
-                /* a tool message needs text, if only an empty one */
-
-                if (ngx_http_aigw_openai_count(part[k].content,
-                                               ngx_http_aigw_part_text))
-                {
-                    ngx_http_aigw_openai_write_parts(w, part[k].content,
-                                                 ngx_http_aigw_part_text);
-
-                } else {
-                    ngx_http_aigw_jw_lit(w, "\"\"");
-                }
-
-                ngx_http_aigw_jw_lit(w, "}");
-            }
-
-            /*
-             * images of tool results follow as user messages, after all
-             * the tool messages: OpenAI wants those right after the
-             * assistant message with the tool calls
-             */
-
-            for (k = 0; k < msg[i].parts.nelts; k++) {
-                if (part[k].type == ngx_http_aigw_part_tool_result
-                    && part[k].content)
-                {
-                    ngx_http_aigw_openai_write_parts(w, part[k].content,
-                                                 ngx_http_aigw_part_image);
-                }
-            }
-
-            if (!other) {
-                break;
-            }
-
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"role\":\"user\",\"content\":"
-                                        : "{\"role\":\"user\",\"content\":");
-            ngx_http_aigw_openai_write_parts(w, &msg[i].parts, 0);
-            ngx_http_aigw_jw_lit(w, "}");
+            ngx_http_aigw_openai_write_user(w, &msg[i], &n);
             break;
 
         default: /* assistant */
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"role\":\"assistant\","
-                                          "\"content\":"
-                                        : "{\"role\":\"assistant\","
-                                          "\"content\":");
-
-            /* content may be null only beside tool calls */
-
-            if (ngx_http_aigw_openai_count(&msg[i].parts,
-                                           ngx_http_aigw_part_text)
-                || ngx_http_aigw_openai_count(&msg[i].parts,
-                                              ngx_http_aigw_part_tool_call))
-            {
-                ngx_http_aigw_openai_write_parts(w, &msg[i].parts,
-                                                 ngx_http_aigw_part_text);
-
-            } else {
-                ngx_http_aigw_jw_lit(w, "\"\"");
-            }
-
-            other = 0;
-
-            for (k = 0; k < msg[i].parts.nelts; k++) {
-                if (part[k].type != ngx_http_aigw_part_tool_call) {
-                    continue;
-                }
-
-                ngx_http_aigw_jw_cstr(w, other++ ? ",{\"id\":"
-                                                : ",\"tool_calls\":[{\"id\":");
-                ngx_http_aigw_jw_qstr(w, &part[k].id);
-                ngx_http_aigw_jw_lit(w, ",\"type\":\"function\",\"function\":"
-                                        "{\"name\":");
-                ngx_http_aigw_jw_qstr(w, &part[k].name);
-                ngx_http_aigw_jw_lit(w, ",\"arguments\":");
-
-                if (part[k].input_string) {
-                    ngx_http_aigw_jw_qstr(w, &part[k].input);
-
-                } else {
-                    ngx_http_aigw_jw_lit(w, "\"");
-                    ngx_http_aigw_jw_escape(w, part[k].input.data,
-                                            part[k].input.len);
-                    ngx_http_aigw_jw_lit(w, "\"");
-                }
-
-                ngx_http_aigw_jw_lit(w, "}}");
-            }
-
-            if (other) {
-                ngx_http_aigw_jw_lit(w, "]");
-            }
-
-            ngx_http_aigw_jw_lit(w, "}");
+            ngx_http_aigw_openai_write_assistant(w, &msg[i], &n);
             break;
         }
     }
+}
 
-    ngx_http_aigw_jw_lit(w, "]");
+
+/*
+ * A user message: its tool results go first, each as a "tool" message
+ * ("n" counts the messages written)
+ */
+
+static void
+ngx_http_aigw_openai_write_user(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_msg_t *msg, ngx_uint_t *n)
+{
+    ngx_uint_t             k, other;
+    ngx_http_aigw_part_t  *part;
+
+    part = msg->parts.elts;
+
+    other = 0;
+
+    for (k = 0; k < msg->parts.nelts; k++) {
+        if (part[k].type != ngx_http_aigw_part_tool_result) {
+            other = 1;
+            continue;
+        }
+
+        ngx_http_aigw_jw_cstr(w, (*n)++ ? ",{\"role\":\"tool\","
+                                          "\"tool_call_id\":"
+                                        : "{\"role\":\"tool\","
+                                          "\"tool_call_id\":");
+        ngx_http_aigw_jw_qstr(w, &part[k].id);
+        ngx_http_aigw_jw_lit(w, ",\"content\":");
+
+        /* a tool message needs text, if only an empty one */
+
+        if (ngx_http_aigw_openai_count(part[k].content,
+                                       ngx_http_aigw_part_text))
+        {
+            ngx_http_aigw_openai_write_parts(w, part[k].content,
+                                         ngx_http_aigw_part_text);
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "\"\"");
+        }
+
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    /*
+     * images of tool results follow as user messages, after all
+     * the tool messages: OpenAI wants those right after the
+     * assistant message with the tool calls
+     */
+
+    for (k = 0; k < msg->parts.nelts; k++) {
+        if (part[k].type == ngx_http_aigw_part_tool_result
+            && part[k].content)
+        {
+            ngx_http_aigw_openai_write_parts(w, part[k].content,
+                                         ngx_http_aigw_part_image);
+        }
+    }
+
+    if (!other) {
+        return;
+    }
+
+    ngx_http_aigw_jw_cstr(w, (*n)++ ? ",{\"role\":\"user\",\"content\":"
+                                    : "{\"role\":\"user\",\"content\":");
+    ngx_http_aigw_openai_write_parts(w, &msg->parts, 0);
+    ngx_http_aigw_jw_lit(w, "}");
+}
+
+
+static void
+ngx_http_aigw_openai_write_assistant(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_msg_t *msg, ngx_uint_t *n)
+{
+    ngx_uint_t             k, other;
+    ngx_http_aigw_part_t  *part;
+
+    part = msg->parts.elts;
+
+    ngx_http_aigw_jw_cstr(w, (*n)++ ? ",{\"role\":\"assistant\","
+                                      "\"content\":"
+                                    : "{\"role\":\"assistant\","
+                                      "\"content\":");
+
+    /* content may be null only beside tool calls */
+
+    if (ngx_http_aigw_openai_count(&msg->parts,
+                                   ngx_http_aigw_part_text)
+        || ngx_http_aigw_openai_count(&msg->parts,
+                                      ngx_http_aigw_part_tool_call))
+    {
+        ngx_http_aigw_openai_write_parts(w, &msg->parts,
+                                         ngx_http_aigw_part_text);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "\"\"");
+    }
+
+    other = 0;
+
+    for (k = 0; k < msg->parts.nelts; k++) {
+        if (part[k].type != ngx_http_aigw_part_tool_call) {
+            continue;
+        }
+
+        ngx_http_aigw_jw_cstr(w, other++ ? ",{\"id\":"
+                                        : ",\"tool_calls\":[{\"id\":");
+        ngx_http_aigw_jw_qstr(w, &part[k].id);
+        ngx_http_aigw_jw_lit(w, ",\"type\":\"function\",\"function\":"
+                                "{\"name\":");
+        ngx_http_aigw_jw_qstr(w, &part[k].name);
+        ngx_http_aigw_jw_lit(w, ",\"arguments\":");
+
+        if (part[k].input_string) {
+            ngx_http_aigw_jw_qstr(w, &part[k].input);
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "\"");
+            ngx_http_aigw_jw_escape(w, part[k].input.data,
+                                    part[k].input.len);
+            ngx_http_aigw_jw_lit(w, "\"");
+        }
+
+        ngx_http_aigw_jw_lit(w, "}}");
+    }
+
+    if (other) {
+        ngx_http_aigw_jw_lit(w, "]");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
+}
+
+
+/* tools, parallel_tool_calls, tool_choice */
+
+static void
+ngx_http_aigw_openai_write_tools(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t             i;
+    ngx_http_aigw_tool_t  *tool;
 
     if (chat->tools.nelts) {
         tool = chat->tools.elts;
@@ -2233,6 +2508,20 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
     default:
         break;
     }
+}
+
+
+/* the sampling parameters, user, reasoning_effort, stream */
+
+static void
+ngx_http_aigw_openai_write_params(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t reasoning)
+{
+    ngx_str_t             *s;
+    ngx_uint_t             i;
+    ngx_http_aigw_chat_t  *chat;
+
+    chat = ctx->chat;
 
     if (chat->max_tokens > 0) {
         ngx_http_aigw_jw_cstr(w, reasoning ? ",\"max_completion_tokens\":"
@@ -2311,10 +2600,6 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
         ngx_http_aigw_jw_lit(w, ",\"stream\":true,\"stream_options\":"
                                 "{\"include_usage\":true}");
     }
-
-    ngx_http_aigw_jw_lit(w, "}");
-
-    return w->error ? NGX_ERROR : NGX_OK;
 }
 
 

@@ -376,3 +376,84 @@ ngx_http_aigw_request_target(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     return NGX_OK;
 }
+
+
+/*
+ * What every same-format body changes: the model id when the target's
+ * differs, and the gateway's own options member goes.  The edits are
+ * appended at edits[*n] in that order; ngx_http_aigw_passthrough_sort()
+ * puts them in document order once the format has added its own.
+ */
+
+ngx_int_t
+ngx_http_aigw_passthrough_edits(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_json_edit_t *edits, ngx_uint_t *n)
+{
+    size_t                 start, end;
+    ngx_str_t              raw;
+    ngx_uint_t             k;
+    ngx_http_aigw_jw_t     w;
+    ngx_http_aigw_json_t  *j;
+
+    j = &ctx->json;
+    k = *n;
+
+    ngx_http_aigw_json_str_raw(j, ctx->model_tok, &raw);
+
+    if (raw.len != t->id.len
+        || ngx_strncmp(raw.data, t->id.data, raw.len) != 0)
+    {
+        ngx_http_aigw_jw_init(&w, r->pool, t->id.len + 8);
+        ngx_http_aigw_jw_lit(&w, "\"");
+        ngx_http_aigw_jw_escape(&w, t->id.data, t->id.len);
+        ngx_http_aigw_jw_lit(&w, "\"");
+
+        edits[k].start = j->toks[ctx->model_tok].start;
+        edits[k].end = j->toks[ctx->model_tok].end;
+
+        if (ngx_http_aigw_jw_flatten(&w, &edits[k].text) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        k++;
+    }
+
+    if (ctx->options_key) {
+        if (ngx_http_aigw_json_member_range(j, 0, ctx->options_key,
+                                            &start, &end)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        edits[k].start = start;
+        edits[k].end = end;
+        ngx_str_null(&edits[k].text);
+        k++;
+    }
+
+    *n = k;
+
+    return NGX_OK;
+}
+
+
+/* a stable insertion sort by start: the edits are few */
+
+void
+ngx_http_aigw_passthrough_sort(ngx_http_aigw_json_edit_t *edits, ngx_uint_t n)
+{
+    ngx_uint_t                 i, k;
+    ngx_http_aigw_json_edit_t  e;
+
+    for (i = 1; i < n; i++) {
+        e = edits[i];
+
+        for (k = i; k > 0 && edits[k - 1].start > e.start; k--) {
+            edits[k] = edits[k - 1];
+        }
+
+        edits[k] = e;
+    }
+}
