@@ -145,8 +145,8 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=0 TEST_NGINX_RANDOMIZE=1 prove -j2 -r t/
 
 bench: deps build
-	@command -v wrk >/dev/null 2>&1 || \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk
+	@command -v wrk >/dev/null 2>&1 && command -v strace >/dev/null 2>&1 || \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk strace
 	BUILD=$(BUILD) NGINX=$(NGINX) bench/run
 
 clean:
