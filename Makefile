@@ -20,6 +20,8 @@ NGINX      ?= /usr/sbin/nginx
 AIGW_PORT  ?= 8080
 BUILD      ?= $(CURDIR)/objs
 MODULE     := $(BUILD)/ngx_http_aigw_module.so
+# test only (t/hooks/, t/080-stages.t): never loaded by `make run`
+TEST_MODULE := $(BUILD)/ngx_http_aigw_test_module.so
 RUNDIR     := $(BUILD)/run
 
 # configure flags: Debian's own (conf_flags) when building against
@@ -46,7 +48,8 @@ DEB_PACKAGES := gcc make nginx nginx-dev \
                 redis-server libnginx-mod-http-echo libnginx-mod-http-js \
                 curl openssl ca-certificates
 
-SRCS := $(wildcard ngx_http_aigw_module/*.c ngx_http_aigw_module/*.h)
+SRCS := $(wildcard ngx_http_aigw_module/*.c ngx_http_aigw_module/*.h \
+                  t/hooks/*.c)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -78,7 +81,7 @@ $(BUILD)/Makefile: config
 
 $(MODULE): $(BUILD)/Makefile $(SRCS)
 	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
-	@test -f $(MODULE)
+	@test -f $(MODULE) -a -f $(TEST_MODULE)
 
 deps:
 	@missing=""; \
@@ -131,6 +134,7 @@ stop:
 
 test: deps build
 	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	TEST_NGINX_AIGW_TEST_MODULE=$(TEST_MODULE) \
 	TEST_NGINX_RANDOMIZE=1 prove -j2 -r t/
 
 sanitize: deps
@@ -142,6 +146,7 @@ sanitize: deps
 	    "$(NGINX)" > $(SAN_BUILD)/nginx && chmod +x $(SAN_BUILD)/nginx
 	TEST_NGINX_BINARY=$(SAN_BUILD)/nginx \
 	TEST_NGINX_LOAD_MODULES=$(SAN_BUILD)/ngx_http_aigw_module.so \
+	TEST_NGINX_AIGW_TEST_MODULE=$(SAN_BUILD)/ngx_http_aigw_test_module.so \
 	ASAN_OPTIONS=detect_leaks=0 TEST_NGINX_RANDOMIZE=1 prove -j2 -r t/
 
 bench: deps build

@@ -239,7 +239,11 @@ ngx_http_aigw_check_content_type(ngx_http_request_t *r)
 
 /*
  * The stages a request goes through once its body is read; after the last
- * one it goes to ngx_http_upstream.  A stage returns:
+ * one it goes to ngx_http_upstream.  They are registered while the
+ * configuration is read, with ngx_http_aigw_add_stage() in a slot
+ * (NGX_HTTP_AIGW_STAGE_PARSE ... _PLAN: the module's own parse and plan
+ * stages take the first and the last), and run slot by slot, those of a
+ * slot in the order they were added.  A stage returns:
  *
  *   ngx_http_aigw_next       the next stage runs;
  *   ngx_http_aigw_finished   ngx_http_finalize_request(r, ctx->rc);
@@ -255,19 +259,93 @@ ngx_http_aigw_check_content_type(ngx_http_request_t *r)
  * ngx_http_test_reading(); or the worker exits), the release handler given
  * to ngx_http_aigw_suspend() runs instead, once, and the lookup must then
  * never touch the request again.  A lookup that needs the parsed request
- * goes after the prepare stage; one that may change the targets (budgets,
+ * goes after the parse stage; one that may change the targets (budgets,
  * keys) goes before the plan stage.
  */
 
-typedef ngx_http_aigw_outcome_e (*ngx_http_aigw_stage_pt)(
-    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+ngx_int_t
+ngx_http_aigw_add_stage(ngx_conf_t *cf, ngx_uint_t slot,
+    ngx_http_aigw_stage_pt handler)
+{
+    ngx_http_aigw_stage_pt     *h;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    if (slot > NGX_HTTP_AIGW_STAGE_PLAN) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "aigw: no handler stage slot %ui", slot);
+        return NGX_ERROR;
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_aigw_module);
+
+    h = ngx_array_push(&amcf->slots[slot]);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = handler;
+
+    return NGX_OK;
+}
 
 
-static ngx_http_aigw_stage_pt  ngx_http_aigw_stages[] = {
-    ngx_http_aigw_prepare_stage,       /* parse and validate the body */
-    ngx_http_aigw_plan_stage,          /* the targets, or a local answer */
-    NULL
-};
+ngx_int_t
+ngx_http_aigw_add_core_stages(ngx_conf_t *cf)
+{
+    if (ngx_http_aigw_add_stage(cf, NGX_HTTP_AIGW_STAGE_PARSE,
+                                ngx_http_aigw_prepare_stage)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_aigw_add_stage(cf, NGX_HTTP_AIGW_STAGE_PLAN,
+                                   ngx_http_aigw_plan_stage);
+}
+
+
+/*
+ * The init_module handler: every module's postconfiguration has run, so
+ * the slots are complete; their stages become one array, walked per
+ * request.
+ */
+
+ngx_int_t
+ngx_http_aigw_init_stages(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i, n;
+    ngx_http_aigw_stage_pt     *h;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_aigw_module);
+    if (amcf == NULL) {
+        return NGX_OK;
+    }
+
+    n = 1;
+
+    for (i = 0; i <= NGX_HTTP_AIGW_STAGE_PLAN; i++) {
+        n += amcf->slots[i].nelts;
+    }
+
+    amcf->stages = ngx_palloc(cycle->pool, n * sizeof(ngx_http_aigw_stage_pt));
+    if (amcf->stages == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = amcf->stages;
+
+    for (i = 0; i <= NGX_HTTP_AIGW_STAGE_PLAN; i++) {
+        n = amcf->slots[i].nelts;
+        ngx_memcpy(h, amcf->slots[i].elts,
+                   n * sizeof(ngx_http_aigw_stage_pt));
+        h += n;
+    }
+
+    *h = NULL;
+
+    return NGX_OK;
+}
 
 
 static void
@@ -286,11 +364,14 @@ ngx_http_aigw_body_handler(ngx_http_request_t *r)
 static void
 ngx_http_aigw_run(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
-    ngx_int_t               rc;
-    ngx_http_aigw_stage_pt  stage;
+    ngx_int_t                   rc;
+    ngx_http_aigw_stage_pt      stage;
+    ngx_http_aigw_main_conf_t  *amcf;
 
-    while (ngx_http_aigw_stages[ctx->stage]) {
-        stage = ngx_http_aigw_stages[ctx->stage++];
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    while (amcf->stages[ctx->stage]) {
+        stage = amcf->stages[ctx->stage++];
 
         switch (stage(r, ctx)) {
 

@@ -444,7 +444,7 @@ ngx_module_t  ngx_http_aigw_module = {
     ngx_http_aigw_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_aigw_init_stages,             /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -495,13 +495,14 @@ ngx_http_aigw_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_aigw_log_handler;
 
-    return NGX_OK;
+    return ngx_http_aigw_add_core_stages(cf);
 }
 
 
 static void *
 ngx_http_aigw_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_aigw_main_conf_t  *amcf;
 
     amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_aigw_main_conf_t));
@@ -515,6 +516,7 @@ ngx_http_aigw_create_main_conf(ngx_conf_t *cf)
      *     amcf->zone = NULL;
      *     amcf->ssl_trusted_certificate = { 0, NULL };
      *     amcf->need_ssl = 0;
+     *     amcf->stages = NULL;
      */
 
     if (ngx_array_init(&amcf->providers, cf->pool, 4,
@@ -529,6 +531,15 @@ ngx_http_aigw_create_main_conf(ngx_conf_t *cf)
         != NGX_OK)
     {
         return NULL;
+    }
+
+    for (i = 0; i <= NGX_HTTP_AIGW_STAGE_PLAN; i++) {
+        if (ngx_array_init(&amcf->slots[i], cf->pool, 2,
+                           sizeof(ngx_http_aigw_stage_pt))
+            != NGX_OK)
+        {
+            return NULL;
+        }
     }
 
     amcf->failures = NGX_CONF_UNSET_UINT;

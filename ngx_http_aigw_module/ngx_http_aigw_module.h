@@ -148,6 +148,36 @@ typedef struct {
 } ngx_http_aigw_shctx_t;
 
 
+/*
+ * The stages of the handler (ngx_http_aigw_handler.c, where the contract
+ * is): what a stage did, go on with the next stage, wait for an
+ * asynchronous lookup, or finish the request with ctx->rc.
+ */
+
+typedef enum {
+    ngx_http_aigw_next = 0,
+    ngx_http_aigw_suspended,
+    ngx_http_aigw_finished
+} ngx_http_aigw_outcome_e;
+
+
+typedef ngx_http_aigw_outcome_e (*ngx_http_aigw_stage_pt)(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+
+
+/*
+ * The slots a stage is registered in (ngx_http_aigw_add_stage()); the
+ * stages run slot by slot, those of a slot in the order they were added.
+ */
+
+typedef enum {
+    NGX_HTTP_AIGW_STAGE_PARSE = 0,     /* parse and validate the body */
+    NGX_HTTP_AIGW_STAGE_AUTH,          /* who is asking */
+    NGX_HTTP_AIGW_STAGE_LIMITS,        /* may they, now */
+    NGX_HTTP_AIGW_STAGE_PLAN           /* the targets, or a local answer */
+} ngx_http_aigw_stage_slot_e;
+
+
 typedef struct {
     ngx_array_t                     providers;   /* ngx_http_aigw_provider_t */
     ngx_array_t                     models;      /* ngx_http_aigw_model_t */
@@ -169,6 +199,10 @@ typedef struct {
     ngx_ssl_t                      *ssl;
 #endif
     ngx_uint_t                      need_ssl;
+
+    /* ngx_http_aigw_stage_pt, per slot, while the configuration is read */
+    ngx_array_t                     slots[NGX_HTTP_AIGW_STAGE_PLAN + 1];
+    ngx_http_aigw_stage_pt         *stages;      /* all, NULL-terminated */
 } ngx_http_aigw_main_conf_t;
 
 
@@ -558,19 +592,6 @@ struct ngx_http_aigw_format_s {
 };
 
 
-/*
- * What a stage of the handler did (ngx_http_aigw_handler.c): go on with
- * the next stage, wait for an asynchronous lookup, or finish the request
- * with ctx->rc.
- */
-
-typedef enum {
-    ngx_http_aigw_next = 0,
-    ngx_http_aigw_suspended,
-    ngx_http_aigw_finished
-} ngx_http_aigw_outcome_e;
-
-
 struct ngx_http_aigw_ctx_s {
     ngx_http_request_t             *request;
 
@@ -696,6 +717,10 @@ void ngx_http_aigw_model_id(ngx_http_aigw_model_t *m,
 /* ngx_http_aigw_handler.c */
 
 ngx_int_t ngx_http_aigw_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_aigw_add_stage(ngx_conf_t *cf, ngx_uint_t slot,
+    ngx_http_aigw_stage_pt handler);
+ngx_int_t ngx_http_aigw_add_core_stages(ngx_conf_t *cf);
+ngx_int_t ngx_http_aigw_init_stages(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_aigw_suspend(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_cleanup_pt release, void *data);
 void ngx_http_aigw_resume(ngx_http_request_t *r);
