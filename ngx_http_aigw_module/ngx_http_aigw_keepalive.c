@@ -30,35 +30,40 @@ static void ngx_http_aigw_ka_close(ngx_connection_t *c);
 
 /*
  * Keepalive for providers given by url=: idle connections are kept per
- * provider (never handed to another provider) and per server address.
+ * provider (never handed to another provider) and per server address, in
+ * each worker: its cache is made when the worker starts.
  */
+
+ngx_int_t
+ngx_http_aigw_ka_init_process(ngx_cycle_t *cycle, ngx_http_aigw_provider_t *p)
+{
+    ngx_uint_t                i;
+    ngx_http_aigw_ka_item_t  *item;
+
+    ngx_queue_init(&p->ka_cache);
+    ngx_queue_init(&p->ka_free);
+
+    item = ngx_pcalloc(cycle->pool,
+                       sizeof(ngx_http_aigw_ka_item_t) * p->keepalive);
+    if (item == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < p->keepalive; i++) {
+        item[i].provider = p;
+        ngx_queue_insert_head(&p->ka_free, &item[i].queue);
+    }
+
+    return NGX_OK;
+}
+
 
 ngx_int_t
 ngx_http_aigw_ka_get(ngx_peer_connection_t *pc, ngx_http_aigw_provider_t *p)
 {
-    ngx_uint_t                i;
     ngx_queue_t              *q;
     ngx_connection_t         *c;
     ngx_http_aigw_ka_item_t  *item;
-
-    if (p->ka_cache.next == NULL) {
-
-        /* first use in this worker */
-
-        ngx_queue_init(&p->ka_cache);
-        ngx_queue_init(&p->ka_free);
-
-        item = ngx_pcalloc(ngx_cycle->pool,
-                           sizeof(ngx_http_aigw_ka_item_t) * p->keepalive);
-        if (item == NULL) {
-            return NGX_OK;
-        }
-
-        for (i = 0; i < p->keepalive; i++) {
-            item[i].provider = p;
-            ngx_queue_insert_head(&p->ka_free, &item[i].queue);
-        }
-    }
 
     for (q = ngx_queue_head(&p->ka_cache);
          q != ngx_queue_sentinel(&p->ka_cache);
@@ -113,7 +118,6 @@ ngx_http_aigw_ka_free(ngx_peer_connection_t *pc, ngx_http_request_t *r,
 
     if (state & NGX_PEER_FAILED
         || c == NULL
-        || p->ka_cache.next == NULL
         || c->read->eof
         || c->read->error
         || c->read->timedout

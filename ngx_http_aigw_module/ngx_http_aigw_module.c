@@ -15,6 +15,7 @@ static char *ngx_http_aigw_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_aigw_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_aigw_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_aigw_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_aigw_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_aigw_pass(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -445,13 +446,41 @@ ngx_module_t  ngx_http_aigw_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_http_aigw_init_stages,             /* init module */
-    NULL,                                  /* init process */
+    ngx_http_aigw_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* what each worker keeps of its own: the keepalive caches of url= providers */
+
+static ngx_int_t
+ngx_http_aigw_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i;
+    ngx_http_aigw_provider_t   *p;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_aigw_module);
+    if (amcf == NULL) {
+        return NGX_OK;    /* no http{} */
+    }
+
+    p = amcf->providers.elts;
+
+    for (i = 0; i < amcf->providers.nelts; i++) {
+        if (p[i].implicit && p[i].keepalive
+            && ngx_http_aigw_ka_init_process(cycle, &p[i]) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
 
 
 static ngx_int_t

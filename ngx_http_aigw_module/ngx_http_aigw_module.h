@@ -759,6 +759,8 @@ void ngx_http_aigw_health_report(ngx_http_request_t *r,
 
 /* ngx_http_aigw_keepalive.c */
 
+ngx_int_t ngx_http_aigw_ka_init_process(ngx_cycle_t *cycle,
+    ngx_http_aigw_provider_t *p);
 ngx_int_t ngx_http_aigw_ka_get(ngx_peer_connection_t *pc,
     ngx_http_aigw_provider_t *p);
 void ngx_http_aigw_ka_free(ngx_peer_connection_t *pc, ngx_http_request_t *r,
