@@ -268,6 +268,12 @@ typedef enum {
 } ngx_http_aigw_think_e;
 
 
+/*
+ * The canonical request.  Strings are escaped (raw JSON string contents),
+ * as in ngx_http_aigw_part_t; temperature, top_p and top_k are raw JSON
+ * numbers.
+ */
+
 typedef struct {
     ngx_array_t                     system;    /* ngx_http_aigw_part_t */
     ngx_array_t                     messages;  /* ngx_http_aigw_msg_t */
@@ -301,6 +307,8 @@ typedef enum {
 } ngx_http_aigw_stop_e;
 
 
+/* the canonical response; id, model and stop_sequence are escaped */
+
 typedef struct {
     ngx_str_t                       id;
     ngx_str_t                       model;
@@ -323,6 +331,11 @@ typedef enum {
                                           without its end marker */
 } ngx_http_aigw_ev_e;
 
+
+/*
+ * A canonical stream event; id, name, text and stop_sequence are escaped,
+ * err_type is a plain name.
+ */
 
 typedef struct {
     ngx_uint_t                      type;
@@ -357,7 +370,10 @@ typedef struct {
 } ngx_http_aigw_usage_t;
 
 
-/* an error made by the gateway or a provider, in canonical terms */
+/*
+ * An error made by the gateway or a provider, in canonical terms; all its
+ * strings are escaped (a provider's type is copied as it came).
+ */
 
 typedef struct {
     ngx_uint_t                      status;
@@ -571,49 +587,64 @@ typedef enum {
 } ngx_http_aigw_outcome_e;
 
 
+/*
+ * The request context.  Each group is written by the stage named in its
+ * comment and only read by the others.  Strings: "decoded" is the text a
+ * JSON string stands for (to compare, log or escape again); "escaped" is
+ * raw JSON string contents, copied to JSON output as they are and never
+ * into a header or a log unescaped; header values are as the provider
+ * sent them (pool copies).
+ */
+
 struct ngx_http_aigw_ctx_s {
     ngx_http_request_t             *request;
 
-    /* the stages, run by the handler */
+    /* the stages, run by the handler (handler.c) */
     ngx_uint_t                      stage;     /* the next one */
     ngx_int_t                       rc;        /* when finished */
     ngx_http_cleanup_pt            *release;   /* while suspended */
 
-    /* the request, set by the handler */
+    /* the request, set by the handler's prepare stage (handler.c) */
     ngx_uint_t                      endpoint;
     const ngx_http_aigw_format_t   *client;
-    ngx_str_t                       body;
+    ngx_str_t                       body;      /* as the client sent it */
     ngx_http_aigw_json_t            json;      /* top level of the body */
-    ngx_str_t                       model;     /* slug asked for */
+    ngx_str_t                       model;     /* slug asked for, decoded */
     ngx_uint_t                      model_tok; /* its value token */
     ngx_uint_t                      options_key;  /* providerOptions */
     ngx_uint_t                      stream_options_tok;
     ngx_http_aigw_json_t            options;   /* providerOptions.gateway */
-    ngx_array_t                    *order;     /* ngx_str_t */
-    ngx_array_t                    *only;
-    ngx_array_t                    *models;
-    ngx_str_t                       user;
-    ngx_str_t                       tags;
-    ngx_http_aigw_chat_t           *chat;      /* canonical, on demand */
+    ngx_array_t                    *order;     /* ngx_str_t, decoded */
+    ngx_array_t                    *only;      /* ngx_str_t, decoded */
+    ngx_array_t                    *models;    /* ngx_str_t, decoded */
+    ngx_str_t                       user;      /* decoded */
+    ngx_str_t                       tags;      /* a raw JSON value */
+    ngx_http_aigw_chat_t           *chat;      /* canonical (escaped
+                                                  strings), on demand */
     ngx_array_t                    *bodies;    /* translated, kept for
                                                   the tries (request.c) */
 
-    /* the plan, set by the handler */
+    /* the plan, set by the handler's plan stage (handler.c) */
     ngx_array_t                     plan;      /* ngx_http_aigw_target_t */
     ngx_uint_t                      cur;
 
-    /* attempts, set by the balancer */
+    /* attempts, set by the balancer (balancer.c) */
     ngx_http_aigw_target_t         *target;
     ngx_array_t                     attempts;  /* ngx_http_aigw_attempt_t */
-    ngx_uint_t                      failure;   /* of the current attempt */
-    ngx_msec_t                      start;
+    ngx_msec_t                      start;     /* ngx_current_msec when
+                                                  the handler began */
 
-    /* the provider response, set by the upstream callbacks */
+    /*
+     * the provider response, set by the upstream callbacks (upstream.c)
+     * and reset per try by ngx_http_aigw_response_reset(); also the
+     * failure of the current attempt, which the balancer records
+     */
+    ngx_uint_t                      failure;
     ngx_uint_t                      rstate;
     ngx_uint_t                      status;
     ngx_http_status_t               status_line;
     off_t                           content_length;
-    ngx_str_t                       content_type;
+    ngx_str_t                       content_type;  /* header values */
     ngx_str_t                       retry_after;
     ngx_str_t                       request_id;
     u_char                         *acc;       /* non-stream body */
@@ -628,15 +659,24 @@ struct ngx_http_aigw_ctx_s {
     void                           *pstate;    /* provider parser state */
     void                           *wstate;    /* client writer state */
     ngx_http_aigw_usage_t           usage;
-    ngx_http_aigw_error_t           error;
-    ngx_msec_t                      first_byte;
+    ngx_http_aigw_error_t           error;     /* also by the handler and
+                                                  ngx_http_aigw_reject() */
+    ngx_msec_t                      first_byte;  /* ngx_current_msec when
+                                                    the body's first byte
+                                                    went to the client,
+                                                    kept across tries */
 
     /* settled in the log phase */
     int64_t                         cost;      /* micro-USD, -1: unpriced */
 
+    /* the request (handler.c) */
     unsigned                        stream:1;
     unsigned                        include_usage:1;  /* client asked */
+
+    /* per try: the provider's format is not the client's (request.c) */
     unsigned                        translate:1;
+
+    /* the response (upstream.c), and the gateway's own answer (error.c) */
     unsigned                        chunked_body:1;
     unsigned                        sse_body:1;
     unsigned                        close_delimited:1;
@@ -705,6 +745,8 @@ ngx_int_t ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body);
 /* ngx_http_aigw_upstream.c */
 
 ngx_int_t ngx_http_aigw_upstream_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+void ngx_http_aigw_response_reset(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 
 /* ngx_http_aigw_balancer.c */
