@@ -35,6 +35,8 @@ static ngx_int_t ngx_http_aigw_target_init(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_target_t *t);
 static ngx_uint_t ngx_http_aigw_target_left(ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_attempt_add(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_target_t *t, ngx_uint_t failure);
 
 
 ngx_int_t
@@ -90,7 +92,6 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
     ngx_uint_t                 tries;
     ngx_http_request_t        *r;
     ngx_http_upstream_t       *u;
-    ngx_http_aigw_attempt_t   *a;
     ngx_http_aigw_target_t    *t;
     ngx_http_aigw_provider_t  *p;
 
@@ -139,14 +140,9 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
                           "aigw: no live servers for provider \"%V\"",
                           &p->name);
 
-            a = ngx_array_push(&ctx->attempts);
-            if (a == NULL) {
+            if (ngx_http_aigw_attempt_add(ctx, t, ngx_http_aigw_failure_down) != NGX_OK) {
                 return NGX_ERROR;
             }
-
-            a->target = t;
-            a->status = 0;
-            a->failure = ngx_http_aigw_failure_down;
 
             t->done = 1;
             ctx->cur++;
@@ -166,14 +162,9 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
 
     ctx->target = t;
 
-    a = ngx_array_push(&ctx->attempts);
-    if (a == NULL) {
+    if (ngx_http_aigw_attempt_add(ctx, t, ngx_http_aigw_failure_none) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    a->target = t;
-    a->status = 0;
-    a->failure = ngx_http_aigw_failure_none;
 
     if (ctx->attempts.nelts > 1) {
         ngx_http_aigw_response_reset(r, ctx);
@@ -202,8 +193,7 @@ static ngx_int_t
 ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_target_t *t)
 {
-    ngx_uint_t                failure;
-    ngx_http_aigw_attempt_t  *a;
+    ngx_uint_t  failure;
 
     /* a missing key first: it is what the operator has to fix */
 
@@ -230,6 +220,22 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
         return NGX_OK;
     }
 
+    if (ngx_http_aigw_attempt_add(ctx, t, failure) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* an attempt on the target: with no status yet, and why when skipped */
+
+static ngx_int_t
+ngx_http_aigw_attempt_add(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_uint_t failure)
+{
+    ngx_http_aigw_attempt_t  *a;
+
     a = ngx_array_push(&ctx->attempts);
     if (a == NULL) {
         return NGX_ERROR;
@@ -239,7 +245,7 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     a->status = 0;
     a->failure = failure;
 
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 

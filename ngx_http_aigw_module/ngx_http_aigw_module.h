@@ -781,6 +781,24 @@ ngx_int_t ngx_http_aigw_ka_get(ngx_peer_connection_t *pc,
 void ngx_http_aigw_ka_free(ngx_peer_connection_t *pc, ngx_http_request_t *r,
     ngx_http_aigw_provider_t *p, ngx_uint_t state);
 
+/*
+ * Answers to the client, one contract each:
+ *   ngx_http_aigw_reject()       records a 400 (printf-like message) in
+ *                                ctx->error and sends nothing: the caller
+ *                                returns NGX_DECLINED and the handler
+ *                                sends the record (util.c, for adapters);
+ *   ngx_http_aigw_send_error()   builds a gateway error from a status and
+ *                                a printf-like plain-text message and
+ *                                sends it now, in the client's shape;
+ *   ngx_http_aigw_send_error_record()  sends an ngx_http_aigw_error_t
+ *                                (its strings escaped) now, in the
+ *                                client's shape, and keeps it in ctx;
+ *   ngx_http_aigw_send_body()    sends a status and a body as they are,
+ *                                with the given Content-Type
+ *                                (ngx_http_aigw_send_json: JSON).
+ * The senders return what ngx_http_finalize_request() expects.
+ */
+
 /* ngx_http_aigw_util.c */
 
 extern ngx_str_t  ngx_http_aigw_failure_names[];
@@ -798,18 +816,18 @@ void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
 ngx_int_t ngx_http_aigw_send_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_uint_t status, const char *type,
     const char *fmt, ...);
-ngx_int_t ngx_http_aigw_send_err(ngx_http_request_t *r,
+ngx_int_t ngx_http_aigw_send_error_record(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err);
 ngx_int_t ngx_http_aigw_error_body(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err, ngx_chain_t **out,
     size_t *len);
-ngx_int_t ngx_http_aigw_send(ngx_http_request_t *r, ngx_uint_t status,
+ngx_int_t ngx_http_aigw_send_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, ngx_chain_t *body, off_t len);
 const ngx_http_aigw_format_t *ngx_http_aigw_surface(ngx_http_request_t *r);
 void ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type);
 
 #define ngx_http_aigw_send_json(r, status, body, len)                        \
-    ngx_http_aigw_send(r, status, "application/json", body, len)
+    ngx_http_aigw_send_body(r, status, "application/json", body, len)
 
 /* ngx_http_aigw_openai.c, ngx_http_aigw_anthropic.c */
 
