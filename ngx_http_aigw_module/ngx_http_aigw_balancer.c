@@ -35,8 +35,8 @@ static ngx_int_t ngx_http_aigw_target_init(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_target_t *t);
 static ngx_uint_t ngx_http_aigw_target_left(ngx_http_aigw_ctx_t *ctx);
-static void ngx_http_aigw_reset_response(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_attempt_add(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_target_t *t, ngx_uint_t failure);
 
 
 ngx_int_t
@@ -92,7 +92,6 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
     ngx_uint_t                 tries;
     ngx_http_request_t        *r;
     ngx_http_upstream_t       *u;
-    ngx_http_aigw_attempt_t   *a;
     ngx_http_aigw_target_t    *t;
     ngx_http_aigw_provider_t  *p;
 
@@ -141,14 +140,9 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
                           "aigw: no live servers for provider \"%V\"",
                           &p->name);
 
-            a = ngx_array_push(&ctx->attempts);
-            if (a == NULL) {
+            if (ngx_http_aigw_attempt_add(ctx, t, ngx_http_aigw_failure_down) != NGX_OK) {
                 return NGX_ERROR;
             }
-
-            a->target = t;
-            a->status = 0;
-            a->failure = ngx_http_aigw_failure_down;
 
             t->done = 1;
             ctx->cur++;
@@ -168,17 +162,12 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
 
     ctx->target = t;
 
-    a = ngx_array_push(&ctx->attempts);
-    if (a == NULL) {
+    if (ngx_http_aigw_attempt_add(ctx, t, ngx_http_aigw_failure_none) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    a->target = t;
-    a->status = 0;
-    a->failure = ngx_http_aigw_failure_none;
-
     if (ctx->attempts.nelts > 1) {
-        ngx_http_aigw_reset_response(r, ctx);
+        ngx_http_aigw_response_reset(r, ctx);
     }
 
     if (ngx_http_aigw_build_request(r, ctx, t) != NGX_OK) {
@@ -204,8 +193,7 @@ static ngx_int_t
 ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_target_t *t)
 {
-    ngx_uint_t                failure;
-    ngx_http_aigw_attempt_t  *a;
+    ngx_uint_t  failure;
 
     /* a missing key first: it is what the operator has to fix */
 
@@ -232,6 +220,22 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
         return NGX_OK;
     }
 
+    if (ngx_http_aigw_attempt_add(ctx, t, failure) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* an attempt on the target: with no status yet, and why when skipped */
+
+static ngx_int_t
+ngx_http_aigw_attempt_add(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_uint_t failure)
+{
+    ngx_http_aigw_attempt_t  *a;
+
     a = ngx_array_push(&ctx->attempts);
     if (a == NULL) {
         return NGX_ERROR;
@@ -241,7 +245,7 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     a->status = 0;
     a->failure = failure;
 
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -284,58 +288,6 @@ ngx_http_aigw_target_init(ngx_http_request_t *r, ngx_http_aigw_target_t *t)
     t->inited = 1;
 
     return NGX_OK;
-}
-
-
-/*
- * The response state of the previous try is reset here: before 1.29.5
- * nginx does not reinit when the previous try failed before sending.
- */
-
-static void
-ngx_http_aigw_reset_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
-{
-    ngx_http_upstream_t  *u;
-
-    u = r->upstream;
-
-    ngx_memzero(&u->headers_in, sizeof(ngx_http_upstream_headers_in_t));
-    u->headers_in.content_length_n = -1;
-    u->headers_in.last_modified_time = -1;
-
-    if (u->buffer.start) {
-        u->buffer.pos = u->buffer.start;
-        u->buffer.last = u->buffer.start;
-
-        (void) ngx_list_init(&u->headers_in.headers, r->pool, 8,
-                             sizeof(ngx_table_elt_t));
-        (void) ngx_list_init(&u->headers_in.trailers, r->pool, 2,
-                             sizeof(ngx_table_elt_t));
-    }
-
-    r->state = 0;
-    u->keepalive = 0;
-
-    ctx->rstate = ngx_http_aigw_rs_status;
-    ctx->status = 0;
-    ctx->content_length = -1;
-    ngx_str_null(&ctx->content_type);
-    ngx_str_null(&ctx->retry_after);
-    ngx_str_null(&ctx->request_id);
-    ctx->failure = ngx_http_aigw_failure_none;
-    ngx_memzero(&ctx->status_line, sizeof(ngx_http_status_t));
-    ngx_memzero(&ctx->chunked, sizeof(ngx_http_aigw_chunked_t));
-    ctx->acc_len = 0;
-    ctx->chunked_body = 0;
-    ctx->close_delimited = 0;
-    ctx->connection_close = 0;
-    ctx->stopped = 0;
-
-    /* usage, parser state and TTFT belong to the try that answers */
-
-    ngx_memzero(&ctx->usage, sizeof(ngx_http_aigw_usage_t));
-    ctx->pstate = NULL;
-    ctx->first_byte = 0;
 }
 
 

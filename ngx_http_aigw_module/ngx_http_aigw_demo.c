@@ -262,5 +262,6 @@ ngx_http_aigw_demo_reply(ngx_http_request_t *r, ngx_http_aigw_json_t *j)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_aigw_send(r, NGX_HTTP_OK, "text/event-stream", w.out, -1);
+    return ngx_http_aigw_send_body(r, NGX_HTTP_OK, "text/event-stream",
+                                   w.out, -1);
 }

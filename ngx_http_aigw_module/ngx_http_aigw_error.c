@@ -89,8 +89,8 @@ ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type)
 
 
 ngx_int_t
-ngx_http_aigw_send(ngx_http_request_t *r, ngx_uint_t status, const char *type,
-    ngx_chain_t *body, off_t len)
+ngx_http_aigw_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_chain_t *body, off_t len)
 {
     ngx_int_t     rc;
     ngx_chain_t  *cl;
@@ -167,15 +167,15 @@ ngx_http_aigw_send_error(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         ngx_str_set(&err.param, "model");
     }
 
-    return ngx_http_aigw_send_err(r, ctx, &err);
+    return ngx_http_aigw_send_error_record(r, ctx, &err);
 }
 
 
 /* sends an error whose message is already escaped JSON text */
 
 ngx_int_t
-ngx_http_aigw_send_err(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
-    ngx_http_aigw_error_t *err)
+ngx_http_aigw_send_error_record(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err)
 {
     size_t        len;
     ngx_chain_t  *out;

@@ -31,6 +31,10 @@ static ngx_http_aigw_outcome_e ngx_http_aigw_prepare_stage(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
 static ngx_http_aigw_outcome_e ngx_http_aigw_plan_stage(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_parse_body(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_model_field(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_prepare(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_uint_t ngx_http_aigw_record(ngx_http_request_t *r,
@@ -169,26 +173,20 @@ static ngx_int_t
 ngx_http_aigw_method_not_allowed(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, const char *allow)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *h;
+    ngx_int_t  rc;
+    ngx_str_t  value;
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    value.data = (u_char *) allow;
+    value.len = ngx_strlen(allow);
+
+    if (ngx_http_aigw_add_header(r, "Allow", &value) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Allow");
-    h->value.data = (u_char *) allow;
-    h->value.len = ngx_strlen(allow);
 
     return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
                                     "invalid_request_error",
@@ -606,15 +604,90 @@ ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body)
 
 /*
  * The prepare stage.  Returns NGX_DECLINED when the next stage runs,
- * otherwise what ngx_http_finalize_request() gets.
+ * otherwise what ngx_http_finalize_request() gets; so do its parts.
  */
 
 static ngx_int_t
 ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
+    ngx_int_t              rc;
+    ngx_uint_t             v, key;
+    ngx_http_aigw_json_t  *j;
+
+    rc = ngx_http_aigw_parse_body(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_aigw_model_field(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    j = &ctx->json;
+
+    /* stream */
+
+    v = ngx_http_aigw_json_get_unique(j, 0, "stream", &key);
+
+    if (key == NGX_HTTP_AIGW_JSON_NONE) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "duplicate field \"stream\"");
+    }
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE) {
+        if (j->toks[v].type == ngx_http_aigw_json_true) {
+            ctx->stream = 1;
+
+        } else if (j->toks[v].type != ngx_http_aigw_json_false
+                   && j->toks[v].type != ngx_http_aigw_json_null)
+        {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"stream\" must be a "
+                                            "boolean");
+        }
+    }
+
+    if (ctx->stream && ctx->endpoint != ngx_http_aigw_ep_chat) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "\"stream\" is not supported on "
+                                        "this endpoint");
+    }
+
+    rc = ngx_http_aigw_gateway_options(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_aigw_check_fields(r, ctx);
+
+    if (rc == NGX_OK) {
+        rc = ctx->client->validate(r, ctx);
+    }
+
+    if (rc == NGX_OK && j->dup) {
+        rc = ngx_http_aigw_reject(r, ctx, "duplicate field \"%s\"", j->dup);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_aigw_send_error_record(r, ctx, &ctx->error);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the body, read whole, parsed into ctx->json: a JSON object */
+
+static ngx_int_t
+ngx_http_aigw_parse_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
     u_char                     *p, *last;
     ngx_int_t                   rc;
-    ngx_uint_t                  v, key;
     ngx_http_aigw_json_t       *j;
     ngx_http_aigw_loc_conf_t   *alcf;
 
@@ -685,7 +758,20 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "object");
     }
 
-    /* model */
+    return NGX_DECLINED;
+}
+
+
+/* "model": a non-empty string (decoded) without control characters */
+
+static ngx_int_t
+ngx_http_aigw_model_field(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    u_char                *p, *last;
+    ngx_uint_t             v, key;
+    ngx_http_aigw_json_t  *j;
+
+    j = &ctx->json;
 
     v = ngx_http_aigw_json_get_unique(j, 0, "model", &key);
 
@@ -724,57 +810,6 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     }
 
     ctx->model_tok = v;
-
-    /* stream */
-
-    v = ngx_http_aigw_json_get_unique(j, 0, "stream", &key);
-
-    if (key == NGX_HTTP_AIGW_JSON_NONE) {
-        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
-                                        "duplicate field \"stream\"");
-    }
-
-    if (v != NGX_HTTP_AIGW_JSON_NONE) {
-        if (j->toks[v].type == ngx_http_aigw_json_true) {
-            ctx->stream = 1;
-
-        } else if (j->toks[v].type != ngx_http_aigw_json_false
-                   && j->toks[v].type != ngx_http_aigw_json_null)
-        {
-            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"stream\" must be a "
-                                            "boolean");
-        }
-    }
-
-    if (ctx->stream && ctx->endpoint != ngx_http_aigw_ep_chat) {
-        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
-                                        "\"stream\" is not supported on "
-                                        "this endpoint");
-    }
-
-    rc = ngx_http_aigw_gateway_options(r, ctx);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    rc = ngx_http_aigw_check_fields(r, ctx);
-
-    if (rc == NGX_OK) {
-        rc = ctx->client->validate(r, ctx);
-    }
-
-    if (rc == NGX_OK && j->dup) {
-        rc = ngx_http_aigw_reject(r, ctx, "duplicate field \"%s\"", j->dup);
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_aigw_send_err(r, ctx, &ctx->error);
-    }
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     return NGX_DECLINED;
 }
@@ -964,7 +999,7 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_aigw_send_err(r, ctx, &ctx->error);
+        return ngx_http_aigw_send_error_record(r, ctx, &ctx->error);
     }
 
     if (rc == NGX_OK) {
@@ -977,7 +1012,7 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     if (same == 0) {
         ctx->error.status = NGX_HTTP_BAD_REQUEST;
-        return ngx_http_aigw_send_err(r, ctx, &ctx->error);
+        return ngx_http_aigw_send_error_record(r, ctx, &ctx->error);
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -1608,7 +1643,7 @@ ngx_http_aigw_add_slug(ngx_array_t *slugs, ngx_str_t *s)
 static ngx_int_t
 ngx_http_aigw_count_tokens(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
-    ngx_table_elt_t     *h;
+    ngx_str_t            value;
     ngx_http_aigw_jw_t   w;
 
     ctx->usage.input = ngx_min((int64_t) ((ctx->body.len + 3) / 4),
@@ -1623,17 +1658,11 @@ ngx_http_aigw_count_tokens(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    ngx_str_set(&value, "true");
+
+    if (ngx_http_aigw_add_header(r, "X-AIGW-Estimated", &value) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "X-AIGW-Estimated");
-    ngx_str_set(&h->value, "true");
 
     return ngx_http_aigw_send_json(r, NGX_HTTP_OK, w.out, w.size);
 }

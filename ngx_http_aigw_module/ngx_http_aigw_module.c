@@ -16,6 +16,10 @@ static void *ngx_http_aigw_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_aigw_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_aigw_merge_pass_headers(ngx_conf_t *cf,
+    ngx_http_aigw_loc_conf_t *prev, ngx_http_aigw_loc_conf_t *conf);
+static char *ngx_http_aigw_merge_upstream(ngx_conf_t *cf,
+    ngx_http_aigw_loc_conf_t *prev, ngx_http_aigw_loc_conf_t *conf);
 static ngx_int_t ngx_http_aigw_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_aigw_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_aigw_pass(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -756,10 +760,6 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_aigw_loc_conf_t *prev = parent;
     ngx_http_aigw_loc_conf_t *conf = child;
 
-    ngx_str_t                  *h, *name;
-    ngx_hash_init_t             hash;
-    ngx_http_aigw_main_conf_t  *amcf;
-
     /* like proxy_pass, aigw_pass is not inherited by nested locations */
 
     if (conf->pass == NGX_CONF_UNSET) {
@@ -784,18 +784,34 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
     ngx_conf_merge_value(conf->expose_headers, prev->expose_headers, 1);
 
+    if (ngx_http_aigw_merge_pass_headers(cf, prev, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_aigw_merge_upstream(cf, prev, conf);
+}
+
+
+/* aigw_pass_request_headers: the parent's list, or the default one */
+
+static ngx_int_t
+ngx_http_aigw_merge_pass_headers(ngx_conf_t *cf,
+    ngx_http_aigw_loc_conf_t *prev, ngx_http_aigw_loc_conf_t *conf)
+{
+    ngx_str_t  *h, *name;
+
     if (conf->pass_headers == NGX_CONF_UNSET_PTR) {
         if (prev->pass_headers == NGX_CONF_UNSET_PTR) {
             prev->pass_headers = ngx_array_create(cf->pool, 2,
                                                   sizeof(ngx_str_t));
             if (prev->pass_headers == NULL) {
-                return NGX_CONF_ERROR;
+                return NGX_ERROR;
             }
 
             for (h = ngx_http_aigw_pass_default; h->len; h++) {
                 name = ngx_array_push(prev->pass_headers);
                 if (name == NULL) {
-                    return NGX_CONF_ERROR;
+                    return NGX_ERROR;
                 }
 
                 *name = *h;
@@ -804,6 +820,19 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
         conf->pass_headers = prev->pass_headers;
     }
+
+    return NGX_OK;
+}
+
+
+/* failover (aigw_next_provider), timeouts, and the route's own upstream */
+
+static char *
+ngx_http_aigw_merge_upstream(ngx_conf_t *cf, ngx_http_aigw_loc_conf_t *prev,
+    ngx_http_aigw_loc_conf_t *conf)
+{
+    ngx_hash_init_t             hash;
+    ngx_http_aigw_main_conf_t  *amcf;
 
     ngx_conf_merge_bitmask_value(conf->next, prev->next,
                                  (NGX_CONF_BITMASK_SET

@@ -302,6 +302,12 @@ typedef enum {
 } ngx_http_aigw_think_e;
 
 
+/*
+ * The canonical request.  Strings are escaped (raw JSON string contents),
+ * as in ngx_http_aigw_part_t; temperature, top_p and top_k are raw JSON
+ * numbers.
+ */
+
 typedef struct {
     ngx_array_t                     system;    /* ngx_http_aigw_part_t */
     ngx_array_t                     messages;  /* ngx_http_aigw_msg_t */
@@ -335,6 +341,8 @@ typedef enum {
 } ngx_http_aigw_stop_e;
 
 
+/* the canonical response; id, model and stop_sequence are escaped */
+
 typedef struct {
     ngx_str_t                       id;
     ngx_str_t                       model;
@@ -357,6 +365,11 @@ typedef enum {
                                           without its end marker */
 } ngx_http_aigw_ev_e;
 
+
+/*
+ * A canonical stream event; id, name, text and stop_sequence are escaped,
+ * err_type is a plain name.
+ */
 
 typedef struct {
     ngx_uint_t                      type;
@@ -391,7 +404,10 @@ typedef struct {
 } ngx_http_aigw_usage_t;
 
 
-/* an error made by the gateway or a provider, in canonical terms */
+/*
+ * An error made by the gateway or a provider, in canonical terms; all its
+ * strings are escaped (a provider's type is copied as it came).
+ */
 
 typedef struct {
     ngx_uint_t                      status;
@@ -592,49 +608,64 @@ struct ngx_http_aigw_format_s {
 };
 
 
+/*
+ * The request context.  Each group is written by the stage named in its
+ * comment and only read by the others.  Strings: "decoded" is the text a
+ * JSON string stands for (to compare, log or escape again); "escaped" is
+ * raw JSON string contents, copied to JSON output as they are and never
+ * into a header or a log unescaped; header values are as the provider
+ * sent them (pool copies).
+ */
+
 struct ngx_http_aigw_ctx_s {
     ngx_http_request_t             *request;
 
-    /* the stages, run by the handler */
+    /* the stages, run by the handler (handler.c) */
     ngx_uint_t                      stage;     /* the next one */
     ngx_int_t                       rc;        /* when finished */
     ngx_http_cleanup_pt            *release;   /* while suspended */
 
-    /* the request, set by the handler */
+    /* the request, set by the handler's prepare stage (handler.c) */
     ngx_uint_t                      endpoint;
     const ngx_http_aigw_format_t   *client;
-    ngx_str_t                       body;
+    ngx_str_t                       body;      /* as the client sent it */
     ngx_http_aigw_json_t            json;      /* top level of the body */
-    ngx_str_t                       model;     /* slug asked for */
+    ngx_str_t                       model;     /* slug asked for, decoded */
     ngx_uint_t                      model_tok; /* its value token */
     ngx_uint_t                      options_key;  /* providerOptions */
     ngx_uint_t                      stream_options_tok;
     ngx_http_aigw_json_t            options;   /* providerOptions.gateway */
-    ngx_array_t                    *order;     /* ngx_str_t */
-    ngx_array_t                    *only;
-    ngx_array_t                    *models;
-    ngx_str_t                       user;
-    ngx_str_t                       tags;
-    ngx_http_aigw_chat_t           *chat;      /* canonical, on demand */
+    ngx_array_t                    *order;     /* ngx_str_t, decoded */
+    ngx_array_t                    *only;      /* ngx_str_t, decoded */
+    ngx_array_t                    *models;    /* ngx_str_t, decoded */
+    ngx_str_t                       user;      /* decoded */
+    ngx_str_t                       tags;      /* a raw JSON value */
+    ngx_http_aigw_chat_t           *chat;      /* canonical (escaped
+                                                  strings), on demand */
     ngx_array_t                    *bodies;    /* translated, kept for
                                                   the tries (request.c) */
 
-    /* the plan, set by the handler */
+    /* the plan, set by the handler's plan stage (handler.c) */
     ngx_array_t                     plan;      /* ngx_http_aigw_target_t */
     ngx_uint_t                      cur;
 
-    /* attempts, set by the balancer */
+    /* attempts, set by the balancer (balancer.c) */
     ngx_http_aigw_target_t         *target;
     ngx_array_t                     attempts;  /* ngx_http_aigw_attempt_t */
-    ngx_uint_t                      failure;   /* of the current attempt */
-    ngx_msec_t                      start;
+    ngx_msec_t                      start;     /* ngx_current_msec when
+                                                  the handler began */
 
-    /* the provider response, set by the upstream callbacks */
+    /*
+     * the provider response, set by the upstream callbacks (upstream.c)
+     * and reset per try by ngx_http_aigw_response_reset(); also the
+     * failure of the current attempt, which the balancer records
+     */
+    ngx_uint_t                      failure;
     ngx_uint_t                      rstate;
     ngx_uint_t                      status;
     ngx_http_status_t               status_line;
     off_t                           content_length;
-    ngx_str_t                       content_type;
+    ngx_str_t                       content_type;  /* header values */
     ngx_str_t                       retry_after;
     ngx_str_t                       request_id;
     u_char                         *acc;       /* non-stream body */
@@ -649,15 +680,24 @@ struct ngx_http_aigw_ctx_s {
     void                           *pstate;    /* provider parser state */
     void                           *wstate;    /* client writer state */
     ngx_http_aigw_usage_t           usage;
-    ngx_http_aigw_error_t           error;
-    ngx_msec_t                      first_byte;
+    ngx_http_aigw_error_t           error;     /* also by the handler and
+                                                  ngx_http_aigw_reject() */
+    ngx_msec_t                      first_byte;  /* ngx_current_msec when
+                                                    the body's first byte
+                                                    went to the client,
+                                                    kept across tries */
 
     /* settled in the log phase */
     int64_t                         cost;      /* micro-USD, -1: unpriced */
 
+    /* the request (handler.c) */
     unsigned                        stream:1;
     unsigned                        include_usage:1;  /* client asked */
+
+    /* per try: the provider's format is not the client's (request.c) */
     unsigned                        translate:1;
+
+    /* the response (upstream.c), and the gateway's own answer (error.c) */
     unsigned                        chunked_body:1;
     unsigned                        sse_body:1;
     unsigned                        close_delimited:1;
@@ -731,6 +771,8 @@ ngx_int_t ngx_http_aigw_request_body(ngx_http_request_t *r, ngx_str_t *body);
 
 ngx_int_t ngx_http_aigw_upstream_start(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+void ngx_http_aigw_response_reset(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 
 /* ngx_http_aigw_balancer.c */
 
@@ -766,6 +808,24 @@ ngx_int_t ngx_http_aigw_ka_get(ngx_peer_connection_t *pc,
 void ngx_http_aigw_ka_free(ngx_peer_connection_t *pc, ngx_http_request_t *r,
     ngx_http_aigw_provider_t *p, ngx_uint_t state);
 
+/*
+ * Answers to the client, one contract each:
+ *   ngx_http_aigw_reject()       records a 400 (printf-like message) in
+ *                                ctx->error and sends nothing: the caller
+ *                                returns NGX_DECLINED and the handler
+ *                                sends the record (util.c, for adapters);
+ *   ngx_http_aigw_send_error()   builds a gateway error from a status and
+ *                                a printf-like plain-text message and
+ *                                sends it now, in the client's shape;
+ *   ngx_http_aigw_send_error_record()  sends an ngx_http_aigw_error_t
+ *                                (its strings escaped) now, in the
+ *                                client's shape, and keeps it in ctx;
+ *   ngx_http_aigw_send_body()    sends a status and a body as they are,
+ *                                with the given Content-Type
+ *                                (ngx_http_aigw_send_json: JSON).
+ * The senders return what ngx_http_finalize_request() expects.
+ */
+
 /* ngx_http_aigw_util.c */
 
 extern ngx_str_t  ngx_http_aigw_failure_names[];
@@ -783,18 +843,18 @@ void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
 ngx_int_t ngx_http_aigw_send_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_uint_t status, const char *type,
     const char *fmt, ...);
-ngx_int_t ngx_http_aigw_send_err(ngx_http_request_t *r,
+ngx_int_t ngx_http_aigw_send_error_record(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err);
 ngx_int_t ngx_http_aigw_error_body(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_error_t *err, ngx_chain_t **out,
     size_t *len);
-ngx_int_t ngx_http_aigw_send(ngx_http_request_t *r, ngx_uint_t status,
+ngx_int_t ngx_http_aigw_send_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, ngx_chain_t *body, off_t len);
 const ngx_http_aigw_format_t *ngx_http_aigw_surface(ngx_http_request_t *r);
 void ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type);
 
 #define ngx_http_aigw_send_json(r, status, body, len)                        \
-    ngx_http_aigw_send(r, status, "application/json", body, len)
+    ngx_http_aigw_send_body(r, status, "application/json", body, len)
 
 /* ngx_http_aigw_openai.c, ngx_http_aigw_anthropic.c */
 

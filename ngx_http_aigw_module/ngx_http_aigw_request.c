@@ -58,6 +58,13 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     p = t->provider;
     f = p->format;
 
+    /*
+     * Whether this try translates: decided here only, per try, before the
+     * body (the adapters' passthrough and the response path read it).
+     */
+
+    ctx->translate = (f != ctx->client);
+
     if (ngx_http_aigw_request_body_chain(r, ctx, t, &body) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -219,13 +226,10 @@ ngx_http_aigw_request_body_chain(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ctx->translate = 0;
         *out = body;
 
         return NGX_OK;
     }
-
-    ctx->translate = 1;
 
     max_tokens = t->provider->max_tokens;
 

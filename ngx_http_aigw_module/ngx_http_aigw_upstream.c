@@ -76,6 +76,8 @@ static ngx_int_t ngx_http_aigw_write_events(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_response_events(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp);
 static void ngx_http_aigw_out_event(ngx_http_aigw_ctx_t *ctx);
+static void ngx_http_aigw_out_handed(ngx_http_aigw_ctx_t *ctx);
+static void ngx_http_aigw_first_byte(ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_stream_end(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_uint_t status, const char *message);
 
@@ -147,6 +149,58 @@ ngx_http_aigw_reinit_request(ngx_http_request_t *r)
 }
 
 
+/*
+ * The response state of the previous try, reset for the next one.  The
+ * balancer calls it per try, not reinit_request: before 1.29.5 nginx does
+ * not reinit when the previous try failed before sending.  Usage and the
+ * parser state belong to the try that answers; the time to the first byte
+ * runs from the start of the request, across the tries.
+ */
+
+void
+ngx_http_aigw_response_reset(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    ngx_memzero(&u->headers_in, sizeof(ngx_http_upstream_headers_in_t));
+    u->headers_in.content_length_n = -1;
+    u->headers_in.last_modified_time = -1;
+
+    if (u->buffer.start) {
+        u->buffer.pos = u->buffer.start;
+        u->buffer.last = u->buffer.start;
+
+        (void) ngx_list_init(&u->headers_in.headers, r->pool, 8,
+                             sizeof(ngx_table_elt_t));
+        (void) ngx_list_init(&u->headers_in.trailers, r->pool, 2,
+                             sizeof(ngx_table_elt_t));
+    }
+
+    r->state = 0;
+    u->keepalive = 0;
+
+    ctx->rstate = ngx_http_aigw_rs_status;
+    ctx->status = 0;
+    ctx->content_length = -1;
+    ngx_str_null(&ctx->content_type);
+    ngx_str_null(&ctx->retry_after);
+    ngx_str_null(&ctx->request_id);
+    ctx->failure = ngx_http_aigw_failure_none;
+    ngx_memzero(&ctx->status_line, sizeof(ngx_http_status_t));
+    ngx_memzero(&ctx->chunked, sizeof(ngx_http_aigw_chunked_t));
+    ctx->acc_len = 0;
+    ctx->chunked_body = 0;
+    ctx->close_delimited = 0;
+    ctx->connection_close = 0;
+    ctx->stopped = 0;
+
+    ngx_memzero(&ctx->usage, sizeof(ngx_http_aigw_usage_t));
+    ctx->pstate = NULL;
+}
+
+
 static ngx_int_t
 ngx_http_aigw_process_header(ngx_http_request_t *r)
 {
@@ -158,10 +212,6 @@ ngx_http_aigw_process_header(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
     u = r->upstream;
     b = &u->buffer;
-
-    if (ctx->first_byte == 0) {
-        ctx->first_byte = ngx_current_msec;
-    }
 
     for ( ;; ) {
 
@@ -1177,7 +1227,9 @@ ngx_http_aigw_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
         if (ngx_http_aigw_finish_body(r, ctx) == NGX_OK) {
             ctx->finished = 1;
+            ngx_http_aigw_first_byte(ctx);
             (void) ngx_http_output_filter(r, ctx->out.out);
+            ngx_http_aigw_out_handed(ctx);
             return;
         }
 
@@ -1221,9 +1273,7 @@ ngx_http_aigw_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
     if (ctx->out.out) {
         (void) ngx_http_output_filter(r, ctx->out.out);
-        ctx->out.out = NULL;
-        ctx->out.last = &ctx->out.out;
-        ctx->out.buf = NULL;
+        ngx_http_aigw_out_handed(ctx);
     }
 }
 
@@ -1248,13 +1298,13 @@ ngx_http_aigw_filter_init(void *data)
         u->out_bufs = ctx->out.out;
         u->length = 0;
 
+        ngx_http_aigw_first_byte(ctx);
+
         for (cl = u->out_bufs; cl; cl = cl->next) {
             cl->buf->flush = (cl->next == NULL);
         }
 
-        ctx->out.out = NULL;
-        ctx->out.last = &ctx->out.out;
-        ctx->out.buf = NULL;
+        ngx_http_aigw_out_handed(ctx);
 
         if (!ctx->stream) {
             ctx->finished = 1;
@@ -1430,9 +1480,7 @@ ngx_http_aigw_filter(void *data, ssize_t bytes)
             ctx->last_sent = 1;
         }
 
-        ctx->out.out = NULL;
-        ctx->out.last = &ctx->out.out;
-        ctx->out.buf = NULL;
+        ngx_http_aigw_out_handed(ctx);
     }
 
     return NGX_OK;
@@ -1519,6 +1567,10 @@ ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         ctx->finished = 1;
     }
 
+    if (sev->data.len && ctx->out.out) {
+        ngx_http_aigw_first_byte(ctx);
+    }
+
     return ctx->out.error ? NGX_ERROR : NGX_OK;
 }
 
@@ -1561,6 +1613,34 @@ ngx_http_aigw_out_event(ngx_http_aigw_ctx_t *ctx)
 {
     if (ctx->out.buf) {
         ctx->out.buf->flush = 1;
+    }
+}
+
+
+/* the client output written so far went out: a new chain starts */
+
+static void
+ngx_http_aigw_out_handed(ngx_http_aigw_ctx_t *ctx)
+{
+    ctx->out.out = NULL;
+    ctx->out.last = &ctx->out.out;
+    ctx->out.buf = NULL;
+}
+
+
+/*
+ * The time to the first byte ($aigw_ttft_ms) runs from the start of the
+ * request, across the tries, to the first of the body the client gets:
+ * the whole body of a non-stream response, or the first event of a stream
+ * that carries data (the client's header leaves earlier, with the
+ * provider's; a comment line is not an event).
+ */
+
+static void
+ngx_http_aigw_first_byte(ngx_http_aigw_ctx_t *ctx)
+{
+    if (ctx->first_byte == 0) {
+        ctx->first_byte = ngx_current_msec;
     }
 }
 
@@ -1719,6 +1799,7 @@ ngx_http_aigw_stream_end(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     }
 
     ngx_http_aigw_out_event(ctx);
+    ngx_http_aigw_first_byte(ctx);
 
     return NGX_OK;
 }

@@ -184,3 +184,57 @@ undef,
 --- grep_access_log_out eval
 qr{\AAIGW 200 model=oa/m req=oa/m prov=oa pm=m surface=openai stream=0 attempts=oa:200 n=1 in=0 out=500 cached=0 cw=0 rsn=0 src=provider cost=0\.005000 ttft=\d+ user=-
 AIGW 200 model=an/m req=an/m prov=an pm=m surface=openai stream=0 attempts=an:200 n=1 in=1000 out=100000000 cached=0 cw=0 rsn=0 src=provider cost=1000000\.003000 ttft=\d+ user=-\n\z}
+
+
+
+=== TEST 9: $aigw_ttft_ms is the time to the first event sent to the client, not to the provider's headers (nor its comment line)
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        access_log off;
+        location /late/chat/completions {
+            default_type text/event-stream;
+            echo -n ': ping\n\n';
+            echo_flush;
+            echo_sleep 0.2;
+            echo -n 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"a"},"finish_reason":"stop"}]}\n\n';
+            echo -n 'data: [DONE]\n\n';
+        }
+    }
+    aigw_provider late url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/late key=k;
+    aigw_model late/m late:m;
+--- request
+POST /v1/chat/completions
+{"model":"late/m","stream":true,"messages":[{"role":"user","content":"x"}]}
+--- sse_data eval
+[qr/"content":"a"/, "[DONE]"]
+--- grep_access_log eval: qr/AIGW .*/
+--- grep_access_log_out eval
+qr{\AAIGW 200 model=late/m .* ttft=(?:19\d|[2-9]\d\d|\d{4,}) user=-\n\z}
+
+
+
+=== TEST 10: $aigw_ttft_ms runs from the start of the request, across the tries: a first try that failed after 300 ms counts
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        access_log off;
+        default_type application/json;
+        location /busy/chat/completions {
+            echo_status 503;
+            echo_flush;
+            echo_sleep 0.3;
+            echo -n '{"error":{"message":"busy","type":"server_error"}}';
+        }
+    }
+    aigw_provider busy url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/busy key=k;
+    aigw_provider pv url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/ok key=k;
+    aigw_model r/m busy:m pv:model-v;
+--- request
+POST /v1/chat/completions
+{"model":"r/m","messages":[{"role":"user","content":"x"}]}
+--- response_headers
+X-AIGW-Attempts: busy:503,pv:200
+--- grep_access_log eval: qr/AIGW .*/
+--- grep_access_log_out eval
+qr{\AAIGW 200 model=r/m .* attempts=busy:503,pv:200 n=2 .* ttft=(?:29\d|[3-9]\d\d|\d{4,}) user=-\n\z}

@@ -466,7 +466,7 @@ trying the next provider
 
 
 
-=== TEST 14: time to first byte and usage are the answering try's, not the failed one's
+=== TEST 14: usage is the answering try's, not the failed one's; the time to the first byte runs from the start of the request
 --- http_config
     log_format ttft escape=none 'TTFT $aigw_ttft_ms in=$aigw_input_tokens out=$aigw_output_tokens attempts=$aigw_attempts';
     server {
