@@ -21,6 +21,8 @@ static void ngx_http_aigw_demo_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_demo_reply(ngx_http_request_t *r,
     ngx_http_aigw_json_t *j);
 static void ngx_http_aigw_demo_prefix(ngx_http_aigw_jw_t *w, time_t now);
+static void ngx_http_aigw_demo_usage(ngx_http_aigw_jw_t *w, int64_t prompt,
+    int64_t completion);
 
 
 ngx_int_t
@@ -124,6 +126,22 @@ ngx_http_aigw_demo_prefix(ngx_http_aigw_jw_t *w, time_t now)
 }
 
 
+/* an OpenAI usage object */
+
+static void
+ngx_http_aigw_demo_usage(ngx_http_aigw_jw_t *w, int64_t prompt,
+    int64_t completion)
+{
+    ngx_http_aigw_jw_lit(w, "{\"prompt_tokens\":");
+    ngx_http_aigw_jw_int(w, prompt);
+    ngx_http_aigw_jw_lit(w, ",\"completion_tokens\":");
+    ngx_http_aigw_jw_int(w, completion);
+    ngx_http_aigw_jw_lit(w, ",\"total_tokens\":");
+    ngx_http_aigw_jw_int(w, prompt + completion);
+    ngx_http_aigw_jw_lit(w, "}");
+}
+
+
 static ngx_int_t
 ngx_http_aigw_demo_reply(ngx_http_request_t *r, ngx_http_aigw_json_t *j)
 {
@@ -198,13 +216,9 @@ ngx_http_aigw_demo_reply(ngx_http_request_t *r, ngx_http_aigw_json_t *j)
                                  "\"content\":\"echo: ");
         ngx_http_aigw_jw_str(&w, &text);
         ngx_http_aigw_jw_lit(&w, "\"},\"finish_reason\":\"stop\"}],"
-                                 "\"usage\":{\"prompt_tokens\":");
-        ngx_http_aigw_jw_int(&w, prompt);
-        ngx_http_aigw_jw_lit(&w, ",\"completion_tokens\":");
-        ngx_http_aigw_jw_int(&w, words + 1);
-        ngx_http_aigw_jw_lit(&w, ",\"total_tokens\":");
-        ngx_http_aigw_jw_int(&w, prompt + words + 1);
-        ngx_http_aigw_jw_lit(&w, "}}\n");
+                                 "\"usage\":");
+        ngx_http_aigw_demo_usage(&w, prompt, words + 1);
+        ngx_http_aigw_jw_lit(&w, "}\n");
 
         if (w.error) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -247,13 +261,9 @@ ngx_http_aigw_demo_reply(ngx_http_request_t *r, ngx_http_aigw_json_t *j)
                                  "\"chat.completion.chunk\",\"created\":");
         ngx_http_aigw_jw_int(&w, now);
         ngx_http_aigw_jw_lit(&w, ",\"model\":\"echo\",\"choices\":[],"
-                                 "\"usage\":{\"prompt_tokens\":");
-        ngx_http_aigw_jw_int(&w, prompt);
-        ngx_http_aigw_jw_lit(&w, ",\"completion_tokens\":");
-        ngx_http_aigw_jw_int(&w, words + 1);
-        ngx_http_aigw_jw_lit(&w, ",\"total_tokens\":");
-        ngx_http_aigw_jw_int(&w, prompt + words + 1);
-        ngx_http_aigw_jw_lit(&w, "}}\n\n");
+                                 "\"usage\":");
+        ngx_http_aigw_demo_usage(&w, prompt, words + 1);
+        ngx_http_aigw_jw_lit(&w, "}\n\n");
     }
 
     ngx_http_aigw_jw_lit(&w, "data: [DONE]\n\n");
