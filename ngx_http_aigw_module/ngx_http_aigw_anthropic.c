@@ -35,9 +35,36 @@ static ngx_int_t ngx_http_aigw_anthropic_validate(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_field(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_other(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *name);
+static ngx_int_t ngx_http_aigw_anthropic_parse_stop(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_anthropic_parse_thinking(ngx_http_aigw_json_t *j,
+    ngx_uint_t v, ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_anthropic_parse_tool_choice(
+    ngx_http_aigw_json_t *j, ngx_uint_t v, ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_tools(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_messages(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_message(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_msg_t *msg);
 static ngx_int_t ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_array_t *parts, ngx_uint_t nested);
+static ngx_int_t ngx_http_aigw_anthropic_parse_block(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_uint_t t, ngx_http_aigw_part_t *part, ngx_uint_t nested);
+static ngx_int_t ngx_http_aigw_anthropic_parse_media(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_uint_t t, ngx_http_aigw_part_t *part);
 static ngx_int_t ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
     ngx_http_aigw_jw_t *w);
@@ -74,6 +101,8 @@ static ngx_int_t ngx_http_aigw_anthropic_request_headers(
 static ngx_int_t ngx_http_aigw_anthropic_parse_response(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_str_t *body,
     ngx_http_aigw_response_t *resp);
+static void ngx_http_aigw_anthropic_parse_part(ngx_http_aigw_json_t *j,
+    ngx_uint_t e, ngx_http_aigw_part_t *part);
 static ngx_uint_t ngx_http_aigw_anthropic_content(ngx_str_t *name);
 static ngx_int_t ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
@@ -82,12 +111,12 @@ static void ngx_http_aigw_anthropic_parse_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err);
 static void ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j,
     ngx_uint_t u, ngx_http_aigw_usage_t *usage);
+static int64_t ngx_http_aigw_anthropic_tokens(ngx_http_aigw_json_t *j,
+    ngx_uint_t u, const char *name);
 static ngx_uint_t ngx_http_aigw_anthropic_stop(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
 static ngx_uint_t ngx_http_aigw_anthropic_kind(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
-static ngx_http_aigw_event_t *ngx_http_aigw_anthropic_event(
-    ngx_array_t *events, ngx_uint_t type, ngx_uint_t kind);
 
 
 /* top-level fields and the types they must have, checked on every request */
@@ -257,8 +286,7 @@ static void
 ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
     ngx_http_aigw_usage_t *usage)
 {
-    int64_t     n, input, cw, cr;
-    ngx_uint_t  v, any;
+    int64_t  n, input, cw, cr;
 
     if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
         return;
@@ -266,41 +294,15 @@ ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     usage->seen = 1;
 
-    input = -1;
-    cw = -1;
-    cr = -1;
-    any = 0;
-
-    v = ngx_http_aigw_json_get(j, u, "input_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
-    {
-        input = n;
-        any = 1;
-    }
-
-    v = ngx_http_aigw_json_get(j, u, "cache_creation_input_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
-    {
-        cw = n;
-        any = 1;
-    }
-
-    v = ngx_http_aigw_json_get(j, u, "cache_read_input_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
-    {
-        cr = n;
-        any = 1;
-    }
+    input = ngx_http_aigw_anthropic_tokens(j, u, "input_tokens");
+    cw = ngx_http_aigw_anthropic_tokens(j, u, "cache_creation_input_tokens");
+    cr = ngx_http_aigw_anthropic_tokens(j, u, "cache_read_input_tokens");
 
     /* message_delta repeats what message_start said, or leaves it out */
 
-    if (any && (input > 0 || cw > 0 || cr > 0 || usage->input == 0)) {
+    if ((input >= 0 || cw >= 0 || cr >= 0)
+        && (input > 0 || cw > 0 || cr > 0 || usage->input == 0))
+    {
         usage->cache_write = cw > 0 ? cw : (cw == 0 ? 0 : usage->cache_write);
         usage->cache_read = cr > 0 ? cr : (cr == 0 ? 0 : usage->cache_read);
 
@@ -309,13 +311,29 @@ ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
         }
     }
 
-    v = ngx_http_aigw_json_get(j, u, "output_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
-    {
+    n = ngx_http_aigw_anthropic_tokens(j, u, "output_tokens");
+
+    if (n >= 0) {
         usage->output = n;               /* cumulative */
     }
+}
+
+
+/* a token count of usage object "u", -1 when it has none */
+
+static int64_t
+ngx_http_aigw_anthropic_tokens(ngx_http_aigw_json_t *j, ngx_uint_t u,
+    const char *name)
+{
+    int64_t  n;
+
+    if (ngx_http_aigw_json_get_count(j, u, name, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        != NGX_OK)
+    {
+        return -1;
+    }
+
+    return n;
 }
 
 
@@ -407,7 +425,7 @@ static ngx_int_t
 ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_response_t *resp)
 {
-    ngx_uint_t             v, c, e, m;
+    ngx_uint_t             c, e, m;
     ngx_http_aigw_json_t   j;
     ngx_http_aigw_part_t  *part;
 
@@ -424,16 +442,13 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
     ngx_http_aigw_anthropic_usage(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
                                   &ctx->usage);
 
-    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens) {
-        v = ngx_http_aigw_json_get(&j, 0, "input_tokens");
-
-        if (v != NGX_HTTP_AIGW_JSON_NONE
-            && ngx_http_aigw_json_count(&j, v, NGX_HTTP_AIGW_TOKENS_MAX,
+    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens
+        && ngx_http_aigw_json_get_count(&j, 0, "input_tokens",
+                                        NGX_HTTP_AIGW_TOKENS_MAX,
                                         &ctx->usage.input)
-               == NGX_OK)
-        {
-            ctx->usage.seen = 1;
-        }
+           == NGX_OK)
+    {
+        ctx->usage.seen = 1;
     }
 
     if (resp == NULL) {
@@ -464,52 +479,52 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
             continue;
         }
 
-        part = ngx_array_push(&resp->parts);
+        part = ngx_http_aigw_part_add(&resp->parts, m);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = m;
-
-        switch (m) {
-
-        case ngx_http_aigw_part_text:
-            (void) ngx_http_aigw_json_get_str(&j, e, "text", &part->text);
-
-            break;
-
-        case ngx_http_aigw_part_tool_call:
-            (void) ngx_http_aigw_json_get_str(&j, e, "id", &part->id);
-
-            (void) ngx_http_aigw_json_get_str(&j, e, "name", &part->name);
-
-            v = ngx_http_aigw_json_get(&j, e, "input");
-            if (v != NGX_HTTP_AIGW_JSON_NONE) {
-                ngx_http_aigw_json_raw(&j, v, &part->input);
-            }
-
-            break;
-
-        case ngx_http_aigw_part_thinking:
-            (void) ngx_http_aigw_json_get_str(&j, e, "thinking", &part->text);
-
-            (void) ngx_http_aigw_json_get_str(&j, e, "signature",
-                                                &part->signature);
-
-            break;
-
-        default: /* redacted */
-            v = ngx_http_aigw_json_get(&j, e, "data");
-            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(&j, v, &part->signature);
-            }
-
-            break;
-        }
+        ngx_http_aigw_anthropic_parse_part(&j, e, part);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The fields of a text, tool_use, thinking or redacted_thinking block "e",
+ * alike in a request and a response
+ */
+
+static void
+ngx_http_aigw_anthropic_parse_part(ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_part_t *part)
+{
+    switch (part->type) {
+
+    case ngx_http_aigw_part_text:
+        (void) ngx_http_aigw_json_get_str(j, e, "text", &part->text);
+        break;
+
+    case ngx_http_aigw_part_tool_call:
+        (void) ngx_http_aigw_json_get_str(j, e, "id", &part->id);
+
+        (void) ngx_http_aigw_json_get_str(j, e, "name", &part->name);
+
+        ngx_http_aigw_json_get_raw(j, e, "input", &part->input);
+        break;
+
+    case ngx_http_aigw_part_thinking:
+        (void) ngx_http_aigw_json_get_str(j, e, "thinking", &part->text);
+
+        (void) ngx_http_aigw_json_get_str(j, e, "signature",
+                                            &part->signature);
+        break;
+
+    default: /* redacted */
+        (void) ngx_http_aigw_json_get_str(j, e, "data", &part->signature);
+        break;
+    }
 }
 
 
@@ -545,25 +560,6 @@ ngx_http_aigw_anthropic_parse_error(ngx_http_request_t *r,
     (void) ngx_http_aigw_json_message(r->pool, &err->message,
                                       "the provider returned HTTP %ui",
                                       err->status);
-}
-
-
-static ngx_http_aigw_event_t *
-ngx_http_aigw_anthropic_event(ngx_array_t *events, ngx_uint_t type,
-    ngx_uint_t kind)
-{
-    ngx_http_aigw_event_t  *ev;
-
-    ev = ngx_array_push(events);
-    if (ev == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-    ev->type = type;
-    ev->kind = kind;
-
-    return ev;
 }
 
 
@@ -667,7 +663,7 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_start, 0);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_start, 0);
         if (ev == NULL) {
             return NGX_ERROR;
         }
@@ -698,8 +694,8 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
         v = ngx_http_aigw_json_get(j, d, "stop_reason");
 
         if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_finish,
-                                               0);
+            ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_finish,
+                                         0);
             if (ev == NULL) {
                 return NGX_ERROR;
             }
@@ -715,7 +711,7 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
 
     if (ngx_http_aigw_json_str_eq(j, t, "message_stop")) {
         if (ctx->translate) {
-            if (ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_end, 0)
+            if (ngx_http_aigw_event_add(events, ngx_http_aigw_ev_end, 0)
                 == NULL)
             {
                 return NGX_ERROR;
@@ -732,7 +728,7 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
             return NGX_DONE;
         }
 
-        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_error, 0);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_error, 0);
         if (ev == NULL) {
             return NGX_ERROR;
         }
@@ -768,9 +764,8 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        ev = ngx_http_aigw_anthropic_event(events,
-                                           ngx_http_aigw_ev_block_start,
-                                           st->block);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_start,
+                                     st->block);
         if (ev == NULL) {
             return NGX_ERROR;
         }
@@ -818,7 +813,7 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_delta, m);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_delta, m);
         if (ev == NULL) {
             return NGX_ERROR;
         }
@@ -833,9 +828,8 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        ev = ngx_http_aigw_anthropic_event(events,
-                                           ngx_http_aigw_ev_block_stop,
-                                           st->block);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_stop,
+                                     st->block);
         if (ev == NULL) {
             return NGX_ERROR;
         }
@@ -1356,249 +1350,324 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat)
 {
-    int64_t                n;
-    ngx_int_t              rc;
-    ngx_str_t              key, *s;
-    ngx_uint_t             k, v, e, m, d;
-    ngx_http_aigw_msg_t   *msg;
-    ngx_http_aigw_tool_t  *tool;
+    ngx_int_t   rc;
+    ngx_uint_t  k;
 
     chat->max_tokens = -1;
     chat->parallel_tools = -1;
 
     for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
-        v = k + 1;
-        ngx_http_aigw_json_str_raw(j, k, &key);
 
-        if (j->toks[v].type == ngx_http_aigw_json_null) {
+        if (j->toks[k + 1].type == ngx_http_aigw_json_null) {
             continue;
         }
+
+        rc = ngx_http_aigw_anthropic_parse_field(r, ctx, j, k, chat);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return ngx_http_aigw_anthropic_parse_messages(r, ctx, j, chat);
+}
+
 
 #define ngx_http_aigw_is(name)                                               \
-        (key.len == sizeof(name) - 1                                         \
-         && ngx_strncmp(key.data, name, sizeof(name) - 1) == 0)
+    (key.len == sizeof(name) - 1                                             \
+     && ngx_strncmp(key.data, name, sizeof(name) - 1) == 0)
 
-        if (ngx_http_aigw_is("model") || ngx_http_aigw_is("stream")
-            || ngx_http_aigw_is("providerOptions")
-            || ngx_http_aigw_is("messages"))
+
+/* a top-level field "k" of the request, other than null */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_field(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k,
+    ngx_http_aigw_chat_t *chat)
+{
+    int64_t     n;
+    ngx_str_t   key;
+    ngx_uint_t  v, m;
+
+    v = k + 1;
+    ngx_http_aigw_json_str_raw(j, k, &key);
+
+    if (ngx_http_aigw_is("model") || ngx_http_aigw_is("stream")
+        || ngx_http_aigw_is("providerOptions")
+        || ngx_http_aigw_is("messages"))
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("max_tokens")) {
+        if (ngx_http_aigw_json_int(j, v, &n) == NGX_OK && n > 0) {
+            chat->max_tokens = n;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("system")) {
+        if (ngx_array_init(&chat->system, r->pool, 2,
+                           sizeof(ngx_http_aigw_part_t))
+            != NGX_OK)
         {
-            continue;
+            return NGX_ERROR;
         }
 
-        if (ngx_http_aigw_is("max_tokens")) {
-            if (ngx_http_aigw_json_int(j, v, &n) == NGX_OK && n > 0) {
-                chat->max_tokens = n;
-            }
+        return ngx_http_aigw_anthropic_parse_blocks(r, ctx, j, v,
+                                                    &chat->system, 0);
+    }
 
-            continue;
+    if (ngx_http_aigw_is("temperature")) {
+        ngx_http_aigw_json_raw(j, v, &chat->temperature);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("top_p")) {
+        ngx_http_aigw_json_raw(j, v, &chat->top_p);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("top_k")) {
+        ngx_http_aigw_json_raw(j, v, &chat->top_k);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("stop_sequences")) {
+        return ngx_http_aigw_anthropic_parse_stop(r, ctx, j, v, chat);
+    }
+
+    if (ngx_http_aigw_is("metadata")) {
+        m = ngx_http_aigw_json_get(j, v, "user_id");
+
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, m, &chat->user);
         }
 
-        if (ngx_http_aigw_is("system")) {
-            if (ngx_array_init(&chat->system, r->pool, 2,
-                               sizeof(ngx_http_aigw_part_t))
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
+        return NGX_OK;
+    }
 
-            rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j, v,
-                                                      &chat->system, 0);
-            if (rc != NGX_OK) {
-                return rc;
-            }
+    if (ngx_http_aigw_is("thinking")) {
+        ngx_http_aigw_anthropic_parse_thinking(j, v, chat);
+        return NGX_OK;
+    }
 
-            continue;
+    if (ngx_http_aigw_is("output_config")) {
+        m = ngx_http_aigw_json_get(j, v, "effort");
+
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, m, &chat->effort);
         }
 
-        if (ngx_http_aigw_is("temperature")) {
-            ngx_http_aigw_json_raw(j, v, &chat->temperature);
-            continue;
-        }
+        return NGX_OK;
+    }
 
-        if (ngx_http_aigw_is("top_p")) {
-            ngx_http_aigw_json_raw(j, v, &chat->top_p);
-            continue;
-        }
+    if (ngx_http_aigw_is("tool_choice")) {
+        ngx_http_aigw_anthropic_parse_tool_choice(j, v, chat);
+        return NGX_OK;
+    }
 
-        if (ngx_http_aigw_is("top_k")) {
-            ngx_http_aigw_json_raw(j, v, &chat->top_k);
-            continue;
-        }
+    if (ngx_http_aigw_is("tools")) {
+        return ngx_http_aigw_anthropic_parse_tools(r, ctx, j, v, chat);
+    }
 
-        if (ngx_http_aigw_is("stop_sequences")) {
-            if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
+    return ngx_http_aigw_anthropic_parse_other(r, ctx, &key);
+}
 
-            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-                if (j->toks[e].type != ngx_http_aigw_json_string) {
-                    return ngx_http_aigw_reject(r, ctx, "stop_sequences must "
-                                                "hold strings", NULL);
-                }
 
-                s = ngx_array_push(&chat->stop);
-                if (s == NULL) {
-                    return NGX_ERROR;
-                }
+/* the fields that cannot be translated, and those dropped */
 
-                ngx_http_aigw_json_str_raw(j, e, s);
-            }
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_other(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *name)
+{
+    ngx_str_t  key;
 
-            continue;
-        }
+    key = *name;
 
-        if (ngx_http_aigw_is("metadata")) {
-            m = ngx_http_aigw_json_get(j, v, "user_id");
+    if (ngx_http_aigw_is("mcp_servers") || ngx_http_aigw_is("container")) {
+        return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
+                                    "for this provider", name);
+    }
 
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &chat->user);
-            }
+    /* context_management, service_tier, ...: no equivalent */
 
-            continue;
-        }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "aigw: field \"%V\" dropped in translation", name);
 
-        if (ngx_http_aigw_is("thinking")) {
-            m = ngx_http_aigw_json_get(j, v, "type");
-
-            if (ngx_http_aigw_json_str_eq(j, m, "enabled")) {
-                chat->thinking = ngx_http_aigw_think_enabled;
-
-                m = ngx_http_aigw_json_get(j, v, "budget_tokens");
-                if (m != NGX_HTTP_AIGW_JSON_NONE) {
-                    (void) ngx_http_aigw_json_int(j, m,
-                                                  &chat->thinking_budget);
-                }
-
-            } else if (ngx_http_aigw_json_str_eq(j, m, "adaptive")) {
-                chat->thinking = ngx_http_aigw_think_adaptive;
-
-            } else {
-                chat->thinking = ngx_http_aigw_think_disabled;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("output_config")) {
-            m = ngx_http_aigw_json_get(j, v, "effort");
-
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &chat->effort);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("tool_choice")) {
-            m = ngx_http_aigw_json_get(j, v, "type");
-
-            if (ngx_http_aigw_json_str_eq(j, m, "auto")) {
-                chat->tool_choice = ngx_http_aigw_choice_auto;
-
-            } else if (ngx_http_aigw_json_str_eq(j, m, "any")) {
-                chat->tool_choice = ngx_http_aigw_choice_any;
-
-            } else if (ngx_http_aigw_json_str_eq(j, m, "none")) {
-                chat->tool_choice = ngx_http_aigw_choice_none;
-
-            } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
-                chat->tool_choice = ngx_http_aigw_choice_tool;
-
-                (void) ngx_http_aigw_json_get_str(j, v, "name",
-                                                    &chat->tool_choice_name);
-            }
-
-            m = ngx_http_aigw_json_get(j, v, "disable_parallel_tool_use");
-
-            if (m != NGX_HTTP_AIGW_JSON_NONE
-                && j->toks[m].type == ngx_http_aigw_json_true)
-            {
-                chat->parallel_tools = 0;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("tools")) {
-            if (ngx_array_init(&chat->tools, r->pool,
-                               ngx_max(j->toks[v].count, 1),
-                               sizeof(ngx_http_aigw_tool_t))
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-                m = ngx_http_aigw_json_get(j, e, "type");
-
-                if (m != NGX_HTTP_AIGW_JSON_NONE
-                    && !ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_null)
-                    && !ngx_http_aigw_json_str_eq(j, m, "custom"))
-                {
-                    /* str_raw of a non-string would read out of bounds */
-
-                    if (!ngx_http_aigw_json_is(j, m,
-                                               ngx_http_aigw_json_string))
-                    {
-                        return ngx_http_aigw_reject(r, ctx, "tools: a "
-                                                    "tool's \"type\" must "
-                                                    "be a string");
-                    }
-
-                    ngx_http_aigw_json_str_raw(j, m, &key);
-
-                    return ngx_http_aigw_reject(r, ctx, "the server tool "
-                                                "\"%V\" cannot be translated "
-                                                "for this provider", &key);
-                }
-
-                m = ngx_http_aigw_json_get(j, e, "name");
-
-                if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    return ngx_http_aigw_reject(r, ctx, "tools: each tool "
-                                                "needs a \"name\"", NULL);
-                }
-
-                tool = ngx_array_push(&chat->tools);
-                if (tool == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
-                ngx_http_aigw_json_str_raw(j, m, &tool->name);
-
-                (void) ngx_http_aigw_json_get_str(j, e, "description",
-                                                    &tool->description);
-
-                m = ngx_http_aigw_json_get(j, e, "input_schema");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
-                    ngx_http_aigw_json_raw(j, m, &tool->schema);
-                }
-
-                m = ngx_http_aigw_json_get(j, e, "cache_control");
-                if (m != NGX_HTTP_AIGW_JSON_NONE) {
-                    ngx_http_aigw_json_raw(j, m, &tool->cache_control);
-                }
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("mcp_servers") || ngx_http_aigw_is("container"))
-        {
-            return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
-                                        "for this provider", &key);
-        }
-
-        /* context_management, service_tier, ...: no equivalent */
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "aigw: field \"%V\" dropped in translation", &key);
+    return NGX_OK;
+}
 
 #undef ngx_http_aigw_is
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_stop(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   e;
+
+    if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        if (j->toks[e].type != ngx_http_aigw_json_string) {
+            return ngx_http_aigw_reject(r, ctx, "stop_sequences must "
+                                        "hold strings", NULL);
+        }
+
+        s = ngx_array_push(&chat->stop);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, e, s);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_anthropic_parse_thinking(ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t  m;
+
+    m = ngx_http_aigw_json_get(j, v, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "enabled")) {
+        chat->thinking = ngx_http_aigw_think_enabled;
+
+        m = ngx_http_aigw_json_get(j, v, "budget_tokens");
+        if (m != NGX_HTTP_AIGW_JSON_NONE) {
+            (void) ngx_http_aigw_json_int(j, m, &chat->thinking_budget);
+        }
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "adaptive")) {
+        chat->thinking = ngx_http_aigw_think_adaptive;
+
+    } else {
+        chat->thinking = ngx_http_aigw_think_disabled;
+    }
+}
+
+
+static void
+ngx_http_aigw_anthropic_parse_tool_choice(ngx_http_aigw_json_t *j,
+    ngx_uint_t v, ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t  m;
+
+    m = ngx_http_aigw_json_get(j, v, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "auto")) {
+        chat->tool_choice = ngx_http_aigw_choice_auto;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "any")) {
+        chat->tool_choice = ngx_http_aigw_choice_any;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "none")) {
+        chat->tool_choice = ngx_http_aigw_choice_none;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
+        chat->tool_choice = ngx_http_aigw_choice_tool;
+
+        (void) ngx_http_aigw_json_get_str(j, v, "name",
+                                            &chat->tool_choice_name);
+    }
+
+    m = ngx_http_aigw_json_get(j, v, "disable_parallel_tool_use");
+
+    if (m != NGX_HTTP_AIGW_JSON_NONE
+        && j->toks[m].type == ngx_http_aigw_json_true)
+    {
+        chat->parallel_tools = 0;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_tools(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_str_t              type;
+    ngx_uint_t             e, m;
+    ngx_http_aigw_tool_t  *tool;
+
+    if (ngx_array_init(&chat->tools, r->pool,
+                       ngx_max(j->toks[v].count, 1),
+                       sizeof(ngx_http_aigw_tool_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        m = ngx_http_aigw_json_get(j, e, "type");
+
+        if (m != NGX_HTTP_AIGW_JSON_NONE
+            && !ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_null)
+            && !ngx_http_aigw_json_str_eq(j, m, "custom"))
+        {
+            /* str_raw of a non-string would read out of bounds */
+
+            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                return ngx_http_aigw_reject(r, ctx, "tools: a tool's "
+                                            "\"type\" must be a string");
+            }
+
+            ngx_http_aigw_json_str_raw(j, m, &type);
+
+            return ngx_http_aigw_reject(r, ctx, "the server tool \"%V\" "
+                                        "cannot be translated for this "
+                                        "provider", &type);
+        }
+
+        m = ngx_http_aigw_json_get(j, e, "name");
+
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "tools: each tool needs a "
+                                        "\"name\"", NULL);
+        }
+
+        tool = ngx_http_aigw_tool_add(&chat->tools);
+        if (tool == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, m, &tool->name);
+
+        (void) ngx_http_aigw_json_get_str(j, e, "description",
+                                            &tool->description);
+
+        m = ngx_http_aigw_json_get(j, e, "input_schema");
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+            ngx_http_aigw_json_raw(j, m, &tool->schema);
+        }
+
+        ngx_http_aigw_json_get_raw(j, e, "cache_control",
+                                   &tool->cache_control);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_messages(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_int_t             rc;
+    ngx_uint_t            v, e;
+    ngx_http_aigw_msg_t  *msg;
 
     v = ngx_http_aigw_json_get(j, 0, "messages");
 
@@ -1616,49 +1685,52 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
                                         "be an object", NULL);
         }
 
-        msg = ngx_array_push(&chat->messages);
+        msg = ngx_http_aigw_msg_add(r->pool, &chat->messages);
         if (msg == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(msg, sizeof(ngx_http_aigw_msg_t));
-
-        if (ngx_array_init(&msg->parts, r->pool, 2,
-                           sizeof(ngx_http_aigw_part_t))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        m = ngx_http_aigw_json_get(j, e, "role");
-
-        if (ngx_http_aigw_json_str_eq(j, m, "user")) {
-            msg->role = ngx_http_aigw_role_user;
-
-        } else if (ngx_http_aigw_json_str_eq(j, m, "assistant")) {
-            msg->role = ngx_http_aigw_role_assistant;
-
-        } else if (ngx_http_aigw_json_str_eq(j, m, "system")) {
-
-            /* mid-conversation system messages (Claude Code sends them) */
-
-            msg->role = ngx_http_aigw_role_system;
-
-        } else {
-            return ngx_http_aigw_reject(r, ctx, "messages: a message has no "
-                                        "valid \"role\"", NULL);
-        }
-
-        d = ngx_http_aigw_json_get(j, e, "content");
-
-        rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j, d, &msg->parts,
-                                                  0);
+        rc = ngx_http_aigw_anthropic_parse_message(r, ctx, j, e, msg);
         if (rc != NGX_OK) {
             return rc;
         }
     }
 
     return NGX_OK;
+}
+
+
+/* one message "e" of the request: role and content */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_message(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_msg_t *msg)
+{
+    ngx_uint_t  m;
+
+    m = ngx_http_aigw_json_get(j, e, "role");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "user")) {
+        msg->role = ngx_http_aigw_role_user;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "assistant")) {
+        msg->role = ngx_http_aigw_role_assistant;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "system")) {
+
+        /* mid-conversation system messages (Claude Code sends them) */
+
+        msg->role = ngx_http_aigw_role_system;
+
+    } else {
+        return ngx_http_aigw_reject(r, ctx, "messages: a message has no "
+                                    "valid \"role\"", NULL);
+    }
+
+    return ngx_http_aigw_anthropic_parse_blocks(r, ctx, j,
+                                     ngx_http_aigw_json_get(j, e, "content"),
+                                     &msg->parts, 0);
 }
 
 
@@ -1670,8 +1742,7 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
     ngx_array_t *parts, ngx_uint_t nested)
 {
     ngx_int_t              rc;
-    ngx_str_t              type;
-    ngx_uint_t             e, t, m, s;
+    ngx_uint_t             e, t;
     ngx_http_aigw_part_t  *part;
 
     if (v == NGX_HTTP_AIGW_JSON_NONE
@@ -1681,13 +1752,11 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
     }
 
     if (j->toks[v].type == ngx_http_aigw_json_string) {
-        part = ngx_array_push(parts);
+        part = ngx_http_aigw_part_add(parts, ngx_http_aigw_part_text);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_text;
         ngx_http_aigw_json_str_raw(j, v, &part->text);
 
         return NGX_OK;
@@ -1706,139 +1775,132 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
                                         "\"type\"", NULL);
         }
 
-        part = ngx_array_push(parts);
+        part = ngx_http_aigw_part_add(parts, 0);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        ngx_http_aigw_json_get_raw(j, e, "cache_control",
+                                   &part->cache_control);
 
-        m = ngx_http_aigw_json_get(j, e, "cache_control");
-        if (m != NGX_HTTP_AIGW_JSON_NONE) {
-            ngx_http_aigw_json_raw(j, m, &part->cache_control);
+        rc = ngx_http_aigw_anthropic_parse_block(r, ctx, j, e, t, part,
+                                                 nested);
+        if (rc != NGX_OK) {
+            return rc;
         }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "text")) {
-            part->type = ngx_http_aigw_part_text;
-
-            m = ngx_http_aigw_json_get(j, e, "text");
-            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                return ngx_http_aigw_reject(r, ctx, "a text block has no "
-                                            "\"text\"", NULL);
-            }
-
-            ngx_http_aigw_json_str_raw(j, m, &part->text);
-            continue;
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "image")
-            || ngx_http_aigw_json_str_eq(j, t, "document"))
-        {
-            part->type = ngx_http_aigw_json_str_eq(j, t, "image")
-                         ? ngx_http_aigw_part_image
-                         : ngx_http_aigw_part_document;
-
-            s = ngx_http_aigw_json_get(j, e, "source");
-            m = ngx_http_aigw_json_get(j, s, "type");
-
-            if (ngx_http_aigw_json_str_eq(j, m, "base64")) {
-                (void) ngx_http_aigw_json_get_str(j, s, "media_type",
-                                                    &part->media_type);
-
-                m = ngx_http_aigw_json_get(j, s, "data");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    ngx_http_aigw_json_str_raw(j, m, &part->data);
-                }
-
-                continue;
-            }
-
-            if (ngx_http_aigw_json_str_eq(j, m, "url")
-                && part->type == ngx_http_aigw_part_image)
-            {
-                (void) ngx_http_aigw_json_get_str(j, s, "url", &part->url);
-
-                continue;
-            }
-
-            return ngx_http_aigw_reject(r, ctx, "only base64 documents and "
-                                        "base64 or URL images can be "
-                                        "translated", NULL);
-        }
-
-        if (nested) {
-            ngx_http_aigw_json_str_raw(j, t, &type);
-
-            return ngx_http_aigw_reject(r, ctx, "a \"%V\" block in a tool "
-                                        "result cannot be translated", &type);
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "tool_use")) {
-            part->type = ngx_http_aigw_part_tool_call;
-
-            (void) ngx_http_aigw_json_get_str(j, e, "id", &part->id);
-
-            (void) ngx_http_aigw_json_get_str(j, e, "name", &part->name);
-
-            m = ngx_http_aigw_json_get(j, e, "input");
-            if (m != NGX_HTTP_AIGW_JSON_NONE) {
-                ngx_http_aigw_json_raw(j, m, &part->input);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "tool_result")) {
-            part->type = ngx_http_aigw_part_tool_result;
-
-            (void) ngx_http_aigw_json_get_str(j, e, "tool_use_id", &part->id);
-
-            m = ngx_http_aigw_json_get(j, e, "is_error");
-            part->is_error = ngx_http_aigw_json_is(j, m,
-                                                   ngx_http_aigw_json_true);
-
-            part->content = ngx_array_create(r->pool, 1,
-                                             sizeof(ngx_http_aigw_part_t));
-            if (part->content == NULL) {
-                return NGX_ERROR;
-            }
-
-            rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j,
-                                     ngx_http_aigw_json_get(j, e, "content"),
-                                     part->content, 1);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "thinking")) {
-            part->type = ngx_http_aigw_part_thinking;
-
-            (void) ngx_http_aigw_json_get_str(j, e, "thinking", &part->text);
-
-            (void) ngx_http_aigw_json_get_str(j, e, "signature",
-                                                &part->signature);
-
-            continue;
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "redacted_thinking")) {
-            part->type = ngx_http_aigw_part_redacted;
-
-            (void) ngx_http_aigw_json_get_str(j, e, "data", &part->signature);
-
-            continue;
-        }
-
-        ngx_http_aigw_json_str_raw(j, t, &type);
-
-        return ngx_http_aigw_reject(r, ctx, "a \"%V\" content block cannot be "
-                                    "translated for this provider", &type);
     }
 
     return NGX_OK;
+}
+
+
+/* a content block "e" of type "t" into "part" */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_block(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_uint_t t, ngx_http_aigw_part_t *part, ngx_uint_t nested)
+{
+    ngx_str_t   type;
+    ngx_uint_t  m;
+
+    part->type = ngx_http_aigw_anthropic_kind(j, t);
+
+    if (part->type == ngx_http_aigw_part_text) {
+        m = ngx_http_aigw_json_get(j, e, "text");
+
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "a text block has no "
+                                        "\"text\"", NULL);
+        }
+
+        ngx_http_aigw_anthropic_parse_part(j, e, part);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "image")
+        || ngx_http_aigw_json_str_eq(j, t, "document"))
+    {
+        return ngx_http_aigw_anthropic_parse_media(r, ctx, j, e, t, part);
+    }
+
+    if (nested) {
+        ngx_http_aigw_json_str_raw(j, t, &type);
+
+        return ngx_http_aigw_reject(r, ctx, "a \"%V\" block in a tool "
+                                    "result cannot be translated", &type);
+    }
+
+    if (part->type != 0) {
+        /* tool_use, thinking, redacted_thinking */
+
+        ngx_http_aigw_anthropic_parse_part(j, e, part);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "tool_result")) {
+        part->type = ngx_http_aigw_part_tool_result;
+
+        (void) ngx_http_aigw_json_get_str(j, e, "tool_use_id", &part->id);
+
+        m = ngx_http_aigw_json_get(j, e, "is_error");
+        part->is_error = ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_true);
+
+        part->content = ngx_array_create(r->pool, 1,
+                                         sizeof(ngx_http_aigw_part_t));
+        if (part->content == NULL) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_aigw_anthropic_parse_blocks(r, ctx, j,
+                                     ngx_http_aigw_json_get(j, e, "content"),
+                                     part->content, 1);
+    }
+
+    ngx_http_aigw_json_str_raw(j, t, &type);
+
+    return ngx_http_aigw_reject(r, ctx, "a \"%V\" content block cannot be "
+                                "translated for this provider", &type);
+}
+
+
+/* an image or document block "e" of type "t" */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_media(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_uint_t t, ngx_http_aigw_part_t *part)
+{
+    ngx_uint_t  s, m;
+
+    part->type = ngx_http_aigw_json_str_eq(j, t, "image")
+                 ? ngx_http_aigw_part_image
+                 : ngx_http_aigw_part_document;
+
+    s = ngx_http_aigw_json_get(j, e, "source");
+    m = ngx_http_aigw_json_get(j, s, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "base64")) {
+        (void) ngx_http_aigw_json_get_str(j, s, "media_type",
+                                            &part->media_type);
+
+        (void) ngx_http_aigw_json_get_str(j, s, "data", &part->data);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, m, "url")
+        && part->type == ngx_http_aigw_part_image)
+    {
+        (void) ngx_http_aigw_json_get_str(j, s, "url", &part->url);
+
+        return NGX_OK;
+    }
+
+    return ngx_http_aigw_reject(r, ctx, "only base64 documents and base64 "
+                                "or URL images can be translated", NULL);
 }
 
 

@@ -962,6 +962,40 @@ ngx_http_aigw_json_get_str(ngx_http_aigw_json_t *j, ngx_uint_t obj,
 }
 
 
+/* the JSON text of member "key", of any type, left as is when there is none */
+
+void
+ngx_http_aigw_json_get_raw(ngx_http_aigw_json_t *j, ngx_uint_t obj,
+    const char *key, ngx_str_t *raw)
+{
+    ngx_uint_t  v;
+
+    v = ngx_http_aigw_json_get(j, obj, key);
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE) {
+        ngx_http_aigw_json_raw(j, v, raw);
+    }
+}
+
+
+/* member "key" as a count from 0 to "max"; NGX_DECLINED: none or not one */
+
+ngx_int_t
+ngx_http_aigw_json_get_count(ngx_http_aigw_json_t *j, ngx_uint_t obj,
+    const char *key, int64_t max, int64_t *v)
+{
+    ngx_uint_t  t;
+
+    t = ngx_http_aigw_json_get(j, obj, key);
+
+    if (t == NGX_HTTP_AIGW_JSON_NONE) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_aigw_json_count(j, t, max, v);
+}
+
+
 void
 ngx_http_aigw_json_raw(ngx_http_aigw_json_t *j, ngx_uint_t tok,
     ngx_str_t *raw)

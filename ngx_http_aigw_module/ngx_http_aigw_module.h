@@ -722,6 +722,16 @@ ngx_int_t ngx_http_aigw_passthrough_edits(ngx_http_request_t *r,
 void ngx_http_aigw_passthrough_sort(ngx_http_aigw_json_edit_t *edits,
     ngx_uint_t n);
 
+/* ngx_http_aigw_canonical.c */
+
+ngx_http_aigw_msg_t *ngx_http_aigw_msg_add(ngx_pool_t *pool,
+    ngx_array_t *messages);
+ngx_http_aigw_part_t *ngx_http_aigw_part_add(ngx_array_t *parts,
+    ngx_uint_t type);
+ngx_http_aigw_tool_t *ngx_http_aigw_tool_add(ngx_array_t *tools);
+ngx_http_aigw_event_t *ngx_http_aigw_event_add(ngx_array_t *events,
+    ngx_uint_t type, ngx_uint_t kind);
+
 /* ngx_http_aigw_health.c */
 
 ngx_int_t ngx_http_aigw_health_init_zone(ngx_shm_zone_t *shm_zone,

@@ -255,7 +255,6 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_OK;
     }
 
-
     v = ngx_http_aigw_json_get(j, 0, "messages");
 
     if (v == NGX_HTTP_AIGW_JSON_NONE
@@ -484,7 +483,7 @@ ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
     ngx_http_aigw_usage_t *usage)
 {
     int64_t     n;
-    ngx_uint_t  v, d;
+    ngx_uint_t  d;
 
     if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
         return;
@@ -492,36 +491,32 @@ ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     usage->seen = 1;
 
-    v = ngx_http_aigw_json_get(j, u, "prompt_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
+    if (ngx_http_aigw_json_get_count(j, u, "prompt_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
     {
         usage->input = n;
     }
 
-    v = ngx_http_aigw_json_get(j, u, "completion_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
+    if (ngx_http_aigw_json_get_count(j, u, "completion_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
     {
         usage->output = n;
     }
 
     d = ngx_http_aigw_json_get(j, u, "prompt_tokens_details");
-    v = ngx_http_aigw_json_get(j, d, "cached_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
+    if (ngx_http_aigw_json_get_count(j, d, "cached_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
     {
         usage->cache_read = n;
     }
 
     d = ngx_http_aigw_json_get(j, u, "completion_tokens_details");
-    v = ngx_http_aigw_json_get(j, d, "reasoning_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
+    if (ngx_http_aigw_json_get_count(j, d, "reasoning_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
     {
         usage->reasoning = n;
     }
@@ -636,13 +631,12 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
     if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)
         && j.toks[v].end - j.toks[v].start > 2)
     {
-        part = ngx_array_push(&resp->parts);
+        part = ngx_http_aigw_part_add(&resp->parts,
+                                      ngx_http_aigw_part_thinking);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_thinking;
         ngx_http_aigw_json_str_raw(&j, v, &part->text);
     }
 
@@ -655,13 +649,11 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
     if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)
         && j.toks[v].end - j.toks[v].start > 2)
     {
-        part = ngx_array_push(&resp->parts);
+        part = ngx_http_aigw_part_add(&resp->parts, ngx_http_aigw_part_text);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_text;
         ngx_http_aigw_json_str_raw(&j, v, &part->text);
     }
 
@@ -672,13 +664,12 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
     }
 
     for (e = v + 1; e < j.toks[v].next; e = j.toks[e].next) {
-        part = ngx_array_push(&resp->parts);
+        part = ngx_http_aigw_part_add(&resp->parts,
+                                      ngx_http_aigw_part_tool_call);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_tool_call;
         part->input_string = 1;
 
         (void) ngx_http_aigw_json_get_str(&j, e, "id", &part->id);
@@ -864,13 +855,10 @@ ngx_http_aigw_openai_stream_end(ngx_http_aigw_openai_parse_t *st,
         return NGX_ERROR;
     }
 
-    ev = ngx_array_push(events);
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_end, 0);
     if (ev == NULL) {
         return NGX_ERROR;
     }
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-    ev->type = ngx_http_aigw_ev_end;
 
     return NGX_OK;
 }
@@ -885,13 +873,11 @@ ngx_http_aigw_openai_stream_error(ngx_http_aigw_json_t *j, ngx_uint_t e,
     ngx_uint_t              v;
     ngx_http_aigw_event_t  *ev;
 
-    ev = ngx_array_push(events);
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_error, 0);
     if (ev == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-    ev->type = ngx_http_aigw_ev_error;
     ev->status = NGX_HTTP_BAD_GATEWAY;
 
     v = ngx_http_aigw_json_get(j, e, "message");
@@ -919,13 +905,10 @@ ngx_http_aigw_openai_parse_choice(ngx_http_aigw_openai_parse_t *st,
     if (!st->started) {
         st->started = 1;
 
-        ev = ngx_array_push(events);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_start, 0);
         if (ev == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-        ev->type = ngx_http_aigw_ev_start;
 
         (void) ngx_http_aigw_json_get_str(j, 0, "id", &ev->id);
 
@@ -948,13 +931,11 @@ ngx_http_aigw_openai_parse_choice(ngx_http_aigw_openai_parse_t *st,
             return NGX_ERROR;
         }
 
-        ev = ngx_array_push(events);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_finish, 0);
         if (ev == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-        ev->type = ngx_http_aigw_ev_finish;
         ev->stop = ngx_http_aigw_openai_stop(j, v);
     }
 
@@ -1094,14 +1075,12 @@ ngx_http_aigw_openai_delta_tools(ngx_http_aigw_openai_parse_t *st,
         if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)
             && j->toks[m].end - j->toks[m].start > 2)
         {
-            ev = ngx_array_push(events);
+            ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_delta,
+                                         ngx_http_aigw_part_tool_call);
             if (ev == NULL) {
                 return NGX_ERROR;
             }
 
-            ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-            ev->type = ngx_http_aigw_ev_delta;
-            ev->kind = ngx_http_aigw_part_tool_call;
             ngx_http_aigw_json_str_raw(j, m, &ev->text);
         }
     }
@@ -1128,14 +1107,11 @@ ngx_http_aigw_openai_block(ngx_http_aigw_openai_parse_t *st,
     }
 
     if (st->block) {
-        ev = ngx_array_push(events);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_stop,
+                                     st->block);
         if (ev == NULL) {
             return NULL;
         }
-
-        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-        ev->type = ngx_http_aigw_ev_block_stop;
-        ev->kind = st->block;
     }
 
     st->block = kind;
@@ -1145,23 +1121,17 @@ ngx_http_aigw_openai_block(ngx_http_aigw_openai_parse_t *st,
         goto done;
     }
 
-    ev = ngx_array_push(events);
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_start, kind);
     if (ev == NULL) {
         return NULL;
     }
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-    ev->type = ngx_http_aigw_ev_block_start;
-    ev->kind = kind;
 
 done:
 
-    ev = ngx_array_push(events);
+    ev = ngx_http_aigw_event_add(events, 0, 0);
     if (ev == NULL) {
         return NULL;
     }
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
 
     return ev;
 }
@@ -1952,12 +1922,11 @@ ngx_http_aigw_openai_parse_tools(ngx_http_request_t *r,
                                         "\"function.name\"", NULL);
         }
 
-        tool = ngx_array_push(&chat->tools);
+        tool = ngx_http_aigw_tool_add(&chat->tools);
         if (tool == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
         ngx_http_aigw_json_str_raw(j, m, &tool->name);
 
         (void) ngx_http_aigw_json_get_str(j, f, "description",
@@ -1968,10 +1937,7 @@ ngx_http_aigw_openai_parse_tools(ngx_http_request_t *r,
             ngx_http_aigw_json_raw(j, m, &tool->schema);
         }
 
-        m = ngx_http_aigw_json_get(j, f, "strict");
-        if (m != NGX_HTTP_AIGW_JSON_NONE) {
-            ngx_http_aigw_json_raw(j, m, &tool->strict);
-        }
+        ngx_http_aigw_json_get_raw(j, f, "strict", &tool->strict);
     }
 
     return NGX_OK;
@@ -2003,17 +1969,8 @@ ngx_http_aigw_openai_parse_messages(ngx_http_request_t *r,
                                         "an object", NULL);
         }
 
-        msg = ngx_array_push(&chat->messages);
+        msg = ngx_http_aigw_msg_add(r->pool, &chat->messages);
         if (msg == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memzero(msg, sizeof(ngx_http_aigw_msg_t));
-
-        if (ngx_array_init(&msg->parts, r->pool, 2,
-                           sizeof(ngx_http_aigw_part_t))
-            != NGX_OK)
-        {
             return NGX_ERROR;
         }
 
@@ -2086,13 +2043,12 @@ ngx_http_aigw_openai_parse_message(ngx_http_request_t *r,
     }
 
     for (k = m + 1; k < j->toks[m].next; k = j->toks[k].next) {
-        part = ngx_array_push(&msg->parts);
+        part = ngx_http_aigw_part_add(&msg->parts,
+                                      ngx_http_aigw_part_tool_call);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_tool_call;
         part->input_string = 1;
 
         (void) ngx_http_aigw_json_get_str(j, k, "id", &part->id);
@@ -2128,13 +2084,11 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
     }
 
     if (j->toks[v].type == ngx_http_aigw_json_string) {
-        part = ngx_array_push(parts);
+        part = ngx_http_aigw_part_add(parts, ngx_http_aigw_part_text);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_text;
         ngx_http_aigw_json_str_raw(j, v, &part->text);
 
         return NGX_OK;
@@ -2146,12 +2100,10 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
     }
 
     for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-        part = ngx_array_push(parts);
+        part = ngx_http_aigw_part_add(parts, 0);
         if (part == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
 
         m = ngx_http_aigw_json_get(j, e, "type");
 
