@@ -91,8 +91,25 @@ static ngx_int_t ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_write_system(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_anthropic_write_messages(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat);
+static ngx_uint_t ngx_http_aigw_anthropic_accepts(ngx_http_aigw_part_t *part);
+static ngx_uint_t ngx_http_aigw_anthropic_any(ngx_array_t *parts);
+static void ngx_http_aigw_anthropic_write_tools(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_anthropic_write_params(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t reasoning, int64_t max);
+static ngx_uint_t ngx_http_aigw_anthropic_write_thinking(
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat, ngx_uint_t reasoning,
+    int64_t max);
 static ngx_uint_t ngx_http_aigw_anthropic_write_blocks(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_array_t *parts, ngx_uint_t n);
+static ngx_int_t ngx_http_aigw_anthropic_write_block(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part, ngx_uint_t n);
+static void ngx_http_aigw_anthropic_write_media(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_part_t *part);
 static ngx_int_t ngx_http_aigw_anthropic_write_input(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part);
 static ngx_int_t ngx_http_aigw_anthropic_request_headers(
@@ -1130,41 +1147,10 @@ ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
         switch (part[i].type) {
 
         case ngx_http_aigw_part_text:
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"text\",\"text\":"
-                                        : "{\"type\":\"text\",\"text\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].text);
-            ngx_http_aigw_jw_lit(w, "}");
-            break;
-
         case ngx_http_aigw_part_thinking:
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"thinking\","
-                                          "\"thinking\":"
-                                        : "{\"type\":\"thinking\","
-                                          "\"thinking\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].text);
-            ngx_http_aigw_jw_lit(w, ",\"signature\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].signature);
-            ngx_http_aigw_jw_lit(w, "}");
-            break;
-
         case ngx_http_aigw_part_redacted:
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"redacted_thinking\","
-                                          "\"data\":"
-                                        : "{\"type\":\"redacted_thinking\","
-                                          "\"data\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].signature);
-            ngx_http_aigw_jw_lit(w, "}");
-            break;
-
         case ngx_http_aigw_part_tool_call:
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"tool_use\",\"id\":"
-                                        : "{\"type\":\"tool_use\",\"id\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].id);
-            ngx_http_aigw_jw_lit(w, ",\"name\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].name);
-            ngx_http_aigw_jw_lit(w, ",\"input\":");
-
-            if (ngx_http_aigw_anthropic_write_input(r, w, &part[i])
+            if (ngx_http_aigw_anthropic_write_block(r, w, &part[i], n++)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -1911,15 +1897,9 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w)
 {
-    int64_t                     max, budget;
-    ngx_str_t                  *s;
-    ngx_uint_t                  i, k, n, sys, role, think, opened;
-    ngx_array_t                *parts;
-    ngx_http_aigw_msg_t        *msg;
-    ngx_http_aigw_chat_t       *chat;
-    ngx_http_aigw_part_t       *part;
-    ngx_http_aigw_tool_t       *tool;
-    ngx_http_aigw_loc_conf_t   *alcf;
+    int64_t                    max;
+    ngx_http_aigw_chat_t      *chat;
+    ngx_http_aigw_loc_conf_t  *alcf;
 
     chat = ctx->chat;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
@@ -1937,10 +1917,35 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
     ngx_http_aigw_jw_lit(w, "\",\"max_tokens\":");
     ngx_http_aigw_jw_int(w, max);
 
-    /* system prompts, wherever they were */
+    ngx_http_aigw_anthropic_write_system(r, w, chat);
+
+    ngx_http_aigw_jw_lit(w, ",\"messages\":[");
+
+    ngx_http_aigw_anthropic_write_messages(r, w, chat);
+
+    ngx_http_aigw_jw_lit(w, "]");
+
+    ngx_http_aigw_anthropic_write_tools(w, chat);
+    ngx_http_aigw_anthropic_write_params(w, ctx, t->model->reasoning, max);
+
+    ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/* system prompts, wherever they were */
+
+static void
+ngx_http_aigw_anthropic_write_system(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t            i, n, opened;
+    ngx_array_t          *parts;
+    ngx_http_aigw_msg_t  *msg;
 
     msg = chat->messages.elts;
-    sys = 0;
+    n = 0;
     opened = 0;
 
     for (i = 0; i <= chat->messages.nelts; i++) {
@@ -1964,17 +1969,26 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
             opened = 1;
         }
 
-        sys += ngx_http_aigw_anthropic_write_blocks(r, w, parts, sys);
+        n += ngx_http_aigw_anthropic_write_blocks(r, w, parts, n);
     }
 
     if (opened) {
         ngx_http_aigw_jw_lit(w, "]");
     }
+}
 
-    /* messages: tool results are user turns; turns of a role are merged */
 
-    ngx_http_aigw_jw_lit(w, ",\"messages\":[");
+/* messages: tool results are user turns; turns of a role are merged */
 
+static void
+ngx_http_aigw_anthropic_write_messages(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t             i, k, n, role;
+    ngx_http_aigw_msg_t   *msg;
+    ngx_http_aigw_part_t   result;
+
+    msg = chat->messages.elts;
     role = (ngx_uint_t) -1;
     n = 0;
 
@@ -1984,54 +1998,11 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
             continue;
         }
 
-        k = (msg[i].role == ngx_http_aigw_role_assistant)
-            ? ngx_http_aigw_role_assistant : ngx_http_aigw_role_user;
-
-        if (msg[i].role == ngx_http_aigw_role_tool) {
-
-            if (k != role) {
-                ngx_http_aigw_jw_cstr(w, role == (ngx_uint_t) -1
-                                        ? "{\"role\":\"user\",\"content\":["
-                                        : "]},{\"role\":\"user\","
-                                          "\"content\":[");
-                role = k;
-                n = 0;
-            }
-
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"tool_result\","
-                                          "\"tool_use_id\":"
-                                        : "{\"type\":\"tool_result\","
-                                          "\"tool_use_id\":");
-            ngx_http_aigw_jw_qstr(w, &msg[i].tool_call_id);
-            ngx_http_aigw_jw_lit(w, ",\"content\":[");
-            (void) ngx_http_aigw_anthropic_write_blocks(r, w, &msg[i].parts,
-                                                        0);
-            ngx_http_aigw_jw_lit(w, "]}");
-            continue;
-        }
-
         /* a turn with nothing Anthropic accepts is left out */
 
-        part = msg[i].parts.elts;
-        think = 0;
-
-        for (k = 0; k < msg[i].parts.nelts; k++) {
-            if ((part[k].type == ngx_http_aigw_part_text
-                 && part[k].text.len)
-                || part[k].type == ngx_http_aigw_part_image
-                || part[k].type == ngx_http_aigw_part_document
-                || part[k].type == ngx_http_aigw_part_tool_call
-                || part[k].type == ngx_http_aigw_part_tool_result
-                || part[k].type == ngx_http_aigw_part_redacted
-                || (part[k].type == ngx_http_aigw_part_thinking
-                    && part[k].signature.len))
-            {
-                think = 1;
-                break;
-            }
-        }
-
-        if (!think) {
+        if (msg[i].role != ngx_http_aigw_role_tool
+            && !ngx_http_aigw_anthropic_any(&msg[i].parts))
+        {
             continue;
         }
 
@@ -2050,14 +2021,82 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
             n = 0;
         }
 
+        if (msg[i].role == ngx_http_aigw_role_tool) {
+
+            /* a tool message is a tool_result block */
+
+            ngx_memzero(&result, sizeof(ngx_http_aigw_part_t));
+            result.type = ngx_http_aigw_part_tool_result;
+            result.id = msg[i].tool_call_id;
+            result.content = &msg[i].parts;
+
+            (void) ngx_http_aigw_anthropic_write_block(r, w, &result, n++);
+            ngx_http_aigw_jw_lit(w, "}");
+            continue;
+        }
+
         n += ngx_http_aigw_anthropic_write_blocks(r, w, &msg[i].parts, n);
     }
 
     if (role != (ngx_uint_t) -1) {
         ngx_http_aigw_jw_lit(w, "]}");
     }
+}
 
-    ngx_http_aigw_jw_lit(w, "]");
+
+/* whether a part makes a content block Anthropic accepts */
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_accepts(ngx_http_aigw_part_t *part)
+{
+    switch (part->type) {
+
+    case ngx_http_aigw_part_text:
+        return part->text.len != 0;
+
+    case ngx_http_aigw_part_thinking:
+
+        /* only signed thinking can go back to Anthropic */
+
+        return part->signature.len != 0;
+
+    case ngx_http_aigw_part_image:
+    case ngx_http_aigw_part_document:
+    case ngx_http_aigw_part_tool_call:
+    case ngx_http_aigw_part_tool_result:
+    case ngx_http_aigw_part_redacted:
+        return 1;
+
+    default:
+        return 0;
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_any(ngx_array_t *parts)
+{
+    ngx_uint_t             i;
+    ngx_http_aigw_part_t  *part;
+
+    part = parts->elts;
+
+    for (i = 0; i < parts->nelts; i++) {
+        if (ngx_http_aigw_anthropic_accepts(&part[i])) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_tools(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t             i;
+    ngx_http_aigw_tool_t  *tool;
 
     if (chat->tools.nelts) {
         tool = chat->tools.elts;
@@ -2088,77 +2127,56 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
         ngx_http_aigw_jw_lit(w, "]");
     }
 
-    if (chat->tool_choice != ngx_http_aigw_choice_unset
-        || (chat->parallel_tools == 0 && chat->tools.nelts))
+    if (chat->tool_choice == ngx_http_aigw_choice_unset
+        && (chat->parallel_tools != 0 || chat->tools.nelts == 0))
     {
-        switch (chat->tool_choice) {
-
-        case ngx_http_aigw_choice_any:
-            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"any\"");
-            break;
-
-        case ngx_http_aigw_choice_none:
-            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"none\"");
-            break;
-
-        case ngx_http_aigw_choice_tool:
-            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"tool\","
-                                    "\"name\":");
-            ngx_http_aigw_jw_qstr(w, &chat->tool_choice_name);
-            break;
-
-        default:
-            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"auto\"");
-            break;
-        }
-
-        if (chat->parallel_tools == 0
-            && chat->tool_choice != ngx_http_aigw_choice_none)
-        {
-            ngx_http_aigw_jw_lit(w, ",\"disable_parallel_tool_use\":true");
-        }
-
-        ngx_http_aigw_jw_lit(w, "}");
+        return;
     }
 
-    /* thinking: for models configured as reasoning models */
+    switch (chat->tool_choice) {
 
-    think = 0;
+    case ngx_http_aigw_choice_any:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"any\"");
+        break;
 
-    if (t->model->reasoning
-        && (chat->thinking == ngx_http_aigw_think_enabled
-            || chat->thinking == ngx_http_aigw_think_adaptive))
-    {
-        budget = chat->thinking_budget;
+    case ngx_http_aigw_choice_none:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"none\"");
+        break;
 
-        if (budget <= 0) {
-            if (chat->effort.len == 3
-                && ngx_strncmp(chat->effort.data, "low", 3) == 0)
-            {
-                budget = 2048;
+    case ngx_http_aigw_choice_tool:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"tool\","
+                                "\"name\":");
+        ngx_http_aigw_jw_qstr(w, &chat->tool_choice_name);
+        break;
 
-            } else if (chat->effort.len == 4
-                       && ngx_strncmp(chat->effort.data, "high", 4) == 0)
-            {
-                budget = 24576;
-
-            } else {
-                budget = 8192;
-            }
-        }
-
-        if (budget >= max) {
-            budget = max - 1;
-        }
-
-        if (budget >= 1024) {
-            ngx_http_aigw_jw_lit(w, ",\"thinking\":{\"type\":\"enabled\","
-                                    "\"budget_tokens\":");
-            ngx_http_aigw_jw_int(w, budget);
-            ngx_http_aigw_jw_lit(w, "}");
-            think = 1;
-        }
+    default:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"auto\"");
+        break;
     }
+
+    if (chat->parallel_tools == 0
+        && chat->tool_choice != ngx_http_aigw_choice_none)
+    {
+        ngx_http_aigw_jw_lit(w, ",\"disable_parallel_tool_use\":true");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
+}
+
+
+/* thinking, sampling, stop sequences, metadata, stream */
+
+static void
+ngx_http_aigw_anthropic_write_params(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t reasoning, int64_t max)
+{
+    ngx_str_t             *s;
+    ngx_uint_t             i, think;
+    ngx_http_aigw_chat_t  *chat;
+
+    chat = ctx->chat;
+
+    think = ngx_http_aigw_anthropic_write_thinking(w, chat, reasoning, max);
 
     /* with thinking on, Anthropic takes its default temperature only */
 
@@ -2199,10 +2217,59 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
     if (ctx->stream) {
         ngx_http_aigw_jw_lit(w, ",\"stream\":true");
     }
+}
 
+
+/*
+ * Thinking, for models configured as reasoning models: whether it was
+ * turned on
+ */
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_write_thinking(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat, ngx_uint_t reasoning, int64_t max)
+{
+    int64_t  budget;
+
+    if (!reasoning
+        || (chat->thinking != ngx_http_aigw_think_enabled
+            && chat->thinking != ngx_http_aigw_think_adaptive))
+    {
+        return 0;
+    }
+
+    budget = chat->thinking_budget;
+
+    if (budget <= 0) {
+        if (chat->effort.len == 3
+            && ngx_strncmp(chat->effort.data, "low", 3) == 0)
+        {
+            budget = 2048;
+
+        } else if (chat->effort.len == 4
+                   && ngx_strncmp(chat->effort.data, "high", 4) == 0)
+        {
+            budget = 24576;
+
+        } else {
+            budget = 8192;
+        }
+    }
+
+    if (budget >= max) {
+        budget = max - 1;
+    }
+
+    if (budget < 1024) {
+        return 0;
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"thinking\":{\"type\":\"enabled\","
+                            "\"budget_tokens\":");
+    ngx_http_aigw_jw_int(w, budget);
     ngx_http_aigw_jw_lit(w, "}");
 
-    return w->error ? NGX_ERROR : NGX_OK;
+    return 1;
 }
 
 
@@ -2220,105 +2287,14 @@ ngx_http_aigw_anthropic_write_blocks(ngx_http_request_t *r,
 
     for (i = 0; i < parts->nelts; i++) {
 
-        switch (part[i].type) {
-
-        case ngx_http_aigw_part_text:
-            if (part[i].text.len == 0) {
-                continue;
-            }
-
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"text\",\"text\":"
-                                        : "{\"type\":\"text\",\"text\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].text);
-            break;
-
-        case ngx_http_aigw_part_image:
-        case ngx_http_aigw_part_document:
-            ngx_http_aigw_jw_cstr(w, k++ ? "," : "");
-            ngx_http_aigw_jw_cstr(w, part[i].type == ngx_http_aigw_part_image
-                                    ? "{\"type\":\"image\",\"source\":"
-                                    : "{\"type\":\"document\",\"source\":");
-
-            if (part[i].url.len) {
-                ngx_http_aigw_jw_lit(w, "{\"type\":\"url\",\"url\":");
-                ngx_http_aigw_jw_qstr(w, &part[i].url);
-
-            } else {
-                ngx_http_aigw_jw_lit(w, "{\"type\":\"base64\","
-                                        "\"media_type\":");
-                ngx_http_aigw_jw_qstr(w, &part[i].media_type);
-                ngx_http_aigw_jw_lit(w, ",\"data\":");
-                ngx_http_aigw_jw_qstr(w, &part[i].data);
-            }
-
-            ngx_http_aigw_jw_lit(w, "}");
-            break;
-
-        case ngx_http_aigw_part_tool_call:
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"tool_use\",\"id\":"
-                                        : "{\"type\":\"tool_use\",\"id\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].id);
-            ngx_http_aigw_jw_lit(w, ",\"name\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].name);
-            ngx_http_aigw_jw_lit(w, ",\"input\":");
-
-            if (ngx_http_aigw_anthropic_write_input(r, w, &part[i])
-                != NGX_OK)
-            {
-                w->error = 1;
-            }
-
-            break;
-
-        case ngx_http_aigw_part_tool_result:
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"tool_result\","
-                                          "\"tool_use_id\":"
-                                        : "{\"type\":\"tool_result\","
-                                          "\"tool_use_id\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].id);
-
-            if (part[i].is_error) {
-                ngx_http_aigw_jw_lit(w, ",\"is_error\":true");
-            }
-
-            ngx_http_aigw_jw_lit(w, ",\"content\":[");
-
-            if (part[i].content) {
-                (void) ngx_http_aigw_anthropic_write_blocks(r, w,
-                                                            part[i].content,
-                                                            0);
-            }
-
-            ngx_http_aigw_jw_lit(w, "]");
-            break;
-
-        case ngx_http_aigw_part_thinking:
-
-            /* only signed thinking can go back to Anthropic */
-
-            if (part[i].signature.len == 0) {
-                continue;
-            }
-
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"thinking\","
-                                          "\"thinking\":"
-                                        : "{\"type\":\"thinking\","
-                                          "\"thinking\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].text);
-            ngx_http_aigw_jw_lit(w, ",\"signature\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].signature);
-            break;
-
-        case ngx_http_aigw_part_redacted:
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"redacted_thinking\","
-                                          "\"data\":"
-                                        : "{\"type\":\"redacted_thinking\","
-                                          "\"data\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].signature);
-            break;
-
-        default:
+        if (!ngx_http_aigw_anthropic_accepts(&part[i])) {
             continue;
+        }
+
+        if (ngx_http_aigw_anthropic_write_block(r, w, &part[i], k++)
+            != NGX_OK)
+        {
+            w->error = 1;
         }
 
         if (part[i].cache_control.len) {
@@ -2330,4 +2306,96 @@ ngx_http_aigw_anthropic_write_blocks(ngx_http_request_t *r,
     }
 
     return k - n;
+}
+
+
+/*
+ * One content block, but its closing brace; "n": how many came before it
+ * in its array
+ */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_write_block(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part, ngx_uint_t n)
+{
+    if (n) {
+        ngx_http_aigw_jw_lit(w, ",");
+    }
+
+    switch (part->type) {
+
+    case ngx_http_aigw_part_text:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"text\",\"text\":");
+        ngx_http_aigw_jw_qstr(w, &part->text);
+        break;
+
+    case ngx_http_aigw_part_image:
+    case ngx_http_aigw_part_document:
+        ngx_http_aigw_anthropic_write_media(w, part);
+        break;
+
+    case ngx_http_aigw_part_tool_call:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"tool_use\",\"id\":");
+        ngx_http_aigw_jw_qstr(w, &part->id);
+        ngx_http_aigw_jw_lit(w, ",\"name\":");
+        ngx_http_aigw_jw_qstr(w, &part->name);
+        ngx_http_aigw_jw_lit(w, ",\"input\":");
+
+        return ngx_http_aigw_anthropic_write_input(r, w, part);
+
+    case ngx_http_aigw_part_tool_result:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"tool_result\",\"tool_use_id\":");
+        ngx_http_aigw_jw_qstr(w, &part->id);
+
+        if (part->is_error) {
+            ngx_http_aigw_jw_lit(w, ",\"is_error\":true");
+        }
+
+        ngx_http_aigw_jw_lit(w, ",\"content\":[");
+
+        if (part->content) {
+            (void) ngx_http_aigw_anthropic_write_blocks(r, w, part->content,
+                                                        0);
+        }
+
+        ngx_http_aigw_jw_lit(w, "]");
+        break;
+
+    case ngx_http_aigw_part_thinking:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"thinking\",\"thinking\":");
+        ngx_http_aigw_jw_qstr(w, &part->text);
+        ngx_http_aigw_jw_lit(w, ",\"signature\":");
+        ngx_http_aigw_jw_qstr(w, &part->signature);
+        break;
+
+    default: /* redacted */
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"redacted_thinking\",\"data\":");
+        ngx_http_aigw_jw_qstr(w, &part->signature);
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_media(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_part_t *part)
+{
+    ngx_http_aigw_jw_cstr(w, part->type == ngx_http_aigw_part_image
+                            ? "{\"type\":\"image\",\"source\":"
+                            : "{\"type\":\"document\",\"source\":");
+
+    if (part->url.len) {
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"url\",\"url\":");
+        ngx_http_aigw_jw_qstr(w, &part->url);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"base64\",\"media_type\":");
+        ngx_http_aigw_jw_qstr(w, &part->media_type);
+        ngx_http_aigw_jw_lit(w, ",\"data\":");
+        ngx_http_aigw_jw_qstr(w, &part->data);
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
 }
