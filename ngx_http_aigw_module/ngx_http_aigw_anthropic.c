@@ -71,6 +71,16 @@ static ngx_int_t ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w);
+static ngx_http_aigw_anthropic_write_t *ngx_http_aigw_anthropic_write_state(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_anthropic_write_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_write_delta(
+    ngx_http_aigw_anthropic_write_t *st, ngx_http_aigw_event_t *ev,
+    ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_write_end(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_anthropic_write_t *st, ngx_http_aigw_jw_t *w);
 static void ngx_http_aigw_anthropic_open(ngx_http_aigw_anthropic_write_t *st,
     ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w);
 static void ngx_http_aigw_anthropic_close(
@@ -123,6 +133,18 @@ static void ngx_http_aigw_anthropic_parse_part(ngx_http_aigw_json_t *j,
 static ngx_uint_t ngx_http_aigw_anthropic_content(ngx_str_t *name);
 static ngx_int_t ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
+    ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_stream_start(
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_stream_delta(
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_stream_error(
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_block_start(
+    ngx_http_aigw_anthropic_parse_t *st, ngx_http_aigw_json_t *j,
+    ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_parse_delta(
+    ngx_http_aigw_anthropic_parse_t *st, ngx_http_aigw_json_t *j,
     ngx_array_t *events);
 static void ngx_http_aigw_anthropic_parse_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err);
@@ -615,7 +637,7 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
     ngx_array_t *events)
 {
-    ngx_uint_t                        t, m, v, d, b;
+    ngx_uint_t                        t;
     ngx_http_aigw_json_t             *j;
     ngx_http_aigw_event_t            *ev;
     ngx_http_aigw_anthropic_parse_t  *st;
@@ -663,108 +685,26 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     t = ngx_http_aigw_json_get(j, 0, "type");
 
     if (ngx_http_aigw_json_str_eq(j, t, "message_start")) {
-        m = ngx_http_aigw_json_get(j, 0, "message");
-
-        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
-            if (ngx_http_aigw_json_sub(j, m, &ctx->eu, 2) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            ngx_http_aigw_anthropic_usage(&ctx->eu,
-                                          ngx_http_aigw_json_get(&ctx->eu, 0,
-                                                                 "usage"),
-                                          &ctx->usage);
-        }
-
-        if (!ctx->translate) {
-            return NGX_OK;
-        }
-
-        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_start, 0);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        (void) ngx_http_aigw_json_get_str(j, m, "id", &ev->id);
-
-        (void) ngx_http_aigw_json_get_str(j, m, "model", &ev->name);
-
-        return NGX_OK;
+        return ngx_http_aigw_anthropic_stream_start(ctx, j, events);
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "message_delta")) {
-        v = ngx_http_aigw_json_get(j, 0, "usage");
-
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_object)) {
-            if (ngx_http_aigw_json_sub(j, v, &ctx->eu, 1) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            ngx_http_aigw_anthropic_usage(&ctx->eu, 0, &ctx->usage);
-        }
-
-        if (!ctx->translate) {
-            return NGX_OK;
-        }
-
-        d = ngx_http_aigw_json_get(j, 0, "delta");
-        v = ngx_http_aigw_json_get(j, d, "stop_reason");
-
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_finish,
-                                         0);
-            if (ev == NULL) {
-                return NGX_ERROR;
-            }
-
-            ev->stop = ngx_http_aigw_anthropic_stop(j, v);
-
-            (void) ngx_http_aigw_json_get_str(j, d, "stop_sequence",
-                                                &ev->stop_sequence);
-        }
-
-        return NGX_OK;
+        return ngx_http_aigw_anthropic_stream_delta(ctx, j, events);
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "message_stop")) {
-        if (ctx->translate) {
-            if (ngx_http_aigw_event_add(events, ngx_http_aigw_ev_end, 0)
-                == NULL)
-            {
-                return NGX_ERROR;
-            }
+        if (ctx->translate
+            && ngx_http_aigw_event_add(events, ngx_http_aigw_ev_end, 0)
+               == NULL)
+        {
+            return NGX_ERROR;
         }
 
         return NGX_DONE;
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "error")) {
-        /* an error event ends the stream: nothing is written after it */
-
-        if (!ctx->translate) {
-            return NGX_DONE;
-        }
-
-        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_error, 0);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        ev->status = NGX_HTTP_BAD_GATEWAY;
-
-        m = ngx_http_aigw_json_get(j, 0, "error");
-
-        (void) ngx_http_aigw_json_get_str(j, m, "type", &ev->err_type);
-
-        v = ngx_http_aigw_json_get(j, m, "message");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->text);
-
-        } else {
-            ngx_str_set(&ev->text, "the provider reported an error");
-        }
-
-        return NGX_DONE;
+        return ngx_http_aigw_anthropic_stream_error(ctx, j, events);
     }
 
     if (!ctx->translate) {
@@ -772,79 +712,16 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "content_block_start")) {
-        b = ngx_http_aigw_json_get(j, 0, "content_block");
-
-        st->block = ngx_http_aigw_anthropic_kind(j,
-                                        ngx_http_aigw_json_get(j, b, "type"));
-
-        if (st->block == 0) {
-            return NGX_OK;
-        }
-
-        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_start,
-                                     st->block);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        (void) ngx_http_aigw_json_get_str(j, b, "id", &ev->id);
-
-        (void) ngx_http_aigw_json_get_str(j, b, "name", &ev->name);
-
-        (void) ngx_http_aigw_json_get_str(j, b, "data", &ev->text);
-
-        return NGX_OK;
+        return ngx_http_aigw_anthropic_block_start(st, j, events);
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "content_block_delta")) {
-        if (st->block == 0) {
-            return NGX_OK;
-        }
-
-        d = ngx_http_aigw_json_get(j, 0, "delta");
-        t = ngx_http_aigw_json_get(j, d, "type");
-
-        if (ngx_http_aigw_json_str_eq(j, t, "text_delta")) {
-            m = ngx_http_aigw_part_text;
-            v = ngx_http_aigw_json_get(j, d, "text");
-
-        } else if (ngx_http_aigw_json_str_eq(j, t, "input_json_delta")) {
-            m = ngx_http_aigw_part_tool_call;
-            v = ngx_http_aigw_json_get(j, d, "partial_json");
-
-        } else if (ngx_http_aigw_json_str_eq(j, t, "thinking_delta")) {
-            m = ngx_http_aigw_part_thinking;
-            v = ngx_http_aigw_json_get(j, d, "thinking");
-
-        } else if (ngx_http_aigw_json_str_eq(j, t, "signature_delta")) {
-            m = ngx_http_aigw_part_signature;
-            v = ngx_http_aigw_json_get(j, d, "signature");
-
-        } else {
-            return NGX_OK;
-        }
-
-        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
-            || j->toks[v].end - j->toks[v].start <= 2)
-        {
-            return NGX_OK;
-        }
-
-        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_delta, m);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_aigw_json_str_raw(j, v, &ev->text);
-
-        return NGX_OK;
+        return ngx_http_aigw_anthropic_parse_delta(st, j, events);
     }
 
-    if (ngx_http_aigw_json_str_eq(j, t, "content_block_stop")) {
-        if (st->block == 0) {
-            return NGX_OK;
-        }
-
+    if (ngx_http_aigw_json_str_eq(j, t, "content_block_stop")
+        && st->block != 0)
+    {
         ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_stop,
                                      st->block);
         if (ev == NULL) {
@@ -852,14 +729,219 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
         }
 
         st->block = 0;
-
-        return NGX_OK;
     }
 
     /* ping and unknown events */
 
     return NGX_OK;
 }
+
+
+/* message_start: its usage, and the id and model, when translating */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_stream_start(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              m;
+    ngx_http_aigw_event_t  *ev;
+
+    m = ngx_http_aigw_json_get(j, 0, "message");
+
+    if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+        if (ngx_http_aigw_json_sub(j, m, &ctx->eu, 2) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_anthropic_usage(&ctx->eu,
+                                      ngx_http_aigw_json_get(&ctx->eu, 0,
+                                                             "usage"),
+                                      &ctx->usage);
+    }
+
+    if (!ctx->translate) {
+        return NGX_OK;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_start, 0);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_aigw_json_get_str(j, m, "id", &ev->id);
+
+    (void) ngx_http_aigw_json_get_str(j, m, "model", &ev->name);
+
+    return NGX_OK;
+}
+
+
+/* message_delta: its usage, and the stop reason, when translating */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_stream_delta(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              v, d;
+    ngx_http_aigw_event_t  *ev;
+
+    v = ngx_http_aigw_json_get(j, 0, "usage");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_object)) {
+        if (ngx_http_aigw_json_sub(j, v, &ctx->eu, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_anthropic_usage(&ctx->eu, 0, &ctx->usage);
+    }
+
+    if (!ctx->translate) {
+        return NGX_OK;
+    }
+
+    d = ngx_http_aigw_json_get(j, 0, "delta");
+    v = ngx_http_aigw_json_get(j, d, "stop_reason");
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        return NGX_OK;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_finish, 0);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ev->stop = ngx_http_aigw_anthropic_stop(j, v);
+
+    (void) ngx_http_aigw_json_get_str(j, d, "stop_sequence",
+                                        &ev->stop_sequence);
+
+    return NGX_OK;
+}
+
+
+/* an error event ends the stream: nothing is written after it */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_stream_error(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              m, v;
+    ngx_http_aigw_event_t  *ev;
+
+    if (!ctx->translate) {
+        return NGX_DONE;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_error, 0);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ev->status = NGX_HTTP_BAD_GATEWAY;
+
+    m = ngx_http_aigw_json_get(j, 0, "error");
+
+    (void) ngx_http_aigw_json_get_str(j, m, "type", &ev->err_type);
+
+    v = ngx_http_aigw_json_get(j, m, "message");
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(j, v, &ev->text);
+
+    } else {
+        ngx_str_set(&ev->text, "the provider reported an error");
+    }
+
+    return NGX_DONE;
+}
+
+
+/* content_block_start: the open block, when it has an equivalent */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_block_start(ngx_http_aigw_anthropic_parse_t *st,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              b;
+    ngx_http_aigw_event_t  *ev;
+
+    b = ngx_http_aigw_json_get(j, 0, "content_block");
+
+    st->block = ngx_http_aigw_anthropic_kind(j,
+                                        ngx_http_aigw_json_get(j, b, "type"));
+
+    if (st->block == 0) {
+        return NGX_OK;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_start,
+                                 st->block);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_aigw_json_get_str(j, b, "id", &ev->id);
+
+    (void) ngx_http_aigw_json_get_str(j, b, "name", &ev->name);
+
+    (void) ngx_http_aigw_json_get_str(j, b, "data", &ev->text);
+
+    return NGX_OK;
+}
+
+
+/* content_block_delta: text, tool input, thinking or a signature */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_delta(ngx_http_aigw_anthropic_parse_t *st,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              d, t, m, v;
+    ngx_http_aigw_event_t  *ev;
+
+    if (st->block == 0) {
+        return NGX_OK;
+    }
+
+    d = ngx_http_aigw_json_get(j, 0, "delta");
+    t = ngx_http_aigw_json_get(j, d, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, t, "text_delta")) {
+        m = ngx_http_aigw_part_text;
+        v = ngx_http_aigw_json_get(j, d, "text");
+
+    } else if (ngx_http_aigw_json_str_eq(j, t, "input_json_delta")) {
+        m = ngx_http_aigw_part_tool_call;
+        v = ngx_http_aigw_json_get(j, d, "partial_json");
+
+    } else if (ngx_http_aigw_json_str_eq(j, t, "thinking_delta")) {
+        m = ngx_http_aigw_part_thinking;
+        v = ngx_http_aigw_json_get(j, d, "thinking");
+
+    } else if (ngx_http_aigw_json_str_eq(j, t, "signature_delta")) {
+        m = ngx_http_aigw_part_signature;
+        v = ngx_http_aigw_json_get(j, d, "signature");
+
+    } else {
+        return NGX_OK;
+    }
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+        || j->toks[v].end - j->toks[v].start <= 2)
+    {
+        return NGX_OK;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_delta, m);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_json_str_raw(j, v, &ev->text);
+
+    return NGX_OK;
+}
+
 
 
 /* client side: the event stream */
@@ -869,32 +951,15 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w)
 {
-    ngx_http_aigw_jw_t                mw;
-    ngx_http_aigw_event_t             open;
     ngx_http_aigw_anthropic_write_t  *st;
 
     st = ctx->wstate;
 
     if (st == NULL) {
-        st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_anthropic_write_t));
+        st = ngx_http_aigw_anthropic_write_state(r, ctx);
         if (st == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_str_set(&st->id, "msg_aigw");
-
-        /*
-         * st->model is JSON text, as the provider's "model" is: the
-         * requested model, decoded, is escaped again
-         */
-
-        ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
-        ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
-
-        if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
-            return NGX_ERROR;
-        }
-        st->stop = ngx_http_aigw_stop_end;
 
         ctx->wstate = st;
     }
@@ -902,40 +967,7 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
     switch (ev->type) {
 
     case ngx_http_aigw_ev_start:
-
-        if (ev->id.len) {
-            st->id.data = ngx_pstrdup(r->pool, &ev->id);
-            if (st->id.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            st->id.len = ev->id.len;
-        }
-
-        if (ev->name.len) {
-            st->model.data = ngx_pstrdup(r->pool, &ev->name);
-            if (st->model.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            st->model.len = ev->name.len;
-        }
-
-        st->started = 1;
-
-        ngx_http_aigw_jw_lit(w, "event: message_start\ndata: "
-                                "{\"type\":\"message_start\",\"message\":"
-                                "{\"id\":");
-        ngx_http_aigw_jw_qstr(w, &st->id);
-        ngx_http_aigw_jw_lit(w, ",\"type\":\"message\",\"role\":"
-                                "\"assistant\",\"model\":");
-        ngx_http_aigw_jw_qstr(w, &st->model);
-        ngx_http_aigw_jw_lit(w, ",\"content\":[],\"stop_reason\":null,"
-                                "\"stop_sequence\":null,\"usage\":");
-        ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
-        ngx_http_aigw_jw_lit(w, "}}\n\nevent: ping\ndata: "
-                                "{\"type\":\"ping\"}\n\n");
-        break;
+        return ngx_http_aigw_anthropic_write_start(r, ctx, st, ev, w);
 
     case ngx_http_aigw_ev_block_start:
         ngx_http_aigw_anthropic_close(st, w);
@@ -943,43 +975,7 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
         break;
 
     case ngx_http_aigw_ev_delta:
-
-        if (st->block == 0 && ev->kind != ngx_http_aigw_part_signature) {
-            ngx_memzero(&open, sizeof(ngx_http_aigw_event_t));
-            open.kind = ev->kind;
-            ngx_http_aigw_anthropic_open(st, &open, w);
-        }
-
-        ngx_http_aigw_jw_lit(w, "event: content_block_delta\ndata: "
-                                "{\"type\":\"content_block_delta\","
-                                "\"index\":");
-        ngx_http_aigw_jw_int(w, st->index - 1);
-
-        switch (ev->kind) {
-
-        case ngx_http_aigw_part_tool_call:
-            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"input_json_delta\","
-                                    "\"partial_json\":");
-            break;
-
-        case ngx_http_aigw_part_thinking:
-            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"thinking_delta\","
-                                    "\"thinking\":");
-            break;
-
-        case ngx_http_aigw_part_signature:
-            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"signature_delta\","
-                                    "\"signature\":");
-            break;
-
-        default:
-            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"text_delta\","
-                                    "\"text\":");
-            break;
-        }
-
-        ngx_http_aigw_jw_qstr(w, &ev->text);
-        ngx_http_aigw_jw_lit(w, "}}\n\n");
+        ngx_http_aigw_anthropic_write_delta(st, ev, w);
         break;
 
     case ngx_http_aigw_ev_block_stop:
@@ -991,16 +987,7 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
         break;
 
     case ngx_http_aigw_ev_end:
-        ngx_http_aigw_anthropic_close(st, w);
-
-        ngx_http_aigw_jw_lit(w, "event: message_delta\ndata: {\"type\":"
-                                "\"message_delta\",\"delta\":"
-                                "{\"stop_reason\":");
-        ngx_http_aigw_anthropic_write_stop(w, st->stop);
-        ngx_http_aigw_jw_lit(w, ",\"stop_sequence\":null},\"usage\":");
-        ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
-        ngx_http_aigw_jw_lit(w, "}\n\nevent: message_stop\ndata: "
-                                "{\"type\":\"message_stop\"}\n\n");
+        ngx_http_aigw_anthropic_write_end(ctx, st, w);
         break;
 
     case ngx_http_aigw_ev_error:
@@ -1029,6 +1016,149 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
 
     return NGX_OK;
 }
+
+
+static ngx_http_aigw_anthropic_write_t *
+ngx_http_aigw_anthropic_write_state(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_http_aigw_jw_t                mw;
+    ngx_http_aigw_anthropic_write_t  *st;
+
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_anthropic_write_t));
+    if (st == NULL) {
+        return NULL;
+    }
+
+    ngx_str_set(&st->id, "msg_aigw");
+
+    /*
+     * st->model is JSON text, as the provider's "model" is: the
+     * requested model, decoded, is escaped again
+     */
+
+    ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
+    ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
+
+    if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
+        return NULL;
+    }
+
+    st->stop = ngx_http_aigw_stop_end;
+
+    return st;
+}
+
+
+/* message_start, with the provider's id and model when it gave them */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_write_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w)
+{
+    if (ev->id.len) {
+        st->id.data = ngx_pstrdup(r->pool, &ev->id);
+        if (st->id.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->id.len = ev->id.len;
+    }
+
+    if (ev->name.len) {
+        st->model.data = ngx_pstrdup(r->pool, &ev->name);
+        if (st->model.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->model.len = ev->name.len;
+    }
+
+    st->started = 1;
+
+    ngx_http_aigw_jw_lit(w, "event: message_start\ndata: "
+                            "{\"type\":\"message_start\",\"message\":"
+                            "{\"id\":");
+    ngx_http_aigw_jw_qstr(w, &st->id);
+    ngx_http_aigw_jw_lit(w, ",\"type\":\"message\",\"role\":"
+                            "\"assistant\",\"model\":");
+    ngx_http_aigw_jw_qstr(w, &st->model);
+    ngx_http_aigw_jw_lit(w, ",\"content\":[],\"stop_reason\":null,"
+                            "\"stop_sequence\":null,\"usage\":");
+    ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
+    ngx_http_aigw_jw_lit(w, "}}\n\nevent: ping\ndata: "
+                            "{\"type\":\"ping\"}\n\n");
+
+    return NGX_OK;
+}
+
+
+/* a delta, in the open block or in a text block opened for it */
+
+static void
+ngx_http_aigw_anthropic_write_delta(ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_event_t  open;
+
+    if (st->block == 0 && ev->kind != ngx_http_aigw_part_signature) {
+        ngx_memzero(&open, sizeof(ngx_http_aigw_event_t));
+        open.kind = ev->kind;
+        ngx_http_aigw_anthropic_open(st, &open, w);
+    }
+
+    ngx_http_aigw_jw_lit(w, "event: content_block_delta\ndata: "
+                            "{\"type\":\"content_block_delta\","
+                            "\"index\":");
+    ngx_http_aigw_jw_int(w, st->index - 1);
+
+    switch (ev->kind) {
+
+    case ngx_http_aigw_part_tool_call:
+        ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"input_json_delta\","
+                                "\"partial_json\":");
+        break;
+
+    case ngx_http_aigw_part_thinking:
+        ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"thinking_delta\","
+                                "\"thinking\":");
+        break;
+
+    case ngx_http_aigw_part_signature:
+        ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"signature_delta\","
+                                "\"signature\":");
+        break;
+
+    default:
+        ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"text_delta\","
+                                "\"text\":");
+        break;
+    }
+
+    ngx_http_aigw_jw_qstr(w, &ev->text);
+    ngx_http_aigw_jw_lit(w, "}}\n\n");
+}
+
+
+/* the end: the open block closes, message_delta and message_stop */
+
+static void
+ngx_http_aigw_anthropic_write_end(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_anthropic_write_t *st, ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_anthropic_close(st, w);
+
+    ngx_http_aigw_jw_lit(w, "event: message_delta\ndata: {\"type\":"
+                            "\"message_delta\",\"delta\":"
+                            "{\"stop_reason\":");
+    ngx_http_aigw_anthropic_write_stop(w, st->stop);
+    ngx_http_aigw_jw_lit(w, ",\"stop_sequence\":null},\"usage\":");
+    ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
+    ngx_http_aigw_jw_lit(w, "}\n\nevent: message_stop\ndata: "
+                            "{\"type\":\"message_stop\"}\n\n");
+}
+
 
 
 static void
