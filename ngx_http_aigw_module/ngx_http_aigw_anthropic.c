@@ -50,9 +50,6 @@ static void ngx_http_aigw_anthropic_parse_tool_choice(
 static ngx_int_t ngx_http_aigw_anthropic_parse_tools(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat);
-static ngx_int_t ngx_http_aigw_anthropic_parse_messages(
-    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
-    ngx_http_aigw_chat_t *chat);
 static ngx_int_t ngx_http_aigw_anthropic_parse_message(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
     ngx_http_aigw_msg_t *msg);
@@ -1022,7 +1019,6 @@ static ngx_http_aigw_anthropic_write_t *
 ngx_http_aigw_anthropic_write_state(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx)
 {
-    ngx_http_aigw_jw_t                mw;
     ngx_http_aigw_anthropic_write_t  *st;
 
     st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_anthropic_write_t));
@@ -1037,10 +1033,10 @@ ngx_http_aigw_anthropic_write_state(ngx_http_request_t *r,
      * requested model, decoded, is escaped again
      */
 
-    ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
-    ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
-
-    if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
+    if (ngx_http_aigw_jw_escaped(r->pool, ctx->model.data, ctx->model.len,
+                                 &st->model)
+        != NGX_OK)
+    {
         return NULL;
     }
 
@@ -1057,22 +1053,10 @@ ngx_http_aigw_anthropic_write_start(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_anthropic_write_t *st,
     ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w)
 {
-    if (ev->id.len) {
-        st->id.data = ngx_pstrdup(r->pool, &ev->id);
-        if (st->id.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        st->id.len = ev->id.len;
-    }
-
-    if (ev->name.len) {
-        st->model.data = ngx_pstrdup(r->pool, &ev->name);
-        if (st->model.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        st->model.len = ev->name.len;
+    if (ngx_http_aigw_event_keep(r->pool, ev, &st->id, &st->model)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     st->started = 1;
@@ -1261,14 +1245,7 @@ ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
     ngx_http_aigw_jw_lit(w, ",\"type\":\"message\",\"role\":\"assistant\","
                             "\"model\":");
 
-    if (resp->model.len) {
-        ngx_http_aigw_jw_qstr(w, &resp->model);
-
-    } else {
-        ngx_http_aigw_jw_lit(w, "\"");
-        ngx_http_aigw_jw_escape(w, ctx->model.data, ctx->model.len);
-        ngx_http_aigw_jw_lit(w, "\"");
-    }
+    ngx_http_aigw_write_model(w, &resp->model, &ctx->model);
 
     ngx_http_aigw_jw_lit(w, ",\"content\":[");
 
@@ -1484,7 +1461,10 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
         }
     }
 
-    return ngx_http_aigw_anthropic_parse_messages(r, ctx, j, chat);
+    return ngx_http_aigw_parse_messages(r, ctx, j, chat,
+                                        ngx_http_aigw_anthropic_parse_message,
+                                        "messages: each message must be an "
+                                        "object");
 }
 
 
@@ -1776,46 +1756,6 @@ ngx_http_aigw_anthropic_parse_tools(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_aigw_anthropic_parse_messages(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
-    ngx_http_aigw_chat_t *chat)
-{
-    ngx_int_t             rc;
-    ngx_uint_t            v, e;
-    ngx_http_aigw_msg_t  *msg;
-
-    v = ngx_http_aigw_json_get(j, 0, "messages");
-
-    if (ngx_array_init(&chat->messages, r->pool, j->toks[v].count + 1,
-                       sizeof(ngx_http_aigw_msg_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-
-        if (j->toks[e].type != ngx_http_aigw_json_object) {
-            return ngx_http_aigw_reject(r, ctx, "messages: each message must "
-                                        "be an object", NULL);
-        }
-
-        msg = ngx_http_aigw_msg_add(r->pool, &chat->messages);
-        if (msg == NULL) {
-            return NGX_ERROR;
-        }
-
-        rc = ngx_http_aigw_anthropic_parse_message(r, ctx, j, e, msg);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
 /* one message "e" of the request: role and content */
 
 static ngx_int_t
@@ -1861,21 +1801,9 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
     ngx_uint_t             e, t;
     ngx_http_aigw_part_t  *part;
 
-    if (v == NGX_HTTP_AIGW_JSON_NONE
-        || j->toks[v].type == ngx_http_aigw_json_null)
-    {
-        return NGX_OK;
-    }
-
-    if (j->toks[v].type == ngx_http_aigw_json_string) {
-        part = ngx_http_aigw_part_add(parts, ngx_http_aigw_part_text);
-        if (part == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_aigw_json_str_raw(j, v, &part->text);
-
-        return NGX_OK;
+    rc = ngx_http_aigw_parse_text(j, v, parts);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (j->toks[v].type != ngx_http_aigw_json_array) {

@@ -1549,16 +1549,12 @@ ngx_int_t
 ngx_http_aigw_json_vmessage(ngx_pool_t *pool, ngx_str_t *out,
     const char *fmt, va_list args)
 {
-    u_char              *p, text[2048];
-    ngx_http_aigw_jw_t   w;
+    u_char  *p, text[2048];
 
     p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
     p = ngx_http_aigw_json_cut(text, p, text + sizeof(text));
 
-    ngx_http_aigw_jw_init(&w, pool, (p - text) + 16);
-    ngx_http_aigw_jw_escape(&w, text, p - text);
-
-    return ngx_http_aigw_jw_flatten(&w, out);
+    return ngx_http_aigw_jw_escaped(pool, text, p - text, out);
 }
 
 
@@ -1593,6 +1589,21 @@ ngx_http_aigw_jw_finish(ngx_http_aigw_jw_t *w)
     }
 
     return w->out;
+}
+
+
+/* "len" bytes at "p" escaped as JSON string contents, in a new string */
+
+ngx_int_t
+ngx_http_aigw_jw_escaped(ngx_pool_t *pool, u_char *p, size_t len,
+    ngx_str_t *out)
+{
+    ngx_http_aigw_jw_t  w;
+
+    ngx_http_aigw_jw_init(&w, pool, len + 16);
+    ngx_http_aigw_jw_escape(&w, p, len);
+
+    return ngx_http_aigw_jw_flatten(&w, out);
 }
 
 

@@ -153,6 +153,8 @@ ngx_int_t ngx_http_aigw_json_vmessage(ngx_pool_t *pool, ngx_str_t *out,
     const char *fmt, va_list args);
 ngx_chain_t *ngx_http_aigw_jw_finish(ngx_http_aigw_jw_t *w);
 ngx_int_t ngx_http_aigw_jw_flatten(ngx_http_aigw_jw_t *w, ngx_str_t *out);
+ngx_int_t ngx_http_aigw_jw_escaped(ngx_pool_t *pool, u_char *p, size_t len,
+    ngx_str_t *out);
 
 #define ngx_http_aigw_jw_lit(w, s)                                           \
     ngx_http_aigw_jw_raw(w, (u_char *) s, sizeof(s) - 1)
