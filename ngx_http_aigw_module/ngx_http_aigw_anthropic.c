@@ -1443,28 +1443,11 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat)
 {
-    ngx_int_t   rc;
-    ngx_uint_t  k;
-
-    chat->max_tokens = -1;
-    chat->parallel_tools = -1;
-
-    for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
-
-        if (j->toks[k + 1].type == ngx_http_aigw_json_null) {
-            continue;
-        }
-
-        rc = ngx_http_aigw_anthropic_parse_field(r, ctx, j, k, chat);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    return ngx_http_aigw_parse_messages(r, ctx, j, chat,
-                                        ngx_http_aigw_anthropic_parse_message,
-                                        "messages: each message must be an "
-                                        "object");
+    return ngx_http_aigw_parse_chat(r, ctx, j, chat,
+                                    ngx_http_aigw_anthropic_parse_field,
+                                    ngx_http_aigw_anthropic_parse_message,
+                                    "messages: each message must be an "
+                                    "object");
 }
 
 

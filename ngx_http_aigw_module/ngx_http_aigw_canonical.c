@@ -13,9 +13,15 @@
 /*
  * The canonical form, as both formats' adapters build and read it: a
  * message, a part, a tool and a stream event added zeroed to their
- * arrays; the messages of a request and content given as a string; the
+ * arrays; the skeleton of a request and content given as a string; the
  * provider's id and model of a stream and a response.
  */
+
+
+static ngx_int_t ngx_http_aigw_parse_messages(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat, ngx_http_aigw_parse_message_pt parse,
+    const char *invalid);
 
 
 ngx_http_aigw_msg_t *
@@ -93,14 +99,45 @@ ngx_http_aigw_event_add(ngx_array_t *events, ngx_uint_t type,
 
 
 /*
- * The messages of a request, each an object read by the format's
- * "parse"; "invalid": the rejection of one that is not an object
+ * A request into the canonical form: each top-level field, but those
+ * that are null, read by the format's "field", then each message, an
+ * object, read by its "message"; "invalid": the rejection of a message
+ * that is not an object
  */
 
 ngx_int_t
-ngx_http_aigw_parse_messages(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+ngx_http_aigw_parse_chat(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_json_t *j, ngx_http_aigw_chat_t *chat,
-    ngx_http_aigw_parse_message_pt parse, const char *invalid)
+    ngx_http_aigw_parse_field_pt field, ngx_http_aigw_parse_message_pt message,
+    const char *invalid)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  k;
+
+    chat->max_tokens = -1;
+    chat->parallel_tools = -1;
+
+    for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
+
+        if (j->toks[k + 1].type == ngx_http_aigw_json_null) {
+            continue;
+        }
+
+        rc = field(r, ctx, j, k, chat);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return ngx_http_aigw_parse_messages(r, ctx, j, chat, message, invalid);
+}
+
+
+static ngx_int_t
+ngx_http_aigw_parse_messages(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat, ngx_http_aigw_parse_message_pt parse,
+    const char *invalid)
 {
     ngx_int_t             rc;
     ngx_uint_t            v, e;

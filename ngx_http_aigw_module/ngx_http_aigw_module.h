@@ -724,6 +724,9 @@ void ngx_http_aigw_passthrough_sort(ngx_http_aigw_json_edit_t *edits,
 
 /* ngx_http_aigw_canonical.c */
 
+typedef ngx_int_t (*ngx_http_aigw_parse_field_pt)(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k,
+    ngx_http_aigw_chat_t *chat);
 typedef ngx_int_t (*ngx_http_aigw_parse_message_pt)(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
     ngx_http_aigw_msg_t *msg);
@@ -736,10 +739,10 @@ ngx_http_aigw_part_t *ngx_http_aigw_part_add(ngx_array_t *parts,
 ngx_http_aigw_tool_t *ngx_http_aigw_tool_add(ngx_array_t *tools);
 ngx_http_aigw_event_t *ngx_http_aigw_event_add(ngx_array_t *events,
     ngx_uint_t type, ngx_uint_t kind);
-ngx_int_t ngx_http_aigw_parse_messages(ngx_http_request_t *r,
+ngx_int_t ngx_http_aigw_parse_chat(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
-    ngx_http_aigw_chat_t *chat, ngx_http_aigw_parse_message_pt parse,
-    const char *invalid);
+    ngx_http_aigw_chat_t *chat, ngx_http_aigw_parse_field_pt field,
+    ngx_http_aigw_parse_message_pt message, const char *invalid);
 ngx_int_t ngx_http_aigw_parse_text(ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_array_t *parts);
 ngx_int_t ngx_http_aigw_event_keep(ngx_pool_t *pool,
