@@ -2114,6 +2114,8 @@ ngx_http_aigw_anthropic_accepts(ngx_http_aigw_part_t *part)
 }
 
 
+/* whether any of the parts makes a block Anthropic accepts */
+
 static ngx_uint_t
 ngx_http_aigw_anthropic_any(ngx_array_t *parts)
 {
