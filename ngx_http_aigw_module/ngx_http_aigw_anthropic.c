@@ -35,15 +35,49 @@ static ngx_int_t ngx_http_aigw_anthropic_validate(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_field(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_other(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *name);
+static ngx_int_t ngx_http_aigw_anthropic_parse_stop(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_anthropic_parse_thinking(ngx_http_aigw_json_t *j,
+    ngx_uint_t v, ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_anthropic_parse_tool_choice(
+    ngx_http_aigw_json_t *j, ngx_uint_t v, ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_tools(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_anthropic_parse_message(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_msg_t *msg);
 static ngx_int_t ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_array_t *parts, ngx_uint_t nested);
+static ngx_int_t ngx_http_aigw_anthropic_parse_block(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_uint_t t, ngx_http_aigw_part_t *part, ngx_uint_t nested);
+static ngx_int_t ngx_http_aigw_anthropic_parse_media(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_uint_t t, ngx_http_aigw_part_t *part);
 static ngx_int_t ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
     ngx_http_aigw_jw_t *w);
 static ngx_int_t ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w);
+static ngx_http_aigw_anthropic_write_t *ngx_http_aigw_anthropic_write_state(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_anthropic_write_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_write_delta(
+    ngx_http_aigw_anthropic_write_t *st, ngx_http_aigw_event_t *ev,
+    ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_write_end(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_anthropic_write_t *st, ngx_http_aigw_jw_t *w);
 static void ngx_http_aigw_anthropic_open(ngx_http_aigw_anthropic_write_t *st,
     ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w);
 static void ngx_http_aigw_anthropic_close(
@@ -64,8 +98,25 @@ static ngx_int_t ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_anthropic_write_system(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_anthropic_write_messages(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat);
+static ngx_uint_t ngx_http_aigw_anthropic_accepts(ngx_http_aigw_part_t *part);
+static ngx_uint_t ngx_http_aigw_anthropic_any(ngx_array_t *parts);
+static void ngx_http_aigw_anthropic_write_tools(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat);
+static void ngx_http_aigw_anthropic_write_params(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t reasoning, int64_t max);
+static ngx_uint_t ngx_http_aigw_anthropic_write_thinking(
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat, ngx_uint_t reasoning,
+    int64_t max);
 static ngx_uint_t ngx_http_aigw_anthropic_write_blocks(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_array_t *parts, ngx_uint_t n);
+static ngx_int_t ngx_http_aigw_anthropic_write_block(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part, ngx_uint_t n);
+static void ngx_http_aigw_anthropic_write_media(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_part_t *part);
 static ngx_int_t ngx_http_aigw_anthropic_write_input(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part);
 static ngx_int_t ngx_http_aigw_anthropic_request_headers(
@@ -74,20 +125,34 @@ static ngx_int_t ngx_http_aigw_anthropic_request_headers(
 static ngx_int_t ngx_http_aigw_anthropic_parse_response(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_str_t *body,
     ngx_http_aigw_response_t *resp);
+static void ngx_http_aigw_anthropic_parse_part(ngx_http_aigw_json_t *j,
+    ngx_uint_t e, ngx_http_aigw_part_t *part);
 static ngx_uint_t ngx_http_aigw_anthropic_content(ngx_str_t *name);
 static ngx_int_t ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
+    ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_stream_start(
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_stream_delta(
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_stream_error(
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_block_start(
+    ngx_http_aigw_anthropic_parse_t *st, ngx_http_aigw_json_t *j,
+    ngx_array_t *events);
+static ngx_int_t ngx_http_aigw_anthropic_parse_delta(
+    ngx_http_aigw_anthropic_parse_t *st, ngx_http_aigw_json_t *j,
     ngx_array_t *events);
 static void ngx_http_aigw_anthropic_parse_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err);
 static void ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j,
     ngx_uint_t u, ngx_http_aigw_usage_t *usage);
+static int64_t ngx_http_aigw_anthropic_tokens(ngx_http_aigw_json_t *j,
+    ngx_uint_t u, const char *name);
 static ngx_uint_t ngx_http_aigw_anthropic_stop(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
 static ngx_uint_t ngx_http_aigw_anthropic_kind(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
-static ngx_http_aigw_event_t *ngx_http_aigw_anthropic_event(
-    ngx_array_t *events, ngx_uint_t type, ngx_uint_t kind);
 
 
 /* top-level fields and the types they must have, checked on every request */
@@ -257,8 +322,7 @@ static void
 ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
     ngx_http_aigw_usage_t *usage)
 {
-    int64_t     n, input, cw, cr;
-    ngx_uint_t  v, any;
+    int64_t  n, input, cw, cr;
 
     if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
         return;
@@ -266,41 +330,15 @@ ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     usage->seen = 1;
 
-    input = -1;
-    cw = -1;
-    cr = -1;
-    any = 0;
-
-    v = ngx_http_aigw_json_get(j, u, "input_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
-    {
-        input = n;
-        any = 1;
-    }
-
-    v = ngx_http_aigw_json_get(j, u, "cache_creation_input_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
-    {
-        cw = n;
-        any = 1;
-    }
-
-    v = ngx_http_aigw_json_get(j, u, "cache_read_input_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
-    {
-        cr = n;
-        any = 1;
-    }
+    input = ngx_http_aigw_anthropic_tokens(j, u, "input_tokens");
+    cw = ngx_http_aigw_anthropic_tokens(j, u, "cache_creation_input_tokens");
+    cr = ngx_http_aigw_anthropic_tokens(j, u, "cache_read_input_tokens");
 
     /* message_delta repeats what message_start said, or leaves it out */
 
-    if (any && (input > 0 || cw > 0 || cr > 0 || usage->input == 0)) {
+    if ((input >= 0 || cw >= 0 || cr >= 0)
+        && (input > 0 || cw > 0 || cr > 0 || usage->input == 0))
+    {
         usage->cache_write = cw > 0 ? cw : (cw == 0 ? 0 : usage->cache_write);
         usage->cache_read = cr > 0 ? cr : (cr == 0 ? 0 : usage->cache_read);
 
@@ -309,13 +347,29 @@ ngx_http_aigw_anthropic_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
         }
     }
 
-    v = ngx_http_aigw_json_get(j, u, "output_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
-    {
+    n = ngx_http_aigw_anthropic_tokens(j, u, "output_tokens");
+
+    if (n >= 0) {
         usage->output = n;               /* cumulative */
     }
+}
+
+
+/* a token count of usage object "u", -1 when it has none */
+
+static int64_t
+ngx_http_aigw_anthropic_tokens(ngx_http_aigw_json_t *j, ngx_uint_t u,
+    const char *name)
+{
+    int64_t  n;
+
+    if (ngx_http_aigw_json_get_count(j, u, name, NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        != NGX_OK)
+    {
+        return -1;
+    }
+
+    return n;
 }
 
 
@@ -407,7 +461,7 @@ static ngx_int_t
 ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_response_t *resp)
 {
-    ngx_uint_t             v, c, e, m;
+    ngx_uint_t             c, e, m;
     ngx_http_aigw_json_t   j;
     ngx_http_aigw_part_t  *part;
 
@@ -424,16 +478,13 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
     ngx_http_aigw_anthropic_usage(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
                                   &ctx->usage);
 
-    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens) {
-        v = ngx_http_aigw_json_get(&j, 0, "input_tokens");
-
-        if (v != NGX_HTTP_AIGW_JSON_NONE
-            && ngx_http_aigw_json_count(&j, v, NGX_HTTP_AIGW_TOKENS_MAX,
+    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens
+        && ngx_http_aigw_json_get_count(&j, 0, "input_tokens",
+                                        NGX_HTTP_AIGW_TOKENS_MAX,
                                         &ctx->usage.input)
-               == NGX_OK)
-        {
-            ctx->usage.seen = 1;
-        }
+           == NGX_OK)
+    {
+        ctx->usage.seen = 1;
     }
 
     if (resp == NULL) {
@@ -464,52 +515,52 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
             continue;
         }
 
-        part = ngx_array_push(&resp->parts);
+        part = ngx_http_aigw_part_add(&resp->parts, m);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = m;
-
-        switch (m) {
-
-        case ngx_http_aigw_part_text:
-            (void) ngx_http_aigw_json_get_str(&j, e, "text", &part->text);
-
-            break;
-
-        case ngx_http_aigw_part_tool_call:
-            (void) ngx_http_aigw_json_get_str(&j, e, "id", &part->id);
-
-            (void) ngx_http_aigw_json_get_str(&j, e, "name", &part->name);
-
-            v = ngx_http_aigw_json_get(&j, e, "input");
-            if (v != NGX_HTTP_AIGW_JSON_NONE) {
-                ngx_http_aigw_json_raw(&j, v, &part->input);
-            }
-
-            break;
-
-        case ngx_http_aigw_part_thinking:
-            (void) ngx_http_aigw_json_get_str(&j, e, "thinking", &part->text);
-
-            (void) ngx_http_aigw_json_get_str(&j, e, "signature",
-                                                &part->signature);
-
-            break;
-
-        default: /* redacted */
-            v = ngx_http_aigw_json_get(&j, e, "data");
-            if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(&j, v, &part->signature);
-            }
-
-            break;
-        }
+        ngx_http_aigw_anthropic_parse_part(&j, e, part);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The fields of a text, tool_use, thinking or redacted_thinking block "e",
+ * alike in a request and a response
+ */
+
+static void
+ngx_http_aigw_anthropic_parse_part(ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_part_t *part)
+{
+    switch (part->type) {
+
+    case ngx_http_aigw_part_text:
+        (void) ngx_http_aigw_json_get_str(j, e, "text", &part->text);
+        break;
+
+    case ngx_http_aigw_part_tool_call:
+        (void) ngx_http_aigw_json_get_str(j, e, "id", &part->id);
+
+        (void) ngx_http_aigw_json_get_str(j, e, "name", &part->name);
+
+        ngx_http_aigw_json_get_raw(j, e, "input", &part->input);
+        break;
+
+    case ngx_http_aigw_part_thinking:
+        (void) ngx_http_aigw_json_get_str(j, e, "thinking", &part->text);
+
+        (void) ngx_http_aigw_json_get_str(j, e, "signature",
+                                            &part->signature);
+        break;
+
+    default: /* redacted */
+        (void) ngx_http_aigw_json_get_str(j, e, "data", &part->signature);
+        break;
+    }
 }
 
 
@@ -548,25 +599,6 @@ ngx_http_aigw_anthropic_parse_error(ngx_http_request_t *r,
 }
 
 
-static ngx_http_aigw_event_t *
-ngx_http_aigw_anthropic_event(ngx_array_t *events, ngx_uint_t type,
-    ngx_uint_t kind)
-{
-    ngx_http_aigw_event_t  *ev;
-
-    ev = ngx_array_push(events);
-    if (ev == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-    ev->type = type;
-    ev->kind = kind;
-
-    return ev;
-}
-
-
 /* a stream event from the provider: usage, the end, and its content */
 
 /* the events that only carry content: "content_block_*" and "ping" */
@@ -602,7 +634,7 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_sse_event_t *sev,
     ngx_array_t *events)
 {
-    ngx_uint_t                        t, m, v, d, b;
+    ngx_uint_t                        t;
     ngx_http_aigw_json_t             *j;
     ngx_http_aigw_event_t            *ev;
     ngx_http_aigw_anthropic_parse_t  *st;
@@ -650,108 +682,26 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     t = ngx_http_aigw_json_get(j, 0, "type");
 
     if (ngx_http_aigw_json_str_eq(j, t, "message_start")) {
-        m = ngx_http_aigw_json_get(j, 0, "message");
-
-        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
-            if (ngx_http_aigw_json_sub(j, m, &ctx->eu, 2) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            ngx_http_aigw_anthropic_usage(&ctx->eu,
-                                          ngx_http_aigw_json_get(&ctx->eu, 0,
-                                                                 "usage"),
-                                          &ctx->usage);
-        }
-
-        if (!ctx->translate) {
-            return NGX_OK;
-        }
-
-        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_start, 0);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        (void) ngx_http_aigw_json_get_str(j, m, "id", &ev->id);
-
-        (void) ngx_http_aigw_json_get_str(j, m, "model", &ev->name);
-
-        return NGX_OK;
+        return ngx_http_aigw_anthropic_stream_start(ctx, j, events);
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "message_delta")) {
-        v = ngx_http_aigw_json_get(j, 0, "usage");
-
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_object)) {
-            if (ngx_http_aigw_json_sub(j, v, &ctx->eu, 1) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            ngx_http_aigw_anthropic_usage(&ctx->eu, 0, &ctx->usage);
-        }
-
-        if (!ctx->translate) {
-            return NGX_OK;
-        }
-
-        d = ngx_http_aigw_json_get(j, 0, "delta");
-        v = ngx_http_aigw_json_get(j, d, "stop_reason");
-
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_finish,
-                                               0);
-            if (ev == NULL) {
-                return NGX_ERROR;
-            }
-
-            ev->stop = ngx_http_aigw_anthropic_stop(j, v);
-
-            (void) ngx_http_aigw_json_get_str(j, d, "stop_sequence",
-                                                &ev->stop_sequence);
-        }
-
-        return NGX_OK;
+        return ngx_http_aigw_anthropic_stream_delta(ctx, j, events);
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "message_stop")) {
-        if (ctx->translate) {
-            if (ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_end, 0)
-                == NULL)
-            {
-                return NGX_ERROR;
-            }
+        if (ctx->translate
+            && ngx_http_aigw_event_add(events, ngx_http_aigw_ev_end, 0)
+               == NULL)
+        {
+            return NGX_ERROR;
         }
 
         return NGX_DONE;
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "error")) {
-        /* an error event ends the stream: nothing is written after it */
-
-        if (!ctx->translate) {
-            return NGX_DONE;
-        }
-
-        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_error, 0);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        ev->status = NGX_HTTP_BAD_GATEWAY;
-
-        m = ngx_http_aigw_json_get(j, 0, "error");
-
-        (void) ngx_http_aigw_json_get_str(j, m, "type", &ev->err_type);
-
-        v = ngx_http_aigw_json_get(j, m, "message");
-        if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
-            ngx_http_aigw_json_str_raw(j, v, &ev->text);
-
-        } else {
-            ngx_str_set(&ev->text, "the provider reported an error");
-        }
-
-        return NGX_DONE;
+        return ngx_http_aigw_anthropic_stream_error(ctx, j, events);
     }
 
     if (!ctx->translate) {
@@ -759,96 +709,236 @@ ngx_http_aigw_anthropic_parse_event(ngx_http_request_t *r,
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "content_block_start")) {
-        b = ngx_http_aigw_json_get(j, 0, "content_block");
-
-        st->block = ngx_http_aigw_anthropic_kind(j,
-                                        ngx_http_aigw_json_get(j, b, "type"));
-
-        if (st->block == 0) {
-            return NGX_OK;
-        }
-
-        ev = ngx_http_aigw_anthropic_event(events,
-                                           ngx_http_aigw_ev_block_start,
-                                           st->block);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        (void) ngx_http_aigw_json_get_str(j, b, "id", &ev->id);
-
-        (void) ngx_http_aigw_json_get_str(j, b, "name", &ev->name);
-
-        (void) ngx_http_aigw_json_get_str(j, b, "data", &ev->text);
-
-        return NGX_OK;
+        return ngx_http_aigw_anthropic_block_start(st, j, events);
     }
 
     if (ngx_http_aigw_json_str_eq(j, t, "content_block_delta")) {
-        if (st->block == 0) {
-            return NGX_OK;
-        }
-
-        d = ngx_http_aigw_json_get(j, 0, "delta");
-        t = ngx_http_aigw_json_get(j, d, "type");
-
-        if (ngx_http_aigw_json_str_eq(j, t, "text_delta")) {
-            m = ngx_http_aigw_part_text;
-            v = ngx_http_aigw_json_get(j, d, "text");
-
-        } else if (ngx_http_aigw_json_str_eq(j, t, "input_json_delta")) {
-            m = ngx_http_aigw_part_tool_call;
-            v = ngx_http_aigw_json_get(j, d, "partial_json");
-
-        } else if (ngx_http_aigw_json_str_eq(j, t, "thinking_delta")) {
-            m = ngx_http_aigw_part_thinking;
-            v = ngx_http_aigw_json_get(j, d, "thinking");
-
-        } else if (ngx_http_aigw_json_str_eq(j, t, "signature_delta")) {
-            m = ngx_http_aigw_part_signature;
-            v = ngx_http_aigw_json_get(j, d, "signature");
-
-        } else {
-            return NGX_OK;
-        }
-
-        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
-            || j->toks[v].end - j->toks[v].start <= 2)
-        {
-            return NGX_OK;
-        }
-
-        ev = ngx_http_aigw_anthropic_event(events, ngx_http_aigw_ev_delta, m);
-        if (ev == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_aigw_json_str_raw(j, v, &ev->text);
-
-        return NGX_OK;
+        return ngx_http_aigw_anthropic_parse_delta(st, j, events);
     }
 
-    if (ngx_http_aigw_json_str_eq(j, t, "content_block_stop")) {
-        if (st->block == 0) {
-            return NGX_OK;
-        }
-
-        ev = ngx_http_aigw_anthropic_event(events,
-                                           ngx_http_aigw_ev_block_stop,
-                                           st->block);
+    if (ngx_http_aigw_json_str_eq(j, t, "content_block_stop")
+        && st->block != 0)
+    {
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_stop,
+                                     st->block);
         if (ev == NULL) {
             return NGX_ERROR;
         }
 
         st->block = 0;
-
-        return NGX_OK;
     }
 
     /* ping and unknown events */
 
     return NGX_OK;
 }
+
+
+/* message_start: its usage, and the id and model, when translating */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_stream_start(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              m;
+    ngx_http_aigw_event_t  *ev;
+
+    m = ngx_http_aigw_json_get(j, 0, "message");
+
+    if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+        if (ngx_http_aigw_json_sub(j, m, &ctx->eu, 2) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_anthropic_usage(&ctx->eu,
+                                      ngx_http_aigw_json_get(&ctx->eu, 0,
+                                                             "usage"),
+                                      &ctx->usage);
+    }
+
+    if (!ctx->translate) {
+        return NGX_OK;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_start, 0);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_aigw_json_get_str(j, m, "id", &ev->id);
+
+    (void) ngx_http_aigw_json_get_str(j, m, "model", &ev->name);
+
+    return NGX_OK;
+}
+
+
+/* message_delta: its usage, and the stop reason, when translating */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_stream_delta(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              v, d;
+    ngx_http_aigw_event_t  *ev;
+
+    v = ngx_http_aigw_json_get(j, 0, "usage");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_object)) {
+        if (ngx_http_aigw_json_sub(j, v, &ctx->eu, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_anthropic_usage(&ctx->eu, 0, &ctx->usage);
+    }
+
+    if (!ctx->translate) {
+        return NGX_OK;
+    }
+
+    d = ngx_http_aigw_json_get(j, 0, "delta");
+    v = ngx_http_aigw_json_get(j, d, "stop_reason");
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        return NGX_OK;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_finish, 0);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ev->stop = ngx_http_aigw_anthropic_stop(j, v);
+
+    (void) ngx_http_aigw_json_get_str(j, d, "stop_sequence",
+                                        &ev->stop_sequence);
+
+    return NGX_OK;
+}
+
+
+/* an error event ends the stream: nothing is written after it */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_stream_error(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              m, v;
+    ngx_http_aigw_event_t  *ev;
+
+    if (!ctx->translate) {
+        return NGX_DONE;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_error, 0);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ev->status = NGX_HTTP_BAD_GATEWAY;
+
+    m = ngx_http_aigw_json_get(j, 0, "error");
+
+    (void) ngx_http_aigw_json_get_str(j, m, "type", &ev->err_type);
+
+    v = ngx_http_aigw_json_get(j, m, "message");
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(j, v, &ev->text);
+
+    } else {
+        ngx_str_set(&ev->text, "the provider reported an error");
+    }
+
+    return NGX_DONE;
+}
+
+
+/* content_block_start: the open block, when it has an equivalent */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_block_start(ngx_http_aigw_anthropic_parse_t *st,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              b;
+    ngx_http_aigw_event_t  *ev;
+
+    b = ngx_http_aigw_json_get(j, 0, "content_block");
+
+    st->block = ngx_http_aigw_anthropic_kind(j,
+                                        ngx_http_aigw_json_get(j, b, "type"));
+
+    if (st->block == 0) {
+        return NGX_OK;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_start,
+                                 st->block);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_aigw_json_get_str(j, b, "id", &ev->id);
+
+    (void) ngx_http_aigw_json_get_str(j, b, "name", &ev->name);
+
+    (void) ngx_http_aigw_json_get_str(j, b, "data", &ev->text);
+
+    return NGX_OK;
+}
+
+
+/* content_block_delta: text, tool input, thinking or a signature */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_delta(ngx_http_aigw_anthropic_parse_t *st,
+    ngx_http_aigw_json_t *j, ngx_array_t *events)
+{
+    ngx_uint_t              d, t, m, v;
+    ngx_http_aigw_event_t  *ev;
+
+    if (st->block == 0) {
+        return NGX_OK;
+    }
+
+    d = ngx_http_aigw_json_get(j, 0, "delta");
+    t = ngx_http_aigw_json_get(j, d, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, t, "text_delta")) {
+        m = ngx_http_aigw_part_text;
+        v = ngx_http_aigw_json_get(j, d, "text");
+
+    } else if (ngx_http_aigw_json_str_eq(j, t, "input_json_delta")) {
+        m = ngx_http_aigw_part_tool_call;
+        v = ngx_http_aigw_json_get(j, d, "partial_json");
+
+    } else if (ngx_http_aigw_json_str_eq(j, t, "thinking_delta")) {
+        m = ngx_http_aigw_part_thinking;
+        v = ngx_http_aigw_json_get(j, d, "thinking");
+
+    } else if (ngx_http_aigw_json_str_eq(j, t, "signature_delta")) {
+        m = ngx_http_aigw_part_signature;
+        v = ngx_http_aigw_json_get(j, d, "signature");
+
+    } else {
+        return NGX_OK;
+    }
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+        || j->toks[v].end - j->toks[v].start <= 2)
+    {
+        return NGX_OK;
+    }
+
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_delta, m);
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_json_str_raw(j, v, &ev->text);
+
+    return NGX_OK;
+}
+
 
 
 /* client side: the event stream */
@@ -858,32 +948,15 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w)
 {
-    ngx_http_aigw_jw_t                mw;
-    ngx_http_aigw_event_t             open;
     ngx_http_aigw_anthropic_write_t  *st;
 
     st = ctx->wstate;
 
     if (st == NULL) {
-        st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_anthropic_write_t));
+        st = ngx_http_aigw_anthropic_write_state(r, ctx);
         if (st == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_str_set(&st->id, "msg_aigw");
-
-        /*
-         * st->model is JSON text, as the provider's "model" is: the
-         * requested model, decoded, is escaped again
-         */
-
-        ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
-        ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
-
-        if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
-            return NGX_ERROR;
-        }
-        st->stop = ngx_http_aigw_stop_end;
 
         ctx->wstate = st;
     }
@@ -891,40 +964,7 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
     switch (ev->type) {
 
     case ngx_http_aigw_ev_start:
-
-        if (ev->id.len) {
-            st->id.data = ngx_pstrdup(r->pool, &ev->id);
-            if (st->id.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            st->id.len = ev->id.len;
-        }
-
-        if (ev->name.len) {
-            st->model.data = ngx_pstrdup(r->pool, &ev->name);
-            if (st->model.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            st->model.len = ev->name.len;
-        }
-
-        st->started = 1;
-
-        ngx_http_aigw_jw_lit(w, "event: message_start\ndata: "
-                                "{\"type\":\"message_start\",\"message\":"
-                                "{\"id\":");
-        ngx_http_aigw_jw_qstr(w, &st->id);
-        ngx_http_aigw_jw_lit(w, ",\"type\":\"message\",\"role\":"
-                                "\"assistant\",\"model\":");
-        ngx_http_aigw_jw_qstr(w, &st->model);
-        ngx_http_aigw_jw_lit(w, ",\"content\":[],\"stop_reason\":null,"
-                                "\"stop_sequence\":null,\"usage\":");
-        ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
-        ngx_http_aigw_jw_lit(w, "}}\n\nevent: ping\ndata: "
-                                "{\"type\":\"ping\"}\n\n");
-        break;
+        return ngx_http_aigw_anthropic_write_start(r, ctx, st, ev, w);
 
     case ngx_http_aigw_ev_block_start:
         ngx_http_aigw_anthropic_close(st, w);
@@ -932,43 +972,7 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
         break;
 
     case ngx_http_aigw_ev_delta:
-
-        if (st->block == 0 && ev->kind != ngx_http_aigw_part_signature) {
-            ngx_memzero(&open, sizeof(ngx_http_aigw_event_t));
-            open.kind = ev->kind;
-            ngx_http_aigw_anthropic_open(st, &open, w);
-        }
-
-        ngx_http_aigw_jw_lit(w, "event: content_block_delta\ndata: "
-                                "{\"type\":\"content_block_delta\","
-                                "\"index\":");
-        ngx_http_aigw_jw_int(w, st->index - 1);
-
-        switch (ev->kind) {
-
-        case ngx_http_aigw_part_tool_call:
-            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"input_json_delta\","
-                                    "\"partial_json\":");
-            break;
-
-        case ngx_http_aigw_part_thinking:
-            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"thinking_delta\","
-                                    "\"thinking\":");
-            break;
-
-        case ngx_http_aigw_part_signature:
-            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"signature_delta\","
-                                    "\"signature\":");
-            break;
-
-        default:
-            ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"text_delta\","
-                                    "\"text\":");
-            break;
-        }
-
-        ngx_http_aigw_jw_qstr(w, &ev->text);
-        ngx_http_aigw_jw_lit(w, "}}\n\n");
+        ngx_http_aigw_anthropic_write_delta(st, ev, w);
         break;
 
     case ngx_http_aigw_ev_block_stop:
@@ -980,16 +984,7 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
         break;
 
     case ngx_http_aigw_ev_end:
-        ngx_http_aigw_anthropic_close(st, w);
-
-        ngx_http_aigw_jw_lit(w, "event: message_delta\ndata: {\"type\":"
-                                "\"message_delta\",\"delta\":"
-                                "{\"stop_reason\":");
-        ngx_http_aigw_anthropic_write_stop(w, st->stop);
-        ngx_http_aigw_jw_lit(w, ",\"stop_sequence\":null},\"usage\":");
-        ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
-        ngx_http_aigw_jw_lit(w, "}\n\nevent: message_stop\ndata: "
-                                "{\"type\":\"message_stop\"}\n\n");
+        ngx_http_aigw_anthropic_write_end(ctx, st, w);
         break;
 
     case ngx_http_aigw_ev_error:
@@ -1018,6 +1013,136 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
 
     return NGX_OK;
 }
+
+
+static ngx_http_aigw_anthropic_write_t *
+ngx_http_aigw_anthropic_write_state(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_http_aigw_anthropic_write_t  *st;
+
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_anthropic_write_t));
+    if (st == NULL) {
+        return NULL;
+    }
+
+    ngx_str_set(&st->id, "msg_aigw");
+
+    /*
+     * st->model is JSON text, as the provider's "model" is: the
+     * requested model, decoded, is escaped again
+     */
+
+    if (ngx_http_aigw_jw_escaped(r->pool, ctx->model.data, ctx->model.len,
+                                 &st->model)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    st->stop = ngx_http_aigw_stop_end;
+
+    return st;
+}
+
+
+/* message_start, with the provider's id and model when it gave them */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_write_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w)
+{
+    if (ngx_http_aigw_event_keep(r->pool, ev, &st->id, &st->model)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    st->started = 1;
+
+    ngx_http_aigw_jw_lit(w, "event: message_start\ndata: "
+                            "{\"type\":\"message_start\",\"message\":"
+                            "{\"id\":");
+    ngx_http_aigw_jw_qstr(w, &st->id);
+    ngx_http_aigw_jw_lit(w, ",\"type\":\"message\",\"role\":"
+                            "\"assistant\",\"model\":");
+    ngx_http_aigw_jw_qstr(w, &st->model);
+    ngx_http_aigw_jw_lit(w, ",\"content\":[],\"stop_reason\":null,"
+                            "\"stop_sequence\":null,\"usage\":");
+    ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
+    ngx_http_aigw_jw_lit(w, "}}\n\nevent: ping\ndata: "
+                            "{\"type\":\"ping\"}\n\n");
+
+    return NGX_OK;
+}
+
+
+/* a delta, in the open block or in a text block opened for it */
+
+static void
+ngx_http_aigw_anthropic_write_delta(ngx_http_aigw_anthropic_write_t *st,
+    ngx_http_aigw_event_t *ev, ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_event_t  open;
+
+    if (st->block == 0 && ev->kind != ngx_http_aigw_part_signature) {
+        ngx_memzero(&open, sizeof(ngx_http_aigw_event_t));
+        open.kind = ev->kind;
+        ngx_http_aigw_anthropic_open(st, &open, w);
+    }
+
+    ngx_http_aigw_jw_lit(w, "event: content_block_delta\ndata: "
+                            "{\"type\":\"content_block_delta\","
+                            "\"index\":");
+    ngx_http_aigw_jw_int(w, st->index - 1);
+
+    switch (ev->kind) {
+
+    case ngx_http_aigw_part_tool_call:
+        ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"input_json_delta\","
+                                "\"partial_json\":");
+        break;
+
+    case ngx_http_aigw_part_thinking:
+        ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"thinking_delta\","
+                                "\"thinking\":");
+        break;
+
+    case ngx_http_aigw_part_signature:
+        ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"signature_delta\","
+                                "\"signature\":");
+        break;
+
+    default:
+        ngx_http_aigw_jw_lit(w, ",\"delta\":{\"type\":\"text_delta\","
+                                "\"text\":");
+        break;
+    }
+
+    ngx_http_aigw_jw_qstr(w, &ev->text);
+    ngx_http_aigw_jw_lit(w, "}}\n\n");
+}
+
+
+/* the end: the open block closes, message_delta and message_stop */
+
+static void
+ngx_http_aigw_anthropic_write_end(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_anthropic_write_t *st, ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_anthropic_close(st, w);
+
+    ngx_http_aigw_jw_lit(w, "event: message_delta\ndata: {\"type\":"
+                            "\"message_delta\",\"delta\":"
+                            "{\"stop_reason\":");
+    ngx_http_aigw_anthropic_write_stop(w, st->stop);
+    ngx_http_aigw_jw_lit(w, ",\"stop_sequence\":null},\"usage\":");
+    ngx_http_aigw_anthropic_write_usage(w, &ctx->usage);
+    ngx_http_aigw_jw_lit(w, "}\n\nevent: message_stop\ndata: "
+                            "{\"type\":\"message_stop\"}\n\n");
+}
+
 
 
 static void
@@ -1120,14 +1245,7 @@ ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
     ngx_http_aigw_jw_lit(w, ",\"type\":\"message\",\"role\":\"assistant\","
                             "\"model\":");
 
-    if (resp->model.len) {
-        ngx_http_aigw_jw_qstr(w, &resp->model);
-
-    } else {
-        ngx_http_aigw_jw_lit(w, "\"");
-        ngx_http_aigw_jw_escape(w, ctx->model.data, ctx->model.len);
-        ngx_http_aigw_jw_lit(w, "\"");
-    }
+    ngx_http_aigw_write_model(w, &resp->model, &ctx->model);
 
     ngx_http_aigw_jw_lit(w, ",\"content\":[");
 
@@ -1136,41 +1254,10 @@ ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
         switch (part[i].type) {
 
         case ngx_http_aigw_part_text:
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"text\",\"text\":"
-                                        : "{\"type\":\"text\",\"text\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].text);
-            ngx_http_aigw_jw_lit(w, "}");
-            break;
-
         case ngx_http_aigw_part_thinking:
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"thinking\","
-                                          "\"thinking\":"
-                                        : "{\"type\":\"thinking\","
-                                          "\"thinking\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].text);
-            ngx_http_aigw_jw_lit(w, ",\"signature\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].signature);
-            ngx_http_aigw_jw_lit(w, "}");
-            break;
-
         case ngx_http_aigw_part_redacted:
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"redacted_thinking\","
-                                          "\"data\":"
-                                        : "{\"type\":\"redacted_thinking\","
-                                          "\"data\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].signature);
-            ngx_http_aigw_jw_lit(w, "}");
-            break;
-
         case ngx_http_aigw_part_tool_call:
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"tool_use\",\"id\":"
-                                        : "{\"type\":\"tool_use\",\"id\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].id);
-            ngx_http_aigw_jw_lit(w, ",\"name\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].name);
-            ngx_http_aigw_jw_lit(w, ",\"input\":");
-
-            if (ngx_http_aigw_anthropic_write_input(r, w, &part[i])
+            if (ngx_http_aigw_anthropic_write_block(r, w, &part[i], n++)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -1356,309 +1443,333 @@ ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat)
 {
-    int64_t                n;
-    ngx_int_t              rc;
-    ngx_str_t              key, *s;
-    ngx_uint_t             k, v, e, m, d;
-    ngx_http_aigw_msg_t   *msg;
-    ngx_http_aigw_tool_t  *tool;
+    return ngx_http_aigw_parse_chat(r, ctx, j, chat,
+                                    ngx_http_aigw_anthropic_parse_field,
+                                    ngx_http_aigw_anthropic_parse_message,
+                                    "messages: each message must be an "
+                                    "object");
+}
 
-    chat->max_tokens = -1;
-    chat->parallel_tools = -1;
-
-    for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
-        v = k + 1;
-        ngx_http_aigw_json_str_raw(j, k, &key);
-
-        if (j->toks[v].type == ngx_http_aigw_json_null) {
-            continue;
-        }
 
 #define ngx_http_aigw_is(name)                                               \
-        (key.len == sizeof(name) - 1                                         \
-         && ngx_strncmp(key.data, name, sizeof(name) - 1) == 0)
+    (key.len == sizeof(name) - 1                                             \
+     && ngx_strncmp(key.data, name, sizeof(name) - 1) == 0)
 
-        if (ngx_http_aigw_is("model") || ngx_http_aigw_is("stream")
-            || ngx_http_aigw_is("providerOptions")
-            || ngx_http_aigw_is("messages"))
-        {
-            continue;
-        }
 
-        if (ngx_http_aigw_is("max_tokens")) {
-            if (ngx_http_aigw_json_int(j, v, &n) == NGX_OK && n > 0) {
-                chat->max_tokens = n;
-            }
+/* a top-level field "k" of the request, other than null */
 
-            continue;
-        }
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_field(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k,
+    ngx_http_aigw_chat_t *chat)
+{
+    int64_t     n;
+    ngx_str_t   key;
+    ngx_uint_t  v, m;
 
-        if (ngx_http_aigw_is("system")) {
-            if (ngx_array_init(&chat->system, r->pool, 2,
-                               sizeof(ngx_http_aigw_part_t))
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
+    v = k + 1;
+    ngx_http_aigw_json_str_raw(j, k, &key);
 
-            rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j, v,
-                                                      &chat->system, 0);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("temperature")) {
-            ngx_http_aigw_json_raw(j, v, &chat->temperature);
-            continue;
-        }
-
-        if (ngx_http_aigw_is("top_p")) {
-            ngx_http_aigw_json_raw(j, v, &chat->top_p);
-            continue;
-        }
-
-        if (ngx_http_aigw_is("top_k")) {
-            ngx_http_aigw_json_raw(j, v, &chat->top_k);
-            continue;
-        }
-
-        if (ngx_http_aigw_is("stop_sequences")) {
-            if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-                if (j->toks[e].type != ngx_http_aigw_json_string) {
-                    return ngx_http_aigw_reject(r, ctx, "stop_sequences must "
-                                                "hold strings", NULL);
-                }
-
-                s = ngx_array_push(&chat->stop);
-                if (s == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ngx_http_aigw_json_str_raw(j, e, s);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("metadata")) {
-            m = ngx_http_aigw_json_get(j, v, "user_id");
-
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &chat->user);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("thinking")) {
-            m = ngx_http_aigw_json_get(j, v, "type");
-
-            if (ngx_http_aigw_json_str_eq(j, m, "enabled")) {
-                chat->thinking = ngx_http_aigw_think_enabled;
-
-                m = ngx_http_aigw_json_get(j, v, "budget_tokens");
-                if (m != NGX_HTTP_AIGW_JSON_NONE) {
-                    (void) ngx_http_aigw_json_int(j, m,
-                                                  &chat->thinking_budget);
-                }
-
-            } else if (ngx_http_aigw_json_str_eq(j, m, "adaptive")) {
-                chat->thinking = ngx_http_aigw_think_adaptive;
-
-            } else {
-                chat->thinking = ngx_http_aigw_think_disabled;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("output_config")) {
-            m = ngx_http_aigw_json_get(j, v, "effort");
-
-            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                ngx_http_aigw_json_str_raw(j, m, &chat->effort);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("tool_choice")) {
-            m = ngx_http_aigw_json_get(j, v, "type");
-
-            if (ngx_http_aigw_json_str_eq(j, m, "auto")) {
-                chat->tool_choice = ngx_http_aigw_choice_auto;
-
-            } else if (ngx_http_aigw_json_str_eq(j, m, "any")) {
-                chat->tool_choice = ngx_http_aigw_choice_any;
-
-            } else if (ngx_http_aigw_json_str_eq(j, m, "none")) {
-                chat->tool_choice = ngx_http_aigw_choice_none;
-
-            } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
-                chat->tool_choice = ngx_http_aigw_choice_tool;
-
-                (void) ngx_http_aigw_json_get_str(j, v, "name",
-                                                    &chat->tool_choice_name);
-            }
-
-            m = ngx_http_aigw_json_get(j, v, "disable_parallel_tool_use");
-
-            if (m != NGX_HTTP_AIGW_JSON_NONE
-                && j->toks[m].type == ngx_http_aigw_json_true)
-            {
-                chat->parallel_tools = 0;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("tools")) {
-            if (ngx_array_init(&chat->tools, r->pool,
-                               ngx_max(j->toks[v].count, 1),
-                               sizeof(ngx_http_aigw_tool_t))
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-                m = ngx_http_aigw_json_get(j, e, "type");
-
-                if (m != NGX_HTTP_AIGW_JSON_NONE
-                    && !ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_null)
-                    && !ngx_http_aigw_json_str_eq(j, m, "custom"))
-                {
-                    /* str_raw of a non-string would read out of bounds */
-
-                    if (!ngx_http_aigw_json_is(j, m,
-                                               ngx_http_aigw_json_string))
-                    {
-                        return ngx_http_aigw_reject(r, ctx, "tools: a "
-                                                    "tool's \"type\" must "
-                                                    "be a string");
-                    }
-
-                    ngx_http_aigw_json_str_raw(j, m, &key);
-
-                    return ngx_http_aigw_reject(r, ctx, "the server tool "
-                                                "\"%V\" cannot be translated "
-                                                "for this provider", &key);
-                }
-
-                m = ngx_http_aigw_json_get(j, e, "name");
-
-                if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    return ngx_http_aigw_reject(r, ctx, "tools: each tool "
-                                                "needs a \"name\"", NULL);
-                }
-
-                tool = ngx_array_push(&chat->tools);
-                if (tool == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
-                ngx_http_aigw_json_str_raw(j, m, &tool->name);
-
-                (void) ngx_http_aigw_json_get_str(j, e, "description",
-                                                    &tool->description);
-
-                m = ngx_http_aigw_json_get(j, e, "input_schema");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
-                    ngx_http_aigw_json_raw(j, m, &tool->schema);
-                }
-
-                m = ngx_http_aigw_json_get(j, e, "cache_control");
-                if (m != NGX_HTTP_AIGW_JSON_NONE) {
-                    ngx_http_aigw_json_raw(j, m, &tool->cache_control);
-                }
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_is("mcp_servers") || ngx_http_aigw_is("container"))
-        {
-            return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
-                                        "for this provider", &key);
-        }
-
-        /* context_management, service_tier, ...: no equivalent */
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "aigw: field \"%V\" dropped in translation", &key);
-
-#undef ngx_http_aigw_is
-    }
-
-    v = ngx_http_aigw_json_get(j, 0, "messages");
-
-    if (ngx_array_init(&chat->messages, r->pool, j->toks[v].count + 1,
-                       sizeof(ngx_http_aigw_msg_t))
-        != NGX_OK)
+    if (ngx_http_aigw_is("model") || ngx_http_aigw_is("stream")
+        || ngx_http_aigw_is("providerOptions")
+        || ngx_http_aigw_is("messages"))
     {
-        return NGX_ERROR;
+        return NGX_OK;
     }
 
-    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-
-        if (j->toks[e].type != ngx_http_aigw_json_object) {
-            return ngx_http_aigw_reject(r, ctx, "messages: each message must "
-                                        "be an object", NULL);
+    if (ngx_http_aigw_is("max_tokens")) {
+        if (ngx_http_aigw_json_int(j, v, &n) == NGX_OK && n > 0) {
+            chat->max_tokens = n;
         }
 
-        msg = ngx_array_push(&chat->messages);
-        if (msg == NULL) {
-            return NGX_ERROR;
-        }
+        return NGX_OK;
+    }
 
-        ngx_memzero(msg, sizeof(ngx_http_aigw_msg_t));
-
-        if (ngx_array_init(&msg->parts, r->pool, 2,
+    if (ngx_http_aigw_is("system")) {
+        if (ngx_array_init(&chat->system, r->pool, 2,
                            sizeof(ngx_http_aigw_part_t))
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        m = ngx_http_aigw_json_get(j, e, "role");
+        return ngx_http_aigw_anthropic_parse_blocks(r, ctx, j, v,
+                                                    &chat->system, 0);
+    }
 
-        if (ngx_http_aigw_json_str_eq(j, m, "user")) {
-            msg->role = ngx_http_aigw_role_user;
+    if (ngx_http_aigw_is("temperature")) {
+        ngx_http_aigw_json_raw(j, v, &chat->temperature);
+        return NGX_OK;
+    }
 
-        } else if (ngx_http_aigw_json_str_eq(j, m, "assistant")) {
-            msg->role = ngx_http_aigw_role_assistant;
+    if (ngx_http_aigw_is("top_p")) {
+        ngx_http_aigw_json_raw(j, v, &chat->top_p);
+        return NGX_OK;
+    }
 
-        } else if (ngx_http_aigw_json_str_eq(j, m, "system")) {
+    if (ngx_http_aigw_is("top_k")) {
+        ngx_http_aigw_json_raw(j, v, &chat->top_k);
+        return NGX_OK;
+    }
 
-            /* mid-conversation system messages (Claude Code sends them) */
+    if (ngx_http_aigw_is("stop_sequences")) {
+        return ngx_http_aigw_anthropic_parse_stop(r, ctx, j, v, chat);
+    }
 
-            msg->role = ngx_http_aigw_role_system;
+    if (ngx_http_aigw_is("metadata")) {
+        m = ngx_http_aigw_json_get(j, v, "user_id");
 
-        } else {
-            return ngx_http_aigw_reject(r, ctx, "messages: a message has no "
-                                        "valid \"role\"", NULL);
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, m, &chat->user);
         }
 
-        d = ngx_http_aigw_json_get(j, e, "content");
+        return NGX_OK;
+    }
 
-        rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j, d, &msg->parts,
-                                                  0);
-        if (rc != NGX_OK) {
-            return rc;
+    if (ngx_http_aigw_is("thinking")) {
+        ngx_http_aigw_anthropic_parse_thinking(j, v, chat);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("output_config")) {
+        m = ngx_http_aigw_json_get(j, v, "effort");
+
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            ngx_http_aigw_json_str_raw(j, m, &chat->effort);
         }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("tool_choice")) {
+        ngx_http_aigw_anthropic_parse_tool_choice(j, v, chat);
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_is("tools")) {
+        return ngx_http_aigw_anthropic_parse_tools(r, ctx, j, v, chat);
+    }
+
+    return ngx_http_aigw_anthropic_parse_other(r, ctx, &key);
+}
+
+
+/* the fields that cannot be translated, and those dropped */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_other(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *name)
+{
+    ngx_str_t  key;
+
+    key = *name;
+
+    if (ngx_http_aigw_is("mcp_servers") || ngx_http_aigw_is("container")) {
+        return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
+                                    "for this provider", name);
+    }
+
+    /* context_management, service_tier, ...: no equivalent */
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "aigw: field \"%V\" dropped in translation", name);
+
+    return NGX_OK;
+}
+
+#undef ngx_http_aigw_is
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_stop(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   e;
+
+    if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        if (j->toks[e].type != ngx_http_aigw_json_string) {
+            return ngx_http_aigw_reject(r, ctx, "stop_sequences must "
+                                        "hold strings", NULL);
+        }
+
+        s = ngx_array_push(&chat->stop);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, e, s);
     }
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_anthropic_parse_thinking(ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t  m;
+
+    m = ngx_http_aigw_json_get(j, v, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "enabled")) {
+        chat->thinking = ngx_http_aigw_think_enabled;
+
+        m = ngx_http_aigw_json_get(j, v, "budget_tokens");
+        if (m != NGX_HTTP_AIGW_JSON_NONE) {
+            (void) ngx_http_aigw_json_int(j, m, &chat->thinking_budget);
+        }
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "adaptive")) {
+        chat->thinking = ngx_http_aigw_think_adaptive;
+
+    } else {
+        chat->thinking = ngx_http_aigw_think_disabled;
+    }
+}
+
+
+static void
+ngx_http_aigw_anthropic_parse_tool_choice(ngx_http_aigw_json_t *j,
+    ngx_uint_t v, ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t  m;
+
+    m = ngx_http_aigw_json_get(j, v, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "auto")) {
+        chat->tool_choice = ngx_http_aigw_choice_auto;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "any")) {
+        chat->tool_choice = ngx_http_aigw_choice_any;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "none")) {
+        chat->tool_choice = ngx_http_aigw_choice_none;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "tool")) {
+        chat->tool_choice = ngx_http_aigw_choice_tool;
+
+        (void) ngx_http_aigw_json_get_str(j, v, "name",
+                                            &chat->tool_choice_name);
+    }
+
+    m = ngx_http_aigw_json_get(j, v, "disable_parallel_tool_use");
+
+    if (m != NGX_HTTP_AIGW_JSON_NONE
+        && j->toks[m].type == ngx_http_aigw_json_true)
+    {
+        chat->parallel_tools = 0;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_tools(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_str_t              type;
+    ngx_uint_t             e, m;
+    ngx_http_aigw_tool_t  *tool;
+
+    if (ngx_array_init(&chat->tools, r->pool,
+                       ngx_max(j->toks[v].count, 1),
+                       sizeof(ngx_http_aigw_tool_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        m = ngx_http_aigw_json_get(j, e, "type");
+
+        if (m != NGX_HTTP_AIGW_JSON_NONE
+            && !ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_null)
+            && !ngx_http_aigw_json_str_eq(j, m, "custom"))
+        {
+            /* str_raw of a non-string would read out of bounds */
+
+            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                return ngx_http_aigw_reject(r, ctx, "tools: a tool's "
+                                            "\"type\" must be a string");
+            }
+
+            ngx_http_aigw_json_str_raw(j, m, &type);
+
+            return ngx_http_aigw_reject(r, ctx, "the server tool \"%V\" "
+                                        "cannot be translated for this "
+                                        "provider", &type);
+        }
+
+        m = ngx_http_aigw_json_get(j, e, "name");
+
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "tools: each tool needs a "
+                                        "\"name\"", NULL);
+        }
+
+        tool = ngx_http_aigw_tool_add(&chat->tools);
+        if (tool == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, m, &tool->name);
+
+        (void) ngx_http_aigw_json_get_str(j, e, "description",
+                                            &tool->description);
+
+        m = ngx_http_aigw_json_get(j, e, "input_schema");
+        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+            ngx_http_aigw_json_raw(j, m, &tool->schema);
+        }
+
+        ngx_http_aigw_json_get_raw(j, e, "cache_control",
+                                   &tool->cache_control);
+    }
+
+    return NGX_OK;
+}
+
+
+/* one message "e" of the request: role and content */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_message(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_msg_t *msg)
+{
+    ngx_uint_t  m;
+
+    m = ngx_http_aigw_json_get(j, e, "role");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "user")) {
+        msg->role = ngx_http_aigw_role_user;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "assistant")) {
+        msg->role = ngx_http_aigw_role_assistant;
+
+    } else if (ngx_http_aigw_json_str_eq(j, m, "system")) {
+
+        /* mid-conversation system messages (Claude Code sends them) */
+
+        msg->role = ngx_http_aigw_role_system;
+
+    } else {
+        return ngx_http_aigw_reject(r, ctx, "messages: a message has no "
+                                    "valid \"role\"", NULL);
+    }
+
+    return ngx_http_aigw_anthropic_parse_blocks(r, ctx, j,
+                                     ngx_http_aigw_json_get(j, e, "content"),
+                                     &msg->parts, 0);
 }
 
 
@@ -1670,27 +1781,12 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
     ngx_array_t *parts, ngx_uint_t nested)
 {
     ngx_int_t              rc;
-    ngx_str_t              type;
-    ngx_uint_t             e, t, m, s;
+    ngx_uint_t             e, t;
     ngx_http_aigw_part_t  *part;
 
-    if (v == NGX_HTTP_AIGW_JSON_NONE
-        || j->toks[v].type == ngx_http_aigw_json_null)
-    {
-        return NGX_OK;
-    }
-
-    if (j->toks[v].type == ngx_http_aigw_json_string) {
-        part = ngx_array_push(parts);
-        if (part == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_text;
-        ngx_http_aigw_json_str_raw(j, v, &part->text);
-
-        return NGX_OK;
+    rc = ngx_http_aigw_parse_text(j, v, parts);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (j->toks[v].type != ngx_http_aigw_json_array) {
@@ -1706,139 +1802,132 @@ ngx_http_aigw_anthropic_parse_blocks(ngx_http_request_t *r,
                                         "\"type\"", NULL);
         }
 
-        part = ngx_array_push(parts);
+        part = ngx_http_aigw_part_add(parts, 0);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+        ngx_http_aigw_json_get_raw(j, e, "cache_control",
+                                   &part->cache_control);
 
-        m = ngx_http_aigw_json_get(j, e, "cache_control");
-        if (m != NGX_HTTP_AIGW_JSON_NONE) {
-            ngx_http_aigw_json_raw(j, m, &part->cache_control);
+        rc = ngx_http_aigw_anthropic_parse_block(r, ctx, j, e, t, part,
+                                                 nested);
+        if (rc != NGX_OK) {
+            return rc;
         }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "text")) {
-            part->type = ngx_http_aigw_part_text;
-
-            m = ngx_http_aigw_json_get(j, e, "text");
-            if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                return ngx_http_aigw_reject(r, ctx, "a text block has no "
-                                            "\"text\"", NULL);
-            }
-
-            ngx_http_aigw_json_str_raw(j, m, &part->text);
-            continue;
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "image")
-            || ngx_http_aigw_json_str_eq(j, t, "document"))
-        {
-            part->type = ngx_http_aigw_json_str_eq(j, t, "image")
-                         ? ngx_http_aigw_part_image
-                         : ngx_http_aigw_part_document;
-
-            s = ngx_http_aigw_json_get(j, e, "source");
-            m = ngx_http_aigw_json_get(j, s, "type");
-
-            if (ngx_http_aigw_json_str_eq(j, m, "base64")) {
-                (void) ngx_http_aigw_json_get_str(j, s, "media_type",
-                                                    &part->media_type);
-
-                m = ngx_http_aigw_json_get(j, s, "data");
-                if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-                    ngx_http_aigw_json_str_raw(j, m, &part->data);
-                }
-
-                continue;
-            }
-
-            if (ngx_http_aigw_json_str_eq(j, m, "url")
-                && part->type == ngx_http_aigw_part_image)
-            {
-                (void) ngx_http_aigw_json_get_str(j, s, "url", &part->url);
-
-                continue;
-            }
-
-            return ngx_http_aigw_reject(r, ctx, "only base64 documents and "
-                                        "base64 or URL images can be "
-                                        "translated", NULL);
-        }
-
-        if (nested) {
-            ngx_http_aigw_json_str_raw(j, t, &type);
-
-            return ngx_http_aigw_reject(r, ctx, "a \"%V\" block in a tool "
-                                        "result cannot be translated", &type);
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "tool_use")) {
-            part->type = ngx_http_aigw_part_tool_call;
-
-            (void) ngx_http_aigw_json_get_str(j, e, "id", &part->id);
-
-            (void) ngx_http_aigw_json_get_str(j, e, "name", &part->name);
-
-            m = ngx_http_aigw_json_get(j, e, "input");
-            if (m != NGX_HTTP_AIGW_JSON_NONE) {
-                ngx_http_aigw_json_raw(j, m, &part->input);
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "tool_result")) {
-            part->type = ngx_http_aigw_part_tool_result;
-
-            (void) ngx_http_aigw_json_get_str(j, e, "tool_use_id", &part->id);
-
-            m = ngx_http_aigw_json_get(j, e, "is_error");
-            part->is_error = ngx_http_aigw_json_is(j, m,
-                                                   ngx_http_aigw_json_true);
-
-            part->content = ngx_array_create(r->pool, 1,
-                                             sizeof(ngx_http_aigw_part_t));
-            if (part->content == NULL) {
-                return NGX_ERROR;
-            }
-
-            rc = ngx_http_aigw_anthropic_parse_blocks(r, ctx, j,
-                                     ngx_http_aigw_json_get(j, e, "content"),
-                                     part->content, 1);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
-            continue;
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "thinking")) {
-            part->type = ngx_http_aigw_part_thinking;
-
-            (void) ngx_http_aigw_json_get_str(j, e, "thinking", &part->text);
-
-            (void) ngx_http_aigw_json_get_str(j, e, "signature",
-                                                &part->signature);
-
-            continue;
-        }
-
-        if (ngx_http_aigw_json_str_eq(j, t, "redacted_thinking")) {
-            part->type = ngx_http_aigw_part_redacted;
-
-            (void) ngx_http_aigw_json_get_str(j, e, "data", &part->signature);
-
-            continue;
-        }
-
-        ngx_http_aigw_json_str_raw(j, t, &type);
-
-        return ngx_http_aigw_reject(r, ctx, "a \"%V\" content block cannot be "
-                                    "translated for this provider", &type);
     }
 
     return NGX_OK;
+}
+
+
+/* a content block "e" of type "t" into "part" */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_block(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_uint_t t, ngx_http_aigw_part_t *part, ngx_uint_t nested)
+{
+    ngx_str_t   type;
+    ngx_uint_t  m;
+
+    part->type = ngx_http_aigw_anthropic_kind(j, t);
+
+    if (part->type == ngx_http_aigw_part_text) {
+        m = ngx_http_aigw_json_get(j, e, "text");
+
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "a text block has no "
+                                        "\"text\"", NULL);
+        }
+
+        ngx_http_aigw_anthropic_parse_part(j, e, part);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "image")
+        || ngx_http_aigw_json_str_eq(j, t, "document"))
+    {
+        return ngx_http_aigw_anthropic_parse_media(r, ctx, j, e, t, part);
+    }
+
+    if (nested) {
+        ngx_http_aigw_json_str_raw(j, t, &type);
+
+        return ngx_http_aigw_reject(r, ctx, "a \"%V\" block in a tool "
+                                    "result cannot be translated", &type);
+    }
+
+    if (part->type != 0) {
+        /* tool_use, thinking, redacted_thinking */
+
+        ngx_http_aigw_anthropic_parse_part(j, e, part);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, t, "tool_result")) {
+        part->type = ngx_http_aigw_part_tool_result;
+
+        (void) ngx_http_aigw_json_get_str(j, e, "tool_use_id", &part->id);
+
+        m = ngx_http_aigw_json_get(j, e, "is_error");
+        part->is_error = ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_true);
+
+        part->content = ngx_array_create(r->pool, 1,
+                                         sizeof(ngx_http_aigw_part_t));
+        if (part->content == NULL) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_aigw_anthropic_parse_blocks(r, ctx, j,
+                                     ngx_http_aigw_json_get(j, e, "content"),
+                                     part->content, 1);
+    }
+
+    ngx_http_aigw_json_str_raw(j, t, &type);
+
+    return ngx_http_aigw_reject(r, ctx, "a \"%V\" content block cannot be "
+                                "translated for this provider", &type);
+}
+
+
+/* an image or document block "e" of type "t" */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_parse_media(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_uint_t t, ngx_http_aigw_part_t *part)
+{
+    ngx_uint_t  s, m;
+
+    part->type = ngx_http_aigw_json_str_eq(j, t, "image")
+                 ? ngx_http_aigw_part_image
+                 : ngx_http_aigw_part_document;
+
+    s = ngx_http_aigw_json_get(j, e, "source");
+    m = ngx_http_aigw_json_get(j, s, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "base64")) {
+        (void) ngx_http_aigw_json_get_str(j, s, "media_type",
+                                            &part->media_type);
+
+        (void) ngx_http_aigw_json_get_str(j, s, "data", &part->data);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, m, "url")
+        && part->type == ngx_http_aigw_part_image)
+    {
+        (void) ngx_http_aigw_json_get_str(j, s, "url", &part->url);
+
+        return NGX_OK;
+    }
+
+    return ngx_http_aigw_reject(r, ctx, "only base64 documents and base64 "
+                                "or URL images can be translated", NULL);
 }
 
 
@@ -1849,15 +1938,9 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w)
 {
-    int64_t                     max, budget;
-    ngx_str_t                  *s;
-    ngx_uint_t                  i, k, n, sys, role, think, opened;
-    ngx_array_t                *parts;
-    ngx_http_aigw_msg_t        *msg;
-    ngx_http_aigw_chat_t       *chat;
-    ngx_http_aigw_part_t       *part;
-    ngx_http_aigw_tool_t       *tool;
-    ngx_http_aigw_loc_conf_t   *alcf;
+    int64_t                    max;
+    ngx_http_aigw_chat_t      *chat;
+    ngx_http_aigw_loc_conf_t  *alcf;
 
     chat = ctx->chat;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
@@ -1875,10 +1958,35 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
     ngx_http_aigw_jw_lit(w, "\",\"max_tokens\":");
     ngx_http_aigw_jw_int(w, max);
 
-    /* system prompts, wherever they were */
+    ngx_http_aigw_anthropic_write_system(r, w, chat);
+
+    ngx_http_aigw_jw_lit(w, ",\"messages\":[");
+
+    ngx_http_aigw_anthropic_write_messages(r, w, chat);
+
+    ngx_http_aigw_jw_lit(w, "]");
+
+    ngx_http_aigw_anthropic_write_tools(w, chat);
+    ngx_http_aigw_anthropic_write_params(w, ctx, t->model->reasoning, max);
+
+    ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/* system prompts, wherever they were */
+
+static void
+ngx_http_aigw_anthropic_write_system(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t            i, n, opened;
+    ngx_array_t          *parts;
+    ngx_http_aigw_msg_t  *msg;
 
     msg = chat->messages.elts;
-    sys = 0;
+    n = 0;
     opened = 0;
 
     for (i = 0; i <= chat->messages.nelts; i++) {
@@ -1902,17 +2010,26 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
             opened = 1;
         }
 
-        sys += ngx_http_aigw_anthropic_write_blocks(r, w, parts, sys);
+        n += ngx_http_aigw_anthropic_write_blocks(r, w, parts, n);
     }
 
     if (opened) {
         ngx_http_aigw_jw_lit(w, "]");
     }
+}
 
-    /* messages: tool results are user turns; turns of a role are merged */
 
-    ngx_http_aigw_jw_lit(w, ",\"messages\":[");
+/* messages: tool results are user turns; turns of a role are merged */
 
+static void
+ngx_http_aigw_anthropic_write_messages(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t             i, k, n, role;
+    ngx_http_aigw_msg_t   *msg;
+    ngx_http_aigw_part_t   result;
+
+    msg = chat->messages.elts;
     role = (ngx_uint_t) -1;
     n = 0;
 
@@ -1922,54 +2039,11 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
             continue;
         }
 
-        k = (msg[i].role == ngx_http_aigw_role_assistant)
-            ? ngx_http_aigw_role_assistant : ngx_http_aigw_role_user;
-
-        if (msg[i].role == ngx_http_aigw_role_tool) {
-
-            if (k != role) {
-                ngx_http_aigw_jw_cstr(w, role == (ngx_uint_t) -1
-                                        ? "{\"role\":\"user\",\"content\":["
-                                        : "]},{\"role\":\"user\","
-                                          "\"content\":[");
-                role = k;
-                n = 0;
-            }
-
-            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"tool_result\","
-                                          "\"tool_use_id\":"
-                                        : "{\"type\":\"tool_result\","
-                                          "\"tool_use_id\":");
-            ngx_http_aigw_jw_qstr(w, &msg[i].tool_call_id);
-            ngx_http_aigw_jw_lit(w, ",\"content\":[");
-            (void) ngx_http_aigw_anthropic_write_blocks(r, w, &msg[i].parts,
-                                                        0);
-            ngx_http_aigw_jw_lit(w, "]}");
-            continue;
-        }
-
         /* a turn with nothing Anthropic accepts is left out */
 
-        part = msg[i].parts.elts;
-        think = 0;
-
-        for (k = 0; k < msg[i].parts.nelts; k++) {
-            if ((part[k].type == ngx_http_aigw_part_text
-                 && part[k].text.len)
-                || part[k].type == ngx_http_aigw_part_image
-                || part[k].type == ngx_http_aigw_part_document
-                || part[k].type == ngx_http_aigw_part_tool_call
-                || part[k].type == ngx_http_aigw_part_tool_result
-                || part[k].type == ngx_http_aigw_part_redacted
-                || (part[k].type == ngx_http_aigw_part_thinking
-                    && part[k].signature.len))
-            {
-                think = 1;
-                break;
-            }
-        }
-
-        if (!think) {
+        if (msg[i].role != ngx_http_aigw_role_tool
+            && !ngx_http_aigw_anthropic_any(&msg[i].parts))
+        {
             continue;
         }
 
@@ -1988,14 +2062,84 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
             n = 0;
         }
 
+        if (msg[i].role == ngx_http_aigw_role_tool) {
+
+            /* a tool message is a tool_result block */
+
+            ngx_memzero(&result, sizeof(ngx_http_aigw_part_t));
+            result.type = ngx_http_aigw_part_tool_result;
+            result.id = msg[i].tool_call_id;
+            result.content = &msg[i].parts;
+
+            (void) ngx_http_aigw_anthropic_write_block(r, w, &result, n++);
+            ngx_http_aigw_jw_lit(w, "}");
+            continue;
+        }
+
         n += ngx_http_aigw_anthropic_write_blocks(r, w, &msg[i].parts, n);
     }
 
     if (role != (ngx_uint_t) -1) {
         ngx_http_aigw_jw_lit(w, "]}");
     }
+}
 
-    ngx_http_aigw_jw_lit(w, "]");
+
+/* whether a part makes a content block Anthropic accepts */
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_accepts(ngx_http_aigw_part_t *part)
+{
+    switch (part->type) {
+
+    case ngx_http_aigw_part_text:
+        return part->text.len != 0;
+
+    case ngx_http_aigw_part_thinking:
+
+        /* only signed thinking can go back to Anthropic */
+
+        return part->signature.len != 0;
+
+    case ngx_http_aigw_part_image:
+    case ngx_http_aigw_part_document:
+    case ngx_http_aigw_part_tool_call:
+    case ngx_http_aigw_part_tool_result:
+    case ngx_http_aigw_part_redacted:
+        return 1;
+
+    default:
+        return 0;
+    }
+}
+
+
+/* whether any of the parts makes a block Anthropic accepts */
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_any(ngx_array_t *parts)
+{
+    ngx_uint_t             i;
+    ngx_http_aigw_part_t  *part;
+
+    part = parts->elts;
+
+    for (i = 0; i < parts->nelts; i++) {
+        if (ngx_http_aigw_anthropic_accepts(&part[i])) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_tools(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t             i;
+    ngx_http_aigw_tool_t  *tool;
 
     if (chat->tools.nelts) {
         tool = chat->tools.elts;
@@ -2026,77 +2170,56 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
         ngx_http_aigw_jw_lit(w, "]");
     }
 
-    if (chat->tool_choice != ngx_http_aigw_choice_unset
-        || (chat->parallel_tools == 0 && chat->tools.nelts))
+    if (chat->tool_choice == ngx_http_aigw_choice_unset
+        && (chat->parallel_tools != 0 || chat->tools.nelts == 0))
     {
-        switch (chat->tool_choice) {
-
-        case ngx_http_aigw_choice_any:
-            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"any\"");
-            break;
-
-        case ngx_http_aigw_choice_none:
-            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"none\"");
-            break;
-
-        case ngx_http_aigw_choice_tool:
-            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"tool\","
-                                    "\"name\":");
-            ngx_http_aigw_jw_qstr(w, &chat->tool_choice_name);
-            break;
-
-        default:
-            ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"auto\"");
-            break;
-        }
-
-        if (chat->parallel_tools == 0
-            && chat->tool_choice != ngx_http_aigw_choice_none)
-        {
-            ngx_http_aigw_jw_lit(w, ",\"disable_parallel_tool_use\":true");
-        }
-
-        ngx_http_aigw_jw_lit(w, "}");
+        return;
     }
 
-    /* thinking: for models configured as reasoning models */
+    switch (chat->tool_choice) {
 
-    think = 0;
+    case ngx_http_aigw_choice_any:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"any\"");
+        break;
 
-    if (t->model->reasoning
-        && (chat->thinking == ngx_http_aigw_think_enabled
-            || chat->thinking == ngx_http_aigw_think_adaptive))
-    {
-        budget = chat->thinking_budget;
+    case ngx_http_aigw_choice_none:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"none\"");
+        break;
 
-        if (budget <= 0) {
-            if (chat->effort.len == 3
-                && ngx_strncmp(chat->effort.data, "low", 3) == 0)
-            {
-                budget = 2048;
+    case ngx_http_aigw_choice_tool:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"tool\","
+                                "\"name\":");
+        ngx_http_aigw_jw_qstr(w, &chat->tool_choice_name);
+        break;
 
-            } else if (chat->effort.len == 4
-                       && ngx_strncmp(chat->effort.data, "high", 4) == 0)
-            {
-                budget = 24576;
-
-            } else {
-                budget = 8192;
-            }
-        }
-
-        if (budget >= max) {
-            budget = max - 1;
-        }
-
-        if (budget >= 1024) {
-            ngx_http_aigw_jw_lit(w, ",\"thinking\":{\"type\":\"enabled\","
-                                    "\"budget_tokens\":");
-            ngx_http_aigw_jw_int(w, budget);
-            ngx_http_aigw_jw_lit(w, "}");
-            think = 1;
-        }
+    default:
+        ngx_http_aigw_jw_lit(w, ",\"tool_choice\":{\"type\":\"auto\"");
+        break;
     }
+
+    if (chat->parallel_tools == 0
+        && chat->tool_choice != ngx_http_aigw_choice_none)
+    {
+        ngx_http_aigw_jw_lit(w, ",\"disable_parallel_tool_use\":true");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
+}
+
+
+/* thinking, sampling, stop sequences, metadata, stream */
+
+static void
+ngx_http_aigw_anthropic_write_params(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_ctx_t *ctx, ngx_uint_t reasoning, int64_t max)
+{
+    ngx_str_t             *s;
+    ngx_uint_t             i, think;
+    ngx_http_aigw_chat_t  *chat;
+
+    chat = ctx->chat;
+
+    think = ngx_http_aigw_anthropic_write_thinking(w, chat, reasoning, max);
 
     /* with thinking on, Anthropic takes its default temperature only */
 
@@ -2137,10 +2260,59 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
     if (ctx->stream) {
         ngx_http_aigw_jw_lit(w, ",\"stream\":true");
     }
+}
 
+
+/*
+ * Thinking, for models configured as reasoning models: whether it was
+ * turned on
+ */
+
+static ngx_uint_t
+ngx_http_aigw_anthropic_write_thinking(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_chat_t *chat, ngx_uint_t reasoning, int64_t max)
+{
+    int64_t  budget;
+
+    if (!reasoning
+        || (chat->thinking != ngx_http_aigw_think_enabled
+            && chat->thinking != ngx_http_aigw_think_adaptive))
+    {
+        return 0;
+    }
+
+    budget = chat->thinking_budget;
+
+    if (budget <= 0) {
+        if (chat->effort.len == 3
+            && ngx_strncmp(chat->effort.data, "low", 3) == 0)
+        {
+            budget = 2048;
+
+        } else if (chat->effort.len == 4
+                   && ngx_strncmp(chat->effort.data, "high", 4) == 0)
+        {
+            budget = 24576;
+
+        } else {
+            budget = 8192;
+        }
+    }
+
+    if (budget >= max) {
+        budget = max - 1;
+    }
+
+    if (budget < 1024) {
+        return 0;
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"thinking\":{\"type\":\"enabled\","
+                            "\"budget_tokens\":");
+    ngx_http_aigw_jw_int(w, budget);
     ngx_http_aigw_jw_lit(w, "}");
 
-    return w->error ? NGX_ERROR : NGX_OK;
+    return 1;
 }
 
 
@@ -2158,105 +2330,14 @@ ngx_http_aigw_anthropic_write_blocks(ngx_http_request_t *r,
 
     for (i = 0; i < parts->nelts; i++) {
 
-        switch (part[i].type) {
-
-        case ngx_http_aigw_part_text:
-            if (part[i].text.len == 0) {
-                continue;
-            }
-
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"text\",\"text\":"
-                                        : "{\"type\":\"text\",\"text\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].text);
-            break;
-
-        case ngx_http_aigw_part_image:
-        case ngx_http_aigw_part_document:
-            ngx_http_aigw_jw_cstr(w, k++ ? "," : "");
-            ngx_http_aigw_jw_cstr(w, part[i].type == ngx_http_aigw_part_image
-                                    ? "{\"type\":\"image\",\"source\":"
-                                    : "{\"type\":\"document\",\"source\":");
-
-            if (part[i].url.len) {
-                ngx_http_aigw_jw_lit(w, "{\"type\":\"url\",\"url\":");
-                ngx_http_aigw_jw_qstr(w, &part[i].url);
-
-            } else {
-                ngx_http_aigw_jw_lit(w, "{\"type\":\"base64\","
-                                        "\"media_type\":");
-                ngx_http_aigw_jw_qstr(w, &part[i].media_type);
-                ngx_http_aigw_jw_lit(w, ",\"data\":");
-                ngx_http_aigw_jw_qstr(w, &part[i].data);
-            }
-
-            ngx_http_aigw_jw_lit(w, "}");
-            break;
-
-        case ngx_http_aigw_part_tool_call:
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"tool_use\",\"id\":"
-                                        : "{\"type\":\"tool_use\",\"id\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].id);
-            ngx_http_aigw_jw_lit(w, ",\"name\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].name);
-            ngx_http_aigw_jw_lit(w, ",\"input\":");
-
-            if (ngx_http_aigw_anthropic_write_input(r, w, &part[i])
-                != NGX_OK)
-            {
-                w->error = 1;
-            }
-
-            break;
-
-        case ngx_http_aigw_part_tool_result:
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"tool_result\","
-                                          "\"tool_use_id\":"
-                                        : "{\"type\":\"tool_result\","
-                                          "\"tool_use_id\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].id);
-
-            if (part[i].is_error) {
-                ngx_http_aigw_jw_lit(w, ",\"is_error\":true");
-            }
-
-            ngx_http_aigw_jw_lit(w, ",\"content\":[");
-
-            if (part[i].content) {
-                (void) ngx_http_aigw_anthropic_write_blocks(r, w,
-                                                            part[i].content,
-                                                            0);
-            }
-
-            ngx_http_aigw_jw_lit(w, "]");
-            break;
-
-        case ngx_http_aigw_part_thinking:
-
-            /* only signed thinking can go back to Anthropic */
-
-            if (part[i].signature.len == 0) {
-                continue;
-            }
-
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"thinking\","
-                                          "\"thinking\":"
-                                        : "{\"type\":\"thinking\","
-                                          "\"thinking\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].text);
-            ngx_http_aigw_jw_lit(w, ",\"signature\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].signature);
-            break;
-
-        case ngx_http_aigw_part_redacted:
-            ngx_http_aigw_jw_cstr(w, k++ ? ",{\"type\":\"redacted_thinking\","
-                                          "\"data\":"
-                                        : "{\"type\":\"redacted_thinking\","
-                                          "\"data\":");
-            ngx_http_aigw_jw_qstr(w, &part[i].signature);
-            break;
-
-        default:
+        if (!ngx_http_aigw_anthropic_accepts(&part[i])) {
             continue;
+        }
+
+        if (ngx_http_aigw_anthropic_write_block(r, w, &part[i], k++)
+            != NGX_OK)
+        {
+            w->error = 1;
         }
 
         if (part[i].cache_control.len) {
@@ -2268,4 +2349,96 @@ ngx_http_aigw_anthropic_write_blocks(ngx_http_request_t *r,
     }
 
     return k - n;
+}
+
+
+/*
+ * One content block, but its closing brace; "n": how many came before it
+ * in its array
+ */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_write_block(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part, ngx_uint_t n)
+{
+    if (n) {
+        ngx_http_aigw_jw_lit(w, ",");
+    }
+
+    switch (part->type) {
+
+    case ngx_http_aigw_part_text:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"text\",\"text\":");
+        ngx_http_aigw_jw_qstr(w, &part->text);
+        break;
+
+    case ngx_http_aigw_part_image:
+    case ngx_http_aigw_part_document:
+        ngx_http_aigw_anthropic_write_media(w, part);
+        break;
+
+    case ngx_http_aigw_part_tool_call:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"tool_use\",\"id\":");
+        ngx_http_aigw_jw_qstr(w, &part->id);
+        ngx_http_aigw_jw_lit(w, ",\"name\":");
+        ngx_http_aigw_jw_qstr(w, &part->name);
+        ngx_http_aigw_jw_lit(w, ",\"input\":");
+
+        return ngx_http_aigw_anthropic_write_input(r, w, part);
+
+    case ngx_http_aigw_part_tool_result:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"tool_result\",\"tool_use_id\":");
+        ngx_http_aigw_jw_qstr(w, &part->id);
+
+        if (part->is_error) {
+            ngx_http_aigw_jw_lit(w, ",\"is_error\":true");
+        }
+
+        ngx_http_aigw_jw_lit(w, ",\"content\":[");
+
+        if (part->content) {
+            (void) ngx_http_aigw_anthropic_write_blocks(r, w, part->content,
+                                                        0);
+        }
+
+        ngx_http_aigw_jw_lit(w, "]");
+        break;
+
+    case ngx_http_aigw_part_thinking:
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"thinking\",\"thinking\":");
+        ngx_http_aigw_jw_qstr(w, &part->text);
+        ngx_http_aigw_jw_lit(w, ",\"signature\":");
+        ngx_http_aigw_jw_qstr(w, &part->signature);
+        break;
+
+    default: /* redacted */
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"redacted_thinking\",\"data\":");
+        ngx_http_aigw_jw_qstr(w, &part->signature);
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_anthropic_write_media(ngx_http_aigw_jw_t *w,
+    ngx_http_aigw_part_t *part)
+{
+    ngx_http_aigw_jw_cstr(w, part->type == ngx_http_aigw_part_image
+                            ? "{\"type\":\"image\",\"source\":"
+                            : "{\"type\":\"document\",\"source\":");
+
+    if (part->url.len) {
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"url\",\"url\":");
+        ngx_http_aigw_jw_qstr(w, &part->url);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"base64\",\"media_type\":");
+        ngx_http_aigw_jw_qstr(w, &part->media_type);
+        ngx_http_aigw_jw_lit(w, ",\"data\":");
+        ngx_http_aigw_jw_qstr(w, &part->data);
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
 }

@@ -962,6 +962,40 @@ ngx_http_aigw_json_get_str(ngx_http_aigw_json_t *j, ngx_uint_t obj,
 }
 
 
+/* the JSON text of member "key", of any type, left as is when there is none */
+
+void
+ngx_http_aigw_json_get_raw(ngx_http_aigw_json_t *j, ngx_uint_t obj,
+    const char *key, ngx_str_t *raw)
+{
+    ngx_uint_t  v;
+
+    v = ngx_http_aigw_json_get(j, obj, key);
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE) {
+        ngx_http_aigw_json_raw(j, v, raw);
+    }
+}
+
+
+/* member "key" as a count from 0 to "max"; NGX_DECLINED: none or not one */
+
+ngx_int_t
+ngx_http_aigw_json_get_count(ngx_http_aigw_json_t *j, ngx_uint_t obj,
+    const char *key, int64_t max, int64_t *v)
+{
+    ngx_uint_t  t;
+
+    t = ngx_http_aigw_json_get(j, obj, key);
+
+    if (t == NGX_HTTP_AIGW_JSON_NONE) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_aigw_json_count(j, t, max, v);
+}
+
+
 void
 ngx_http_aigw_json_raw(ngx_http_aigw_json_t *j, ngx_uint_t tok,
     ngx_str_t *raw)
@@ -1515,16 +1549,12 @@ ngx_int_t
 ngx_http_aigw_json_vmessage(ngx_pool_t *pool, ngx_str_t *out,
     const char *fmt, va_list args)
 {
-    u_char              *p, text[2048];
-    ngx_http_aigw_jw_t   w;
+    u_char  *p, text[2048];
 
     p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
     p = ngx_http_aigw_json_cut(text, p, text + sizeof(text));
 
-    ngx_http_aigw_jw_init(&w, pool, (p - text) + 16);
-    ngx_http_aigw_jw_escape(&w, text, p - text);
-
-    return ngx_http_aigw_jw_flatten(&w, out);
+    return ngx_http_aigw_jw_escaped(pool, text, p - text, out);
 }
 
 
@@ -1559,6 +1589,21 @@ ngx_http_aigw_jw_finish(ngx_http_aigw_jw_t *w)
     }
 
     return w->out;
+}
+
+
+/* "len" bytes at "p" escaped as JSON string contents, in a new string */
+
+ngx_int_t
+ngx_http_aigw_jw_escaped(ngx_pool_t *pool, u_char *p, size_t len,
+    ngx_str_t *out)
+{
+    ngx_http_aigw_jw_t  w;
+
+    ngx_http_aigw_jw_init(&w, pool, len + 16);
+    ngx_http_aigw_jw_escape(&w, p, len);
+
+    return ngx_http_aigw_jw_flatten(&w, out);
 }
 
 

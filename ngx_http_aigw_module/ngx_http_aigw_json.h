@@ -130,6 +130,10 @@ ngx_int_t ngx_http_aigw_json_member(ngx_http_aigw_json_t *j, ngx_uint_t obj,
     const char *key, ngx_uint_t type, ngx_uint_t *v);
 ngx_uint_t ngx_http_aigw_json_get_str(ngx_http_aigw_json_t *j, ngx_uint_t obj,
     const char *key, ngx_str_t *raw);
+void ngx_http_aigw_json_get_raw(ngx_http_aigw_json_t *j, ngx_uint_t obj,
+    const char *key, ngx_str_t *raw);
+ngx_int_t ngx_http_aigw_json_get_count(ngx_http_aigw_json_t *j,
+    ngx_uint_t obj, const char *key, int64_t max, int64_t *v);
 ngx_int_t ngx_http_aigw_json_member_range(ngx_http_aigw_json_t *j,
     ngx_uint_t obj, ngx_uint_t key, size_t *start, size_t *end);
 ngx_chain_t *ngx_http_aigw_json_splice(ngx_pool_t *pool, u_char *doc,
@@ -149,6 +153,8 @@ ngx_int_t ngx_http_aigw_json_vmessage(ngx_pool_t *pool, ngx_str_t *out,
     const char *fmt, va_list args);
 ngx_chain_t *ngx_http_aigw_jw_finish(ngx_http_aigw_jw_t *w);
 ngx_int_t ngx_http_aigw_jw_flatten(ngx_http_aigw_jw_t *w, ngx_str_t *out);
+ngx_int_t ngx_http_aigw_jw_escaped(ngx_pool_t *pool, u_char *p, size_t len,
+    ngx_str_t *out);
 
 #define ngx_http_aigw_jw_lit(w, s)                                           \
     ngx_http_aigw_jw_raw(w, (u_char *) s, sizeof(s) - 1)

@@ -789,6 +789,34 @@ ngx_int_t ngx_http_aigw_passthrough_edits(ngx_http_request_t *r,
 void ngx_http_aigw_passthrough_sort(ngx_http_aigw_json_edit_t *edits,
     ngx_uint_t n);
 
+/* ngx_http_aigw_canonical.c */
+
+typedef ngx_int_t (*ngx_http_aigw_parse_field_pt)(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k,
+    ngx_http_aigw_chat_t *chat);
+typedef ngx_int_t (*ngx_http_aigw_parse_message_pt)(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_http_aigw_msg_t *msg);
+
+
+ngx_http_aigw_msg_t *ngx_http_aigw_msg_add(ngx_pool_t *pool,
+    ngx_array_t *messages);
+ngx_http_aigw_part_t *ngx_http_aigw_part_add(ngx_array_t *parts,
+    ngx_uint_t type);
+ngx_http_aigw_tool_t *ngx_http_aigw_tool_add(ngx_array_t *tools);
+ngx_http_aigw_event_t *ngx_http_aigw_event_add(ngx_array_t *events,
+    ngx_uint_t type, ngx_uint_t kind);
+ngx_int_t ngx_http_aigw_parse_chat(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat, ngx_http_aigw_parse_field_pt field,
+    ngx_http_aigw_parse_message_pt message, const char *invalid);
+ngx_int_t ngx_http_aigw_parse_text(ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_array_t *parts);
+ngx_int_t ngx_http_aigw_event_keep(ngx_pool_t *pool,
+    ngx_http_aigw_event_t *ev, ngx_str_t *id, ngx_str_t *model);
+void ngx_http_aigw_write_model(ngx_http_aigw_jw_t *w, ngx_str_t *model,
+    ngx_str_t *requested);
+
 /* ngx_http_aigw_health.c */
 
 ngx_int_t ngx_http_aigw_health_init_zone(ngx_shm_zone_t *shm_zone,

@@ -52,9 +52,6 @@ static ngx_int_t ngx_http_aigw_openai_parse_tool_choice(
 static ngx_int_t ngx_http_aigw_openai_parse_tools(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat);
-static ngx_int_t ngx_http_aigw_openai_parse_messages(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
-    ngx_http_aigw_chat_t *chat);
 static ngx_int_t ngx_http_aigw_openai_parse_message(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
     ngx_http_aigw_msg_t *msg);
@@ -254,7 +251,6 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
         return NGX_OK;
     }
-
 
     v = ngx_http_aigw_json_get(j, 0, "messages");
 
@@ -484,7 +480,7 @@ ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
     ngx_http_aigw_usage_t *usage)
 {
     int64_t     n;
-    ngx_uint_t  v, d;
+    ngx_uint_t  d;
 
     if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
         return;
@@ -492,36 +488,32 @@ ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 
     usage->seen = 1;
 
-    v = ngx_http_aigw_json_get(j, u, "prompt_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
+    if (ngx_http_aigw_json_get_count(j, u, "prompt_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
     {
         usage->input = n;
     }
 
-    v = ngx_http_aigw_json_get(j, u, "completion_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
+    if (ngx_http_aigw_json_get_count(j, u, "completion_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
     {
         usage->output = n;
     }
 
     d = ngx_http_aigw_json_get(j, u, "prompt_tokens_details");
-    v = ngx_http_aigw_json_get(j, d, "cached_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
+    if (ngx_http_aigw_json_get_count(j, d, "cached_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
     {
         usage->cache_read = n;
     }
 
     d = ngx_http_aigw_json_get(j, u, "completion_tokens_details");
-    v = ngx_http_aigw_json_get(j, d, "reasoning_tokens");
-    if (v != NGX_HTTP_AIGW_JSON_NONE
-        && ngx_http_aigw_json_count(j, v, NGX_HTTP_AIGW_TOKENS_MAX, &n)
-           == NGX_OK)
+    if (ngx_http_aigw_json_get_count(j, d, "reasoning_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
     {
         usage->reasoning = n;
     }
@@ -636,13 +628,12 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
     if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)
         && j.toks[v].end - j.toks[v].start > 2)
     {
-        part = ngx_array_push(&resp->parts);
+        part = ngx_http_aigw_part_add(&resp->parts,
+                                      ngx_http_aigw_part_thinking);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_thinking;
         ngx_http_aigw_json_str_raw(&j, v, &part->text);
     }
 
@@ -655,13 +646,11 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
     if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)
         && j.toks[v].end - j.toks[v].start > 2)
     {
-        part = ngx_array_push(&resp->parts);
+        part = ngx_http_aigw_part_add(&resp->parts, ngx_http_aigw_part_text);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_text;
         ngx_http_aigw_json_str_raw(&j, v, &part->text);
     }
 
@@ -672,13 +661,12 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
     }
 
     for (e = v + 1; e < j.toks[v].next; e = j.toks[e].next) {
-        part = ngx_array_push(&resp->parts);
+        part = ngx_http_aigw_part_add(&resp->parts,
+                                      ngx_http_aigw_part_tool_call);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_tool_call;
         part->input_string = 1;
 
         (void) ngx_http_aigw_json_get_str(&j, e, "id", &part->id);
@@ -864,13 +852,10 @@ ngx_http_aigw_openai_stream_end(ngx_http_aigw_openai_parse_t *st,
         return NGX_ERROR;
     }
 
-    ev = ngx_array_push(events);
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_end, 0);
     if (ev == NULL) {
         return NGX_ERROR;
     }
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-    ev->type = ngx_http_aigw_ev_end;
 
     return NGX_OK;
 }
@@ -885,13 +870,11 @@ ngx_http_aigw_openai_stream_error(ngx_http_aigw_json_t *j, ngx_uint_t e,
     ngx_uint_t              v;
     ngx_http_aigw_event_t  *ev;
 
-    ev = ngx_array_push(events);
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_error, 0);
     if (ev == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-    ev->type = ngx_http_aigw_ev_error;
     ev->status = NGX_HTTP_BAD_GATEWAY;
 
     v = ngx_http_aigw_json_get(j, e, "message");
@@ -919,13 +902,10 @@ ngx_http_aigw_openai_parse_choice(ngx_http_aigw_openai_parse_t *st,
     if (!st->started) {
         st->started = 1;
 
-        ev = ngx_array_push(events);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_start, 0);
         if (ev == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-        ev->type = ngx_http_aigw_ev_start;
 
         (void) ngx_http_aigw_json_get_str(j, 0, "id", &ev->id);
 
@@ -948,13 +928,11 @@ ngx_http_aigw_openai_parse_choice(ngx_http_aigw_openai_parse_t *st,
             return NGX_ERROR;
         }
 
-        ev = ngx_array_push(events);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_finish, 0);
         if (ev == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-        ev->type = ngx_http_aigw_ev_finish;
         ev->stop = ngx_http_aigw_openai_stop(j, v);
     }
 
@@ -1094,14 +1072,12 @@ ngx_http_aigw_openai_delta_tools(ngx_http_aigw_openai_parse_t *st,
         if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)
             && j->toks[m].end - j->toks[m].start > 2)
         {
-            ev = ngx_array_push(events);
+            ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_delta,
+                                         ngx_http_aigw_part_tool_call);
             if (ev == NULL) {
                 return NGX_ERROR;
             }
 
-            ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-            ev->type = ngx_http_aigw_ev_delta;
-            ev->kind = ngx_http_aigw_part_tool_call;
             ngx_http_aigw_json_str_raw(j, m, &ev->text);
         }
     }
@@ -1128,14 +1104,11 @@ ngx_http_aigw_openai_block(ngx_http_aigw_openai_parse_t *st,
     }
 
     if (st->block) {
-        ev = ngx_array_push(events);
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_stop,
+                                     st->block);
         if (ev == NULL) {
             return NULL;
         }
-
-        ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-        ev->type = ngx_http_aigw_ev_block_stop;
-        ev->kind = st->block;
     }
 
     st->block = kind;
@@ -1145,23 +1118,17 @@ ngx_http_aigw_openai_block(ngx_http_aigw_openai_parse_t *st,
         goto done;
     }
 
-    ev = ngx_array_push(events);
+    ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_block_start, kind);
     if (ev == NULL) {
         return NULL;
     }
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
-    ev->type = ngx_http_aigw_ev_block_start;
-    ev->kind = kind;
 
 done:
 
-    ev = ngx_array_push(events);
+    ev = ngx_http_aigw_event_add(events, 0, 0);
     if (ev == NULL) {
         return NULL;
     }
-
-    ngx_memzero(ev, sizeof(ngx_http_aigw_event_t));
 
     return ev;
 }
@@ -1275,7 +1242,6 @@ static ngx_http_aigw_openai_write_t *
 ngx_http_aigw_openai_write_state(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx)
 {
-    ngx_http_aigw_jw_t             mw;
     ngx_http_aigw_openai_write_t  *st;
 
     st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_openai_write_t));
@@ -1292,10 +1258,10 @@ ngx_http_aigw_openai_write_state(ngx_http_request_t *r,
      * requested model, decoded, is escaped again
      */
 
-    ngx_http_aigw_jw_init(&mw, r->pool, ctx->model.len + 16);
-    ngx_http_aigw_jw_escape(&mw, ctx->model.data, ctx->model.len);
-
-    if (ngx_http_aigw_jw_flatten(&mw, &st->model) != NGX_OK) {
+    if (ngx_http_aigw_jw_escaped(r->pool, ctx->model.data, ctx->model.len,
+                                 &st->model)
+        != NGX_OK)
+    {
         return NULL;
     }
 
@@ -1310,24 +1276,10 @@ ngx_http_aigw_openai_write_start(ngx_http_request_t *r,
     ngx_http_aigw_openai_write_t *st, ngx_http_aigw_event_t *ev,
     ngx_http_aigw_jw_t *w)
 {
-    /* the strings of an event do not outlive it */
-
-    if (ev->id.len) {
-        st->id.data = ngx_pstrdup(r->pool, &ev->id);
-        if (st->id.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        st->id.len = ev->id.len;
-    }
-
-    if (ev->name.len) {
-        st->model.data = ngx_pstrdup(r->pool, &ev->name);
-        if (st->model.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        st->model.len = ev->name.len;
+    if (ngx_http_aigw_event_keep(r->pool, ev, &st->id, &st->model)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     ngx_http_aigw_openai_chunk(st, w);
@@ -1440,14 +1392,7 @@ ngx_http_aigw_openai_write_response(ngx_http_request_t *r,
     ngx_http_aigw_jw_int(w, ngx_time());
     ngx_http_aigw_jw_lit(w, ",\"model\":");
 
-    if (resp->model.len) {
-        ngx_http_aigw_jw_qstr(w, &resp->model);
-
-    } else {
-        ngx_http_aigw_jw_lit(w, "\"");
-        ngx_http_aigw_jw_escape(w, ctx->model.data, ctx->model.len);
-        ngx_http_aigw_jw_lit(w, "\"");
-    }
+    ngx_http_aigw_write_model(w, &resp->model, &ctx->model);
 
     ngx_http_aigw_jw_lit(w, ",\"choices\":[{\"index\":0,\"message\":"
                             "{\"role\":\"assistant\",\"content\":");
@@ -1651,25 +1596,11 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat)
 {
-    ngx_int_t   rc;
-    ngx_uint_t  k;
-
-    chat->max_tokens = -1;
-    chat->parallel_tools = -1;
-
-    for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
-
-        if (j->toks[k + 1].type == ngx_http_aigw_json_null) {
-            continue;
-        }
-
-        rc = ngx_http_aigw_openai_parse_field(r, ctx, j, k, chat);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    return ngx_http_aigw_openai_parse_messages(r, ctx, j, chat);
+    return ngx_http_aigw_parse_chat(r, ctx, j, chat,
+                                    ngx_http_aigw_openai_parse_field,
+                                    ngx_http_aigw_openai_parse_message,
+                                    "each of \"messages\" must be an "
+                                    "object");
 }
 
 
@@ -1952,12 +1883,11 @@ ngx_http_aigw_openai_parse_tools(ngx_http_request_t *r,
                                         "\"function.name\"", NULL);
         }
 
-        tool = ngx_array_push(&chat->tools);
+        tool = ngx_http_aigw_tool_add(&chat->tools);
         if (tool == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(tool, sizeof(ngx_http_aigw_tool_t));
         ngx_http_aigw_json_str_raw(j, m, &tool->name);
 
         (void) ngx_http_aigw_json_get_str(j, f, "description",
@@ -1968,59 +1898,7 @@ ngx_http_aigw_openai_parse_tools(ngx_http_request_t *r,
             ngx_http_aigw_json_raw(j, m, &tool->schema);
         }
 
-        m = ngx_http_aigw_json_get(j, f, "strict");
-        if (m != NGX_HTTP_AIGW_JSON_NONE) {
-            ngx_http_aigw_json_raw(j, m, &tool->strict);
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_aigw_openai_parse_messages(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
-    ngx_http_aigw_chat_t *chat)
-{
-    ngx_int_t             rc;
-    ngx_uint_t            v, e;
-    ngx_http_aigw_msg_t  *msg;
-
-    v = ngx_http_aigw_json_get(j, 0, "messages");
-
-    if (ngx_array_init(&chat->messages, r->pool, j->toks[v].count + 1,
-                       sizeof(ngx_http_aigw_msg_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-
-        if (j->toks[e].type != ngx_http_aigw_json_object) {
-            return ngx_http_aigw_reject(r, ctx, "each of \"messages\" must be "
-                                        "an object", NULL);
-        }
-
-        msg = ngx_array_push(&chat->messages);
-        if (msg == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memzero(msg, sizeof(ngx_http_aigw_msg_t));
-
-        if (ngx_array_init(&msg->parts, r->pool, 2,
-                           sizeof(ngx_http_aigw_part_t))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        rc = ngx_http_aigw_openai_parse_message(r, ctx, j, e, msg);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+        ngx_http_aigw_json_get_raw(j, f, "strict", &tool->strict);
     }
 
     return NGX_OK;
@@ -2086,13 +1964,12 @@ ngx_http_aigw_openai_parse_message(ngx_http_request_t *r,
     }
 
     for (k = m + 1; k < j->toks[m].next; k = j->toks[k].next) {
-        part = ngx_array_push(&msg->parts);
+        part = ngx_http_aigw_part_add(&msg->parts,
+                                      ngx_http_aigw_part_tool_call);
         if (part == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_tool_call;
         part->input_string = 1;
 
         (void) ngx_http_aigw_json_get_str(j, k, "id", &part->id);
@@ -2117,27 +1994,14 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
     ngx_array_t *parts)
 {
     u_char                *c;
+    ngx_int_t              rc;
     ngx_str_t              url;
     ngx_uint_t             e, m, f;
     ngx_http_aigw_part_t  *part;
 
-    if (v == NGX_HTTP_AIGW_JSON_NONE
-        || j->toks[v].type == ngx_http_aigw_json_null)
-    {
-        return NGX_OK;
-    }
-
-    if (j->toks[v].type == ngx_http_aigw_json_string) {
-        part = ngx_array_push(parts);
-        if (part == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
-        part->type = ngx_http_aigw_part_text;
-        ngx_http_aigw_json_str_raw(j, v, &part->text);
-
-        return NGX_OK;
+    rc = ngx_http_aigw_parse_text(j, v, parts);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (j->toks[v].type != ngx_http_aigw_json_array) {
@@ -2146,12 +2010,10 @@ ngx_http_aigw_openai_parse_content(ngx_http_request_t *r,
     }
 
     for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-        part = ngx_array_push(parts);
+        part = ngx_http_aigw_part_add(parts, 0);
         if (part == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
 
         m = ngx_http_aigw_json_get(j, e, "type");
 
