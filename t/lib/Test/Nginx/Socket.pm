@@ -432,11 +432,17 @@ sub _port_free {
     return 1;
 }
 
+# ports the Fetch standard calls "bad": Node's fetch (the SDK suites)
+# refuses to connect to them
+my %FetchBadPorts = map { $_ => 1 } qw(2049 3659 4045 4190 5060 5061 6000
+                                       6566 6665 6666 6667 6668 6669 6679
+                                       6697 10080);
+
 sub _pick_free_port {
     my %avoid = map { $_ => 1 } grep { defined } @_;
     for (1 .. 2000) {
         my $p = 1988 + int(rand(65534 - 1988 + 1));
-        next if $avoid{$p} || _in_ephemeral($p);
+        next if $avoid{$p} || $FetchBadPorts{$p} || _in_ephemeral($p);
         return $p if _port_free($p);
     }
     die "could not find a free TCP port on 127.0.0.1\n";
