@@ -140,7 +140,9 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
                           "aigw: no live servers for provider \"%V\"",
                           &p->name);
 
-            if (ngx_http_aigw_attempt_add(ctx, t, ngx_http_aigw_failure_down) != NGX_OK) {
+            if (ngx_http_aigw_attempt_add(ctx, t, ngx_http_aigw_failure_down)
+                != NGX_OK)
+            {
                 return NGX_ERROR;
             }
 
@@ -162,7 +164,9 @@ ngx_http_aigw_balancer_get(ngx_peer_connection_t *pc, void *data)
 
     ctx->target = t;
 
-    if (ngx_http_aigw_attempt_add(ctx, t, ngx_http_aigw_failure_none) != NGX_OK) {
+    if (ngx_http_aigw_attempt_add(ctx, t, ngx_http_aigw_failure_none)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
