@@ -30,6 +30,10 @@ typedef struct {
 #define NGX_HTTP_AIGW_MAX_EDITS  8
 
 
+static void ngx_http_aigw_request_auth(ngx_http_aigw_jw_t *hw,
+    ngx_http_aigw_provider_t *p);
+static void ngx_http_aigw_request_headers(ngx_http_aigw_jw_t *hw,
+    ngx_http_aigw_provider_t *p);
 static ngx_int_t ngx_http_aigw_request_body_chain(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t, ngx_chain_t **out);
 static ngx_int_t ngx_http_aigw_request_target(ngx_http_request_t *r,
@@ -45,9 +49,7 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 {
     size_t                         len;
     ngx_str_t                      path, query;
-    ngx_uint_t                     i;
     ngx_chain_t                   *body, *cl;
-    ngx_keyval_t                  *kv;
     ngx_http_aigw_jw_t             hw;
     ngx_http_aigw_sign_t           sign;
     ngx_http_upstream_t           *u;
@@ -95,35 +97,7 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_jw_str(&hw, &p->host);
     ngx_http_aigw_jw_lit(&hw, CRLF);
 
-    if (p->key.len) {
-        switch (p->auth) {
-
-        case ngx_http_aigw_auth_bearer:
-            ngx_http_aigw_jw_lit(&hw, "Authorization: Bearer ");
-            break;
-
-        case ngx_http_aigw_auth_x_api_key:
-            ngx_http_aigw_jw_lit(&hw, "x-api-key: ");
-            break;
-
-        case ngx_http_aigw_auth_api_key:
-            ngx_http_aigw_jw_lit(&hw, "api-key: ");
-            break;
-
-        case ngx_http_aigw_auth_header:
-            ngx_http_aigw_jw_str(&hw, &p->auth_header);
-            ngx_http_aigw_jw_lit(&hw, ": ");
-            break;
-
-        default:
-            break;
-        }
-
-        if (p->auth != ngx_http_aigw_auth_none) {
-            ngx_http_aigw_jw_str(&hw, &p->key);
-            ngx_http_aigw_jw_lit(&hw, CRLF);
-        }
-    }
+    ngx_http_aigw_request_auth(&hw, p);
 
     ngx_http_aigw_jw_lit(&hw, "Content-Type: application/json" CRLF
                               "Accept-Encoding: identity" CRLF
@@ -144,16 +118,7 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    if (p->headers) {
-        kv = p->headers->elts;
-
-        for (i = 0; i < p->headers->nelts; i++) {
-            ngx_http_aigw_jw_str(&hw, &kv[i].key);
-            ngx_http_aigw_jw_lit(&hw, ": ");
-            ngx_http_aigw_jw_str(&hw, &kv[i].value);
-            ngx_http_aigw_jw_lit(&hw, CRLF);
-        }
-    }
+    ngx_http_aigw_request_headers(&hw, p);
 
     if (f->sign) {
         ngx_str_set(&sign.method, "POST");
@@ -197,6 +162,68 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/* the provider's key, in the header its auth= names */
+
+static void
+ngx_http_aigw_request_auth(ngx_http_aigw_jw_t *hw,
+    ngx_http_aigw_provider_t *p)
+{
+    if (p->key.len == 0 || p->auth == ngx_http_aigw_auth_none) {
+        return;
+    }
+
+    switch (p->auth) {
+
+    case ngx_http_aigw_auth_bearer:
+        ngx_http_aigw_jw_lit(hw, "Authorization: Bearer ");
+        break;
+
+    case ngx_http_aigw_auth_x_api_key:
+        ngx_http_aigw_jw_lit(hw, "x-api-key: ");
+        break;
+
+    case ngx_http_aigw_auth_api_key:
+        ngx_http_aigw_jw_lit(hw, "api-key: ");
+        break;
+
+    case ngx_http_aigw_auth_header:
+        ngx_http_aigw_jw_str(hw, &p->auth_header);
+        ngx_http_aigw_jw_lit(hw, ": ");
+        break;
+
+    default:
+        break;
+    }
+
+    ngx_http_aigw_jw_str(hw, &p->key);
+    ngx_http_aigw_jw_lit(hw, CRLF);
+}
+
+
+/* the provider's own header= lines */
+
+static void
+ngx_http_aigw_request_headers(ngx_http_aigw_jw_t *hw,
+    ngx_http_aigw_provider_t *p)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    if (p->headers == NULL) {
+        return;
+    }
+
+    kv = p->headers->elts;
+
+    for (i = 0; i < p->headers->nelts; i++) {
+        ngx_http_aigw_jw_str(hw, &kv[i].key);
+        ngx_http_aigw_jw_lit(hw, ": ");
+        ngx_http_aigw_jw_str(hw, &kv[i].value);
+        ngx_http_aigw_jw_lit(hw, CRLF);
+    }
 }
 
 
