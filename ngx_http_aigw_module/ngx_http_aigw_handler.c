@@ -82,6 +82,7 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->start = ngx_current_msec;
+    ctx->budget_remaining = -1;
 
     route = ngx_http_aigw_classify(r, &ctx->client, &ctx->endpoint, &id);
 

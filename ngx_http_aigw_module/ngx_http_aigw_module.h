@@ -141,6 +141,67 @@ typedef struct {
 } ngx_http_aigw_health_t;
 
 
+/*
+ * Limits and budgets (ngx_http_aigw_limit.c): what aigw_limit, aigw_budget
+ * and the inline parameters of aigw_key configure.  A scope names whose
+ * counter a request draws on.
+ */
+
+typedef enum {
+    ngx_http_aigw_scope_key = 0,
+    ngx_http_aigw_scope_user,
+    ngx_http_aigw_scope_tag,           /* tag=NAME */
+    ngx_http_aigw_scope_key_user
+} ngx_http_aigw_scope_e;
+
+
+typedef enum {
+    ngx_http_aigw_period_day = 0,      /* UTC */
+    ngx_http_aigw_period_week,         /* from Monday 00:00 UTC */
+    ngx_http_aigw_period_month,
+    ngx_http_aigw_period_total
+} ngx_http_aigw_period_e;
+
+
+typedef struct {
+    ngx_uint_t                      scope;     /* ngx_http_aigw_scope_e */
+    ngx_str_t                       tag;       /* scope tag=NAME */
+    ngx_uint_t                      rpm;       /* 0: none */
+    ngx_uint_t                      tpm;       /* input + output tokens */
+    ngx_uint_t                      tpd;
+    ngx_uint_t                      concurrent;
+} ngx_http_aigw_limit_t;
+
+
+typedef struct {
+    ngx_uint_t                      scope;     /* ngx_http_aigw_scope_e */
+    ngx_str_t                       tag;
+    int64_t                         amount;    /* micro-USD, -1: none */
+    ngx_uint_t                      period;    /* ngx_http_aigw_period_e */
+    ngx_uint_t                      warn;      /* percent, 0: none */
+} ngx_http_aigw_budget_t;
+
+
+/*
+ * A gateway key (aigw_key, aigw_keys_file; ngx_http_aigw_key.c).  Only the
+ * SHA-256 of its secret is kept.  Its configured tags are trusted (limits
+ * and budgets by tag); tags a client sends are attribution only.
+ */
+
+typedef struct {
+    ngx_str_t                       name;
+    u_char                          hash[32];  /* SHA-256 of the secret */
+    ngx_array_t                    *tags;      /* ngx_str_t */
+    ngx_array_t                    *models;    /* ngx_str_t slug patterns,
+                                                  NULL: any model */
+    ngx_http_aigw_limit_t           limit;     /* inline rpm= tpm= ... */
+    ngx_http_aigw_budget_t          budget;    /* inline budget= */
+
+    unsigned                        byok:1;
+    unsigned                        admin:1;
+} ngx_http_aigw_key_t;
+
+
 /* the zone's shared context */
 
 typedef struct {
@@ -644,6 +705,18 @@ struct ngx_http_aigw_ctx_s {
                                                   strings), on demand */
     ngx_array_t                    *bodies;    /* translated, kept for
                                                   the tries (request.c) */
+
+    /* who is asking, set by the auth stage (key.c) */
+    const ngx_http_aigw_key_t      *key;       /* NULL: aigw_auth off */
+    ngx_array_t                    *tag_list;  /* ngx_str_t, decoded: the
+                                                  key's, then the
+                                                  client's */
+
+    /* limits and budgets, set by the limits stage (limit.c) */
+    void                           *limits;    /* reservations held */
+    ngx_str_t                       limit;     /* the one that decided */
+    int64_t                         budget_remaining;  /* micro-USD,
+                                                          -1: none */
 
     /* the plan, set by the handler's plan stage (handler.c) */
     ngx_array_t                     plan;      /* ngx_http_aigw_target_t */
