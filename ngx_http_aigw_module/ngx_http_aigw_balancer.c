@@ -203,7 +203,8 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
 
     if (t->provider->key.len == 0
         && t->provider->auth != ngx_http_aigw_auth_none
-        && t->provider->key_source.len)
+        && t->provider->key_source.len
+        && ngx_http_aigw_byok_key(ctx, t->provider) == NULL)
     {
         failure = ngx_http_aigw_failure_no_key;
 

@@ -89,8 +89,6 @@ static ngx_int_t ngx_http_aigw_model_route(ngx_conf_t *cf,
     ngx_http_aigw_main_conf_t *amcf, ngx_http_aigw_model_t *m, ngx_str_t *v);
 static ngx_int_t ngx_http_aigw_key_file(ngx_conf_t *cf,
     ngx_http_aigw_provider_t *p, ngx_str_t *value);
-static ngx_int_t ngx_http_aigw_getenv(ngx_conf_t *cf, ngx_str_t *name,
-    u_char **value);
 static ngx_uint_t ngx_http_aigw_ctl(ngx_str_t *s);
 static int ngx_libc_cdecl ngx_http_aigw_wildcard_cmp(const void *one,
     const void *two);
@@ -1007,7 +1005,7 @@ ngx_http_aigw_key_file(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
 
 /* getenv() needs a NUL-terminated copy (ngx_pstrdup() does not add one) */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_aigw_getenv(ngx_conf_t *cf, ngx_str_t *name, u_char **value)
 {
     u_char  *n;

@@ -1675,6 +1675,7 @@ static ngx_int_t
 ngx_http_aigw_models(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_str_t *id)
 {
+    ngx_int_t                   rc;
     ngx_array_t                 list;
     ngx_uint_t                  i;
     ngx_http_aigw_jw_t          w;
@@ -1682,6 +1683,13 @@ ngx_http_aigw_models(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    /* a gateway key sees the models it may use (key.c) */
+
+    rc = ngx_http_aigw_authenticate(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     if (ngx_array_init(&list, r->pool, amcf->models.nelts + 1,
                        sizeof(ngx_http_aigw_model_t *))
@@ -1693,7 +1701,7 @@ ngx_http_aigw_models(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     if (id) {
         m = ngx_http_aigw_find_model(amcf, id);
 
-        if (m == NULL) {
+        if (m == NULL || !ngx_http_aigw_key_allows(ctx->key, id)) {
             return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_NOT_FOUND,
                                             "model_not_found",
                                             "model \"%V\" is not configured "
@@ -1717,7 +1725,9 @@ ngx_http_aigw_models(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         m = amcf->models.elts;
 
         for (i = 0; i < amcf->models.nelts; i++) {
-            if (m[i].wildcard) {
+            if (m[i].wildcard || !ngx_http_aigw_key_allows(ctx->key,
+                                                          &m[i].slug))
+            {
                 continue;
             }
 

@@ -424,6 +424,34 @@ static ngx_command_t  ngx_http_aigw_commands[] = {
       offsetof(ngx_http_aigw_loc_conf_t, expose_headers),
       NULL },
 
+    { ngx_string("aigw_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_aigw_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("aigw_keys_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_aigw_keys_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("aigw_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_aigw_loc_conf_t, auth),
+      NULL },
+
+    { ngx_string("aigw_user"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_aigw_user,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -528,7 +556,11 @@ ngx_http_aigw_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_aigw_log_handler;
 
-    return ngx_http_aigw_add_core_stages(cf);
+    if (ngx_http_aigw_add_core_stages(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_aigw_key_init(cf);
 }
 
 
@@ -720,6 +752,8 @@ ngx_http_aigw_create_loc_conf(ngx_conf_t *cf)
     conf->max_json_tokens = NGX_CONF_UNSET_UINT;
     conf->expose_headers = NGX_CONF_UNSET;
     conf->pass_headers = NGX_CONF_UNSET_PTR;
+    conf->auth = NGX_CONF_UNSET;
+    conf->user = NGX_CONF_UNSET_PTR;
 
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
     conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
@@ -760,6 +794,8 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_aigw_loc_conf_t *prev = parent;
     ngx_http_aigw_loc_conf_t *conf = child;
 
+    ngx_http_aigw_main_conf_t  *amcf;
+
     /* like proxy_pass, aigw_pass is not inherited by nested locations */
 
     if (conf->pass == NGX_CONF_UNSET) {
@@ -783,6 +819,13 @@ ngx_http_aigw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
     ngx_conf_merge_value(conf->expose_headers, prev->expose_headers, 1);
+
+    /* keys are read with the whole http{} block, before any merge */
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_aigw_module);
+
+    ngx_conf_merge_value(conf->auth, prev->auth, amcf->keys != NULL);
+    ngx_conf_merge_ptr_value(conf->user, prev->user, NULL);
 
     if (ngx_http_aigw_merge_pass_headers(cf, prev, conf) != NGX_OK) {
         return NGX_CONF_ERROR;

@@ -202,6 +202,14 @@ typedef struct {
 } ngx_http_aigw_key_t;
 
 
+/* a credential of providerOptions.gateway.byok, for one request */
+
+typedef struct {
+    ngx_str_t                       provider;  /* decoded */
+    ngx_str_t                       key;       /* decoded */
+} ngx_http_aigw_byok_t;
+
+
 /* the zone's shared context */
 
 typedef struct {
@@ -249,6 +257,9 @@ typedef struct {
     ngx_shm_zone_t                 *zone;
     ngx_http_aigw_shctx_t          *sh;
 
+    ngx_array_t                    *keys;        /* ngx_http_aigw_key_t,
+                                                    sorted by hash */
+
     ngx_uint_t                      failures;    /* circuit breaker */
     ngx_msec_t                      open_time;
     ngx_msec_t                      cooldown;    /* when no Retry-After */
@@ -279,6 +290,8 @@ typedef struct {
     ngx_uint_t                      max_json_tokens;
     ngx_flag_t                      expose_headers;
     ngx_array_t                    *pass_headers; /* ngx_str_t, lowercase */
+    ngx_flag_t                      auth;        /* aigw_auth */
+    ngx_http_complex_value_t       *user;        /* aigw_user */
 } ngx_http_aigw_loc_conf_t;
 
 
@@ -711,6 +724,7 @@ struct ngx_http_aigw_ctx_s {
     ngx_array_t                    *tag_list;  /* ngx_str_t, decoded: the
                                                   key's, then the
                                                   client's */
+    ngx_array_t                    *byok;      /* ngx_http_aigw_byok_t */
 
     /* limits and budgets, set by the limits stage (limit.c) */
     void                           *limits;    /* reservations held */
@@ -766,6 +780,10 @@ struct ngx_http_aigw_ctx_s {
     /* the request (handler.c) */
     unsigned                        stream:1;
     unsigned                        include_usage:1;  /* client asked */
+
+    /* a byok key came in x-ai-gateway-api-key: the client's own
+       Authorization or x-api-key goes to Anthropic providers (key.c) */
+    unsigned                        own_auth:1;
 
     /* per try: the provider's format is not the client's (request.c) */
     unsigned                        translate:1;
@@ -826,6 +844,29 @@ ngx_http_aigw_provider_t *ngx_http_aigw_find_provider(
     ngx_http_aigw_main_conf_t *amcf, ngx_str_t *name);
 void ngx_http_aigw_model_id(ngx_http_aigw_model_t *m,
     ngx_http_aigw_route_t *rt, ngx_str_t *slug, ngx_str_t *id);
+
+ngx_int_t ngx_http_aigw_getenv(ngx_conf_t *cf, ngx_str_t *name,
+    u_char **value);
+
+/* ngx_http_aigw_key.c */
+
+char *ngx_http_aigw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_aigw_keys_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_aigw_user(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_aigw_parse_limit_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_aigw_limit_t *limit);
+ngx_int_t ngx_http_aigw_parse_budget(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_aigw_budget_t *budget);
+ngx_int_t ngx_http_aigw_key_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_aigw_authenticate(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+ngx_uint_t ngx_http_aigw_key_allows(const ngx_http_aigw_key_t *key,
+    ngx_str_t *slug);
+ngx_table_elt_t *ngx_http_aigw_client_credential(ngx_http_request_t *r,
+    ngx_str_t *name);
+ngx_str_t *ngx_http_aigw_byok_key(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_provider_t *p);
 
 /* ngx_http_aigw_handler.c */
 

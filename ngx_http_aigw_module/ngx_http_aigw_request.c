@@ -30,7 +30,8 @@ typedef struct {
 #define NGX_HTTP_AIGW_MAX_EDITS  8
 
 
-static void ngx_http_aigw_request_auth(ngx_http_aigw_jw_t *hw,
+static void ngx_http_aigw_request_auth(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_jw_t *hw,
     ngx_http_aigw_provider_t *p);
 static void ngx_http_aigw_request_headers(ngx_http_aigw_jw_t *hw,
     ngx_http_aigw_provider_t *p);
@@ -97,7 +98,7 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_jw_str(&hw, &p->host);
     ngx_http_aigw_jw_lit(&hw, CRLF);
 
-    ngx_http_aigw_request_auth(&hw, p);
+    ngx_http_aigw_request_auth(r, ctx, &hw, p);
 
     ngx_http_aigw_jw_lit(&hw, "Content-Type: application/json" CRLF
                               "Accept-Encoding: identity" CRLF
@@ -165,13 +166,40 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 }
 
 
-/* the provider's key, in the header its auth= names */
+/*
+ * The provider's key, in the header its auth= names; for a byok gateway
+ * key, the client's own credential instead (key.c): its Authorization or
+ * x-api-key as it came, to Anthropic providers when the gateway key came
+ * in x-ai-gateway-api-key, or the request's providerOptions.gateway.byok
+ * key of this provider
+ */
 
 static void
-ngx_http_aigw_request_auth(ngx_http_aigw_jw_t *hw,
-    ngx_http_aigw_provider_t *p)
+ngx_http_aigw_request_auth(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_jw_t *hw, ngx_http_aigw_provider_t *p)
 {
-    if (p->key.len == 0 || p->auth == ngx_http_aigw_auth_none) {
+    ngx_str_t        *key, name;
+    ngx_table_elt_t  *h;
+
+    if (ctx->own_auth && p->format == &ngx_http_aigw_anthropic_format) {
+        h = ngx_http_aigw_client_credential(r, &name);
+
+        if (h) {
+            ngx_http_aigw_jw_str(hw, &name);
+            ngx_http_aigw_jw_lit(hw, ": ");
+            ngx_http_aigw_jw_str(hw, &h->value);
+            ngx_http_aigw_jw_lit(hw, CRLF);
+            return;
+        }
+    }
+
+    key = ngx_http_aigw_byok_key(ctx, p);
+
+    if (key == NULL) {
+        key = &p->key;
+    }
+
+    if (key->len == 0 || p->auth == ngx_http_aigw_auth_none) {
         return;
     }
 
@@ -198,7 +226,7 @@ ngx_http_aigw_request_auth(ngx_http_aigw_jw_t *hw,
         break;
     }
 
-    ngx_http_aigw_jw_str(hw, &p->key);
+    ngx_http_aigw_jw_str(hw, key);
     ngx_http_aigw_jw_lit(hw, CRLF);
 }
 

@@ -39,6 +39,10 @@ static ngx_int_t ngx_http_aigw_var_cost(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_aigw_var_ttft(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_key(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_var_tags(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_aigw_var_set(ngx_http_variable_value_t *v,
     ngx_str_t *s);
 static ngx_int_t ngx_http_aigw_var_num(ngx_http_request_t *r,
@@ -79,6 +83,8 @@ static ngx_http_variable_t  ngx_http_aigw_vars[] = {
     ngx_http_aigw_var("aigw_ttft_ms", ngx_http_aigw_var_ttft, 0),
     ngx_http_aigw_var("aigw_user", ngx_http_aigw_var_str,
                       ngx_http_aigw_ctx_offset(user)),
+    ngx_http_aigw_var("aigw_key", ngx_http_aigw_var_key, 0),
+    ngx_http_aigw_var("aigw_tags", ngx_http_aigw_var_tags, 0),
 
       ngx_http_null_variable
 };
@@ -370,6 +376,72 @@ ngx_http_aigw_var_num(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
 
 /* an empty value is not found */
+
+/* the name of the gateway key, never its secret */
+
+static ngx_int_t
+ngx_http_aigw_var_key(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    if (ctx->key == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_aigw_var_set(v, (ngx_str_t *) &ctx->key->name);
+}
+
+
+/* the tags, comma-joined: the key's, then the client's */
+
+static ngx_int_t
+ngx_http_aigw_var_tags(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char               *p;
+    size_t                len;
+    ngx_str_t            *t, s;
+    ngx_uint_t            i;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ngx_http_aigw_var_ctx(r, v, ctx);
+
+    if (ctx->tag_list == NULL || ctx->tag_list->nelts == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    t = ctx->tag_list->elts;
+    len = 0;
+
+    for (i = 0; i < ctx->tag_list->nelts; i++) {
+        len += t[i].len + 1;
+    }
+
+    s.data = ngx_pnalloc(r->pool, len);
+    if (s.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = s.data;
+
+    for (i = 0; i < ctx->tag_list->nelts; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, t[i].data, t[i].len);
+    }
+
+    s.len = p - s.data;
+
+    return ngx_http_aigw_var_set(v, &s);
+}
+
 
 static ngx_int_t
 ngx_http_aigw_var_set(ngx_http_variable_value_t *v, ngx_str_t *s)
