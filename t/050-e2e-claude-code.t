@@ -77,3 +77,30 @@ AIGW POST /v1/messages?beta=true 200 model=openai/gpt-4o provider=oai attempts=o
 --- no_error_log
 [error]
 [warn]
+
+
+
+=== TEST 3: a byok gateway key in x-ai-gateway-api-key (ANTHROPIC_CUSTOM_HEADERS), Claude Code's own Authorization forwarded
+--- http_config
+    log_format aigw 'AIGW $request_method $request_uri $status '
+                    'key=$aigw_key provider=$aigw_provider';
+
+    aigw_provider oai format=openai key=sk-oai-mock
+                      url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1;
+    aigw_provider ant format=anthropic key=sk-ant-mock
+                      url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+
+    aigw_model claude-* ant;
+
+    aigw_key max sha256:8341ad2839763984cbd45751ecf4dcea63abc5ff1217f73d4c82212e8514d261 byok;
+--- client_cmd
+node t/e2e/claude-code.mjs byok:
+--- client_output_like
+# 1/1 passed
+--- client_timeout: 40
+--- access_log eval
+[
+    qr{AIGW POST /v1/messages\?beta=true 200 key=max provider=ant},
+]
+--- no_error_log eval
+["[error]", "[warn]", qr/^(?!.*http header:).*(?:sk-own-max-token|gw-byok-secret)/m]

@@ -261,3 +261,118 @@ GW 200 key=k2 user=openai-user tags=
 GW 200 key=k2 user=ant-user tags=
 GW 200 key=k2 user=header-user tags=
 GW 200 key=k2 user=ant-user tags=
+
+
+
+=== TEST 11: a duplicate key name
+--- http_config
+    aigw_key k1 sha256:cebdf378f2d2bd60d3e3693349e8f20f329daf11a276f849996f0a6377e2155b;
+    aigw_key k1 env=AIGW_T090_KEY;
+--- must_die
+--- error_log
+[emerg]
+duplicate key name "k1" in
+
+
+
+=== TEST 12: two keys with the same secret (a sha256: and its plain text)
+--- http_config
+    aigw_key k1 sha256:cebdf378f2d2bd60d3e3693349e8f20f329daf11a276f849996f0a6377e2155b;
+    aigw_key k2 secret-two;
+--- must_die
+--- error_log
+[emerg]
+key "k2" has the same secret as key "k1" in
+
+
+
+=== TEST 13: a bad sha256:
+--- http_config
+    aigw_key k1 sha256:cebdf378;
+--- must_die
+--- error_log
+the sha256: secret of key "k1" must be 64 hexadecimal digits in
+
+
+
+=== TEST 14: env= of an unset variable
+--- http_config
+    aigw_key k1 env=AIGW_T090_UNSET;
+--- must_die
+--- error_log
+environment variable "AIGW_T090_UNSET" with the secret of key "k1" is not set in
+
+
+
+=== TEST 15: file= that does not exist
+--- http_config
+    aigw_key k1 file=/nonexistent/k1.key;
+--- must_die
+--- error_log
+cannot open the secret file "/nonexistent/k1.key" of key "k1"
+
+
+
+=== TEST 16: a bad budget
+--- http_config
+    aigw_key k1 secret-one budget=5/year;
+--- must_die
+--- error_log
+invalid budget "budget=5/year": USD/PERIOD with a period of day, week, month or total is expected in
+
+
+
+=== TEST 17: an unknown parameter
+--- http_config
+    aigw_key k1 secret-one rpm=10 colour=blue;
+--- must_die
+--- error_log
+invalid parameter "colour=blue" of key "k1" in
+
+
+
+=== TEST 18: an error in a keys file names the file and its line
+--- user_files
+>>> keys.conf
+# team keys
+kf1 secret-kf1 tags=a;
+kf2 secret-kf2 rpm=0;
+--- http_config
+    aigw_keys_file $TEST_NGINX_HTML_DIR/keys.conf;
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "rpm=0": a positive integer is expected in \S+/keys\.conf:3}
+
+
+
+=== TEST 19: a keys file: its keys work, one warning for its plain secrets; after a reload with a new file, the new key works and the removed one does not
+--- user_files
+>>> keys.conf
+# team keys
+kf1 secret-kf1 tags=from-file;
+kf2 sha256:cebdf378f2d2bd60d3e3693349e8f20f329daf11a276f849996f0a6377e2155b
+    models=claude/*;
+>>> keys2.conf
+kf3 secret-kf3;
+--- http_config
+    aigw_keys_file $TEST_NGINX_HTML_DIR/keys.conf;
+--- config
+    location /v1/ { access_log logs/access.log gw; add_header X-Gen gen-1 always; aigw_pass; }
+    location = /gen { return 200 "gen-1\n"; }
+--- request eval
+main::chat("gpt/m")
+--- more_headers
+Content-Type: application/json
+Authorization: Bearer secret-kf1
+--- error_code: 200
+--- client_cmd
+R=$TEST_NGINX_SERVER_ROOT; H=$TEST_NGINX_HTML_DIR; P=$TEST_NGINX_SERVER_PORT; B='{"model":"gpt/m","messages":[{"role":"user","content":"x"}]}'; c() { curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' -H "Authorization: Bearer $1" -d "$B" http://127.0.0.1:$P/v1/chat/completions; }; c secret-two; sed -i "s|keys.conf|keys2.conf|; s/gen-1/gen-2/g" $R/conf/nginx.conf && kill -HUP $(cat $R/logs/nginx.pid) && n=0 && for i in $(seq 100); do if curl -s http://127.0.0.1:$P/gen | grep -q gen-2; then n=$((n+1)); [ $n -ge 3 ] && break; else n=0; fi; sleep 0.1; done; c secret-kf3; c secret-kf1
+--- client_output_like: \A403\n200\n401\n\z
+--- grep_access_log eval: qr/^GW.*/
+--- grep_access_log_out eval
+qr/\AGW 200 key=kf1 user= tags=from-file\nGW 403 key=kf2 user= tags=\nGW 200 key=kf3 user= tags=\nGW 401 key= user= tags=\n\z/
+--- error_log
+1 key(s) in
+have their secret in plain text
+--- no_error_log eval
+[qr/^(?!.*http header:).*secret-kf/m, "[alert]", "[crit]"]

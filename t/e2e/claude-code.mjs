@@ -58,7 +58,7 @@ const ant = await new Mock('anthropic', envPort('TEST_NGINX_RAND_PORT_2'))
 const home = mkdtempSync(join(tmpdir(), 'aigw-claude-home-'));
 onExit(() => rmSync(home, { recursive: true, force: true }));
 
-function claude(args, { timeout = 25000 } = {}) {
+function claude(args, { timeout = 25000, extraEnv = {} } = {}) {
     const env = {
         PATH: process.env.PATH,
         HOME: home,
@@ -73,6 +73,7 @@ function claude(args, { timeout = 25000 } = {}) {
         DISABLE_TELEMETRY: '1',
         DISABLE_ERROR_REPORTING: '1',
         CI: '1',
+        ...extraEnv,
     };
     return new Promise((resolve, reject) => {
         const child = spawn(CLAUDE, args, {
@@ -143,6 +144,35 @@ test('anthropic: claude -p "say hi" through the gateway to an Anthropic provider
     assert.ok(Array.isArray(main.json.tools) && main.json.tools.length > 5,
               'the tools went through');
     assert.ok(main.raw.length > 20000, `a large body (${main.raw.length})`);
+});
+
+
+test('byok: a byok gateway key in x-ai-gateway-api-key, Claude Code\'s own token forwarded to the Anthropic provider', async () => {
+    ant.on((req, res) => sendSse(res, antEvents({
+        model: req.json?.model ?? 'claude',
+        blocks: [{ type: 'text', parts: ['Hi there ', 'from the ',
+                                         'Anthropic mock!'] }],
+        usage: { input: 2048, output: 9 },
+    })));
+
+    const r = await claude(['-p', 'say hi'], { extraEnv: {
+        ANTHROPIC_AUTH_TOKEN: 'sk-own-max-token',
+        ANTHROPIC_CUSTOM_HEADERS: 'x-ai-gateway-api-key: gw-byok-secret',
+    } });
+    assert.equal(r.code, 0, `claude exited ${r.code} (${r.signal})\n` +
+                 `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), ANSWER_ANT,
+                 `printed answer; stderr: ${r.stderr}`);
+
+    const main = chatPosts(ant, '/v1/messages').find((p) =>
+        JSON.stringify(p.json.messages).includes('say hi'));
+    assert.ok(main, 'a request with the prompt');
+    assert.equal(main.headers.authorization, 'Bearer sk-own-max-token',
+                 'the client\'s own token reached the provider');
+    assert.ok(!('x-api-key' in main.headers),
+              'not the configured provider key');
+    assert.ok(!('x-ai-gateway-api-key' in main.headers),
+              'the gateway key does not reach the provider');
 });
 
 
