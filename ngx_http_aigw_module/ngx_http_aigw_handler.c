@@ -515,16 +515,18 @@ ngx_http_aigw_log_handler(ngx_http_request_t *r)
     ctx->settled = 1;
     ctx->cost = -1;
 
-    if (ctx->attempts.nelts == 0) {
-        return NGX_OK;
+    if (ctx->attempts.nelts) {
+        a = ctx->attempts.elts;
+        t = a[ctx->attempts.nelts - 1].target;
+
+        if (t->model->priced) {
+            ctx->cost = ngx_http_aigw_cost(ctx, t->model);
+        }
     }
 
-    a = ctx->attempts.elts;
-    t = a[ctx->attempts.nelts - 1].target;
+    /* on every end: the reservations of the limits stage are settled */
 
-    if (t->model->priced) {
-        ctx->cost = ngx_http_aigw_cost(ctx, t->model);
-    }
+    ngx_http_aigw_limit_settle(r, ctx);
 
     return NGX_OK;
 }

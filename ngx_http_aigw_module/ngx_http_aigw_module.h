@@ -210,10 +210,57 @@ typedef struct {
 } ngx_http_aigw_byok_t;
 
 
+/*
+ * The counters of limits and budgets (ngx_http_aigw_store_shm.c, where the
+ * interface is described): one operation per counter a request draws on,
+ * handed to a backend in one batch.
+ */
+
+typedef enum {
+    ngx_http_aigw_counter_rate = 0,    /* GCRA: requests per period */
+    ngx_http_aigw_counter_window,      /* sum in a fixed window (tokens) */
+    ngx_http_aigw_counter_lease,       /* concurrent leases with a TTL */
+    ngx_http_aigw_counter_sum          /* sum in a period (spend) */
+} ngx_http_aigw_counter_kind_e;
+
+
+typedef struct {
+    ngx_str_t                       key;       /* namespaced, with window */
+    ngx_uint_t                      kind;
+    int64_t                         limit;     /* -1: count only */
+    int64_t                         period;    /* ms: rate, lease TTL */
+    int64_t                         expire;    /* ms since the epoch: end
+                                                  of window or period,
+                                                  0: never */
+    int64_t                         amount;    /* reserved */
+    int64_t                         actual;    /* settled */
+    int64_t                         warn;      /* sum: warn from, 0: no */
+
+    /* results */
+    int64_t                         used;      /* after the reservation */
+    int64_t                         remaining;
+    int64_t                         reset;     /* ms until full again */
+    int64_t                         retry;     /* ms, when refused */
+    ngx_uint_t                      slot;      /* lease held */
+    unsigned                        allowed:1;
+    unsigned                        first:1;   /* warn= crossed first */
+    unsigned                        warned:1;
+} ngx_http_aigw_counter_op_t;
+
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;      /* most recent first */
+    ngx_msec_t                      nomem_logged;
+} ngx_http_aigw_counters_t;
+
+
 /* the zone's shared context */
 
 typedef struct {
     ngx_http_aigw_health_t          health;
+    ngx_http_aigw_counters_t        counters;
 } ngx_http_aigw_shctx_t;
 
 
@@ -1008,6 +1055,36 @@ extern const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format;
 ngx_int_t ngx_http_aigw_add_variables(ngx_conf_t *cf);
 int64_t ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_model_t *m);
+
+/* ngx_http_aigw_store_shm.c */
+
+typedef void (*ngx_http_aigw_counter_done_pt)(ngx_http_request_t *r,
+    ngx_int_t rc);
+
+typedef struct {
+    const char                     *name;
+    ngx_int_t                     (*reserve)(ngx_http_request_t *r,
+                                        ngx_http_aigw_counter_op_t *ops,
+                                        ngx_uint_t n,
+                                        ngx_http_aigw_counter_done_pt done);
+    void                          (*settle)(ngx_http_request_t *r,
+                                        ngx_http_aigw_counter_op_t *ops,
+                                        ngx_uint_t n);
+    ngx_int_t                     (*read)(ngx_http_request_t *r,
+                                        ngx_http_aigw_counter_op_t *ops,
+                                        ngx_uint_t n);
+} ngx_http_aigw_counter_backend_t;
+
+extern const ngx_http_aigw_counter_backend_t  ngx_http_aigw_store_shm;
+
+void ngx_http_aigw_store_shm_init(ngx_http_aigw_counters_t *c);
+
+/* ngx_http_aigw_limit.c */
+
+void ngx_http_aigw_limit_settle(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_budget_status(ngx_http_request_t *r,
+    const ngx_http_aigw_key_t *key, int64_t *remaining, int64_t *used);
 
 /* ngx_http_aigw_demo.c */
 
