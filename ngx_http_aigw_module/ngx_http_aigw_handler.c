@@ -526,6 +526,8 @@ ngx_http_aigw_log_handler(ngx_http_request_t *r)
         ctx->cost = ngx_http_aigw_cost(ctx, t->model);
     }
 
+    ngx_http_aigw_report_record(r, ctx);
+
     return NGX_OK;
 }
 

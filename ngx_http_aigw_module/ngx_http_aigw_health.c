@@ -526,6 +526,8 @@ ngx_http_aigw_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&sh->health.queue);
     sh->health.entries = 0;
 
+    ngx_http_aigw_report_init_zone(&sh->report);
+
     len = sizeof(" in aigw zone \"\"") + shm_zone->shm.name.len;
 
     shpool->log_ctx = ngx_slab_alloc(shpool, len);
