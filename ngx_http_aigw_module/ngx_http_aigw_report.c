@@ -115,7 +115,6 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      retention;     /* days */
-    ngx_flag_t                      used;          /* aigw_report is */
 } ngx_http_aigw_report_main_conf_t;
 
 
@@ -126,7 +125,7 @@ static ngx_uint_t ngx_http_aigw_report_visible(
     const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_row_t *row);
 static ngx_uint_t ngx_http_aigw_report_credential(ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_report_query(ngx_http_request_t *r,
-    ngx_http_aigw_report_query_t *q);
+    ngx_http_aigw_report_query_t *q, const char **err);
 static ngx_int_t ngx_http_aigw_report_arg(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_aigw_report_date(ngx_str_t *s, ngx_uint_t *day);
@@ -547,6 +546,7 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
     ngx_str_t                      allow;
+    const char                    *err;
     ngx_array_t                    list;
     ngx_rbtree_t                   groups;
     ngx_rbtree_node_t              sentinel;
@@ -573,9 +573,15 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_http_aigw_report_query(r, &q);
+    rc = ngx_http_aigw_report_query(r, &q, &err);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "%s", err);
+    }
+
     if (rc != NGX_OK) {
-        return rc;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_rbtree_init(&groups, &sentinel, ngx_str_rbtree_insert_value);
@@ -626,7 +632,7 @@ ngx_http_aigw_report_visible(const ngx_http_aigw_key_t *caller,
 
 static ngx_int_t
 ngx_http_aigw_report_query(ngx_http_request_t *r,
-    ngx_http_aigw_report_query_t *q)
+    ngx_http_aigw_report_query_t *q, const char **err)
 {
     u_char     *p, *last, *start;
     ngx_str_t   v, *s;
@@ -653,9 +659,8 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
     }
 
     if (q->start > q->end) {
-        return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_BAD_REQUEST, NULL,
-                                        "\"start_date\" is after "
-                                        "\"end_date\"");
+        *err = "\"start_date\" is after \"end_date\"";
+        return NGX_DECLINED;
     }
 
     if (ngx_http_aigw_report_arg(r, "group_by", &v) == NGX_OK) {
@@ -670,10 +675,9 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
         }
 
         if (ngx_http_aigw_report_groups[i].len == 0) {
-            return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"group_by\" must be day, "
-                                            "user, model, tag, provider, "
-                                            "credential_type or key");
+            *err = "\"group_by\" must be day, user, model, tag, "
+                   "provider, credential_type or key";
+            return NGX_DECLINED;
         }
 
         q->group = i;
@@ -682,16 +686,14 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
     if (ngx_http_aigw_report_arg(r, "date_part", &v) == NGX_OK) {
 
         if (v.len == 4 && ngx_strncmp(v.data, "hour", 4) == 0) {
-            return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"date_part\" \"hour\" is "
-                                            "not supported: the report "
-                                            "keeps daily totals");
+            *err = "\"date_part\" \"hour\" is not supported: the "
+                   "report keeps daily totals";
+            return NGX_DECLINED;
         }
 
         if (v.len != 3 || ngx_strncmp(v.data, "day", 3) != 0) {
-            return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"date_part\" must be "
-                                            "day");
+            *err = "\"date_part\" must be day";
+            return NGX_DECLINED;
         }
     }
 
@@ -708,9 +710,8 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
         }
 
         if (ngx_http_aigw_report_credentials[i].len == 0) {
-            return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_BAD_REQUEST,
-                                            NULL, "\"credential_type\" must "
-                                            "be system or byok");
+            *err = "\"credential_type\" must be system or byok";
+            return NGX_DECLINED;
         }
 
         q->credential = i;
@@ -724,7 +725,7 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
 
         q->tags = ngx_array_create(r->pool, 4, sizeof(ngx_str_t));
         if (q->tags == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         p = v.data;
@@ -740,7 +741,7 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
             if (p > start) {
                 s = ngx_array_push(q->tags);
                 if (s == NULL) {
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                    return NGX_ERROR;
                 }
 
                 s->data = start;
@@ -755,9 +756,8 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
 
 bad_date:
 
-    return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_BAD_REQUEST, NULL,
-                                    "\"start_date\" and \"end_date\" are "
-                                    "required, as YYYY-MM-DD");
+    *err = "\"start_date\" and \"end_date\" are required, as YYYY-MM-DD";
+    return NGX_DECLINED;
 }
 
 
@@ -1417,7 +1417,6 @@ ngx_http_aigw_report_create_main_conf(ngx_conf_t *cf)
     }
 
     rmcf->retention = NGX_CONF_UNSET_UINT;
-    rmcf->used = 0;
 
     return rmcf;
 }
@@ -1428,18 +1427,7 @@ ngx_http_aigw_report_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_aigw_report_main_conf_t *rmcf = conf;
 
-    ngx_http_aigw_main_conf_t  *amcf;
-
     ngx_conf_init_uint_value(rmcf->retention, 31);
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_aigw_module);
-
-    if (rmcf->used && amcf->zone == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"aigw_report\" needs \"aigw_zone\", where the "
-                           "spend is counted");
-        return NGX_CONF_ERROR;
-    }
 
     return NGX_CONF_OK;
 }
@@ -1448,8 +1436,7 @@ ngx_http_aigw_report_init_main_conf(ngx_conf_t *cf, void *conf)
 static char *
 ngx_http_aigw_report(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_aigw_report_main_conf_t  *rmcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -1458,10 +1445,6 @@ ngx_http_aigw_report(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_aigw_report_handler;
-
-    rmcf = ngx_http_conf_get_module_main_conf(cf,
-                                              ngx_http_aigw_report_module);
-    rmcf->used = 1;
 
     return NGX_CONF_OK;
 }
