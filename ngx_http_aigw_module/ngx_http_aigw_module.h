@@ -212,6 +212,7 @@ typedef struct {
     ngx_rbtree_t                    rbtree;
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
+    size_t                          used;      /* bytes of the rows */
     ngx_uint_t                      lost_day;  /* a full zone was logged */
 } ngx_http_aigw_report_t;
 

@@ -20,10 +20,11 @@
  *
  * The rows are in an rbtree keyed by a hash of the whole combination,
  * compared in full, and in a queue in the order they were made (the
- * oldest day last).  Days older than aigw_report_retention are dropped;
- * when the zone is full the oldest day is dropped, with a [warn]; the
- * current day is never dropped: a row that does not fit then is lost,
- * with a [warn] once a day.
+ * oldest day last).  Days older than aigw_report_retention are dropped.
+ * The rows may take half of the zone, so that target health always has
+ * the other half; when their share is used up (or the zone is full) the
+ * oldest day is dropped, with a [warn]; the current day is never dropped:
+ * a row that does not fit then is lost, with a [warn] once a day.
  */
 
 
@@ -247,7 +248,7 @@ void
 ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     u_char                            *data, *p;
-    size_t                             size;
+    size_t                             size, share;
     uint32_t                           hash;
     ngx_str_t                          str[ngx_http_aigw_report_nstr], *tag;
     u_char                             day[16];
@@ -343,7 +344,9 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     p = data;
 
     for (i = 0; i < ngx_http_aigw_report_nstr; i++) {
-        p = ngx_cpymem(p, str[i].data, str[i].len);
+        if (str[i].len) {
+            p = ngx_cpymem(p, str[i].data, str[i].len);
+        }
     }
 
     hash = ngx_http_aigw_report_hash(&id, data);
@@ -353,6 +356,7 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     u = &ctx->usage;
     dropped = 0;
     lost = 0;
+    share = amcf->zone->shm.size / 2;
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -374,7 +378,8 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     if (row == NULL) {
         size += offsetof(ngx_http_aigw_report_row_t, data);
 
-        row = ngx_slab_alloc_locked(shpool, size);
+        row = (rp->used + size <= share)
+              ? ngx_slab_alloc_locked(shpool, size) : NULL;
 
         /* the zone is full: the oldest day goes, never the current one */
 
@@ -391,7 +396,8 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
             dropped = oldest;
 
-            row = ngx_slab_alloc_locked(shpool, size);
+            row = (rp->used + size <= share)
+                  ? ngx_slab_alloc_locked(shpool, size) : NULL;
         }
 
         if (row) {
@@ -404,6 +410,8 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
             ngx_rbtree_insert(&rp->rbtree, &row->node);
             ngx_queue_insert_head(&rp->queue, &row->queue);
+
+            rp->used += size;
 
         } else if (rp->lost_day != today) {
             rp->lost_day = today;
@@ -428,15 +436,16 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         ngx_http_aigw_report_day_text(dropped, day);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "aigw: zone \"%V\" is full, the spend report drops "
-                      "the days up to %*s", &amcf->zone->shm.name,
-                      (size_t) 10, day);
+                      "aigw: the spend report's share of zone \"%V\" is "
+                      "used up, it drops the days up to %*s",
+                      &amcf->zone->shm.name, (size_t) 10, day);
     }
 
     if (lost) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "aigw: zone \"%V\" is full, the spend report loses "
-                      "requests of today", &amcf->zone->shm.name);
+                      "aigw: the spend report's share of zone \"%V\" is "
+                      "used up, it loses requests of today",
+                      &amcf->zone->shm.name);
     }
 }
 
@@ -1317,6 +1326,17 @@ static void
 ngx_http_aigw_report_delete(ngx_slab_pool_t *shpool,
     ngx_http_aigw_report_t *rp, ngx_http_aigw_report_row_t *row)
 {
+    size_t      size;
+    ngx_uint_t  i;
+
+    size = offsetof(ngx_http_aigw_report_row_t, data);
+
+    for (i = 0; i < ngx_http_aigw_report_nstr; i++) {
+        size += row->id.len[i];
+    }
+
+    rp->used -= size;
+
     ngx_queue_remove(&row->queue);
     ngx_rbtree_delete(&rp->rbtree, &row->node);
     ngx_slab_free_locked(shpool, row);
@@ -1400,6 +1420,7 @@ ngx_http_aigw_report_init_zone(ngx_http_aigw_report_t *rp)
     ngx_rbtree_init(&rp->rbtree, &rp->sentinel,
                     ngx_http_aigw_report_rbtree_insert_value);
     ngx_queue_init(&rp->queue);
+    rp->used = 0;
     rp->lost_day = 0;
 }
 

@@ -237,7 +237,7 @@ R=$TEST_NGINX_SERVER_ROOT; sed -i 's/gen-1/gen-2/g' $R/conf/nginx.conf && kill -
 
 
 
-=== TEST 10: a full zone: 400 users in a 32k zone, today's rows are never dropped: the rest is lost with one [warn], the report still answers, no alert
+=== TEST 10: a full share: 400 users in a 32k zone (16k for the report), today's rows are never dropped: the rest is lost with one [warn], target health is untouched, the report still answers, no alert
 --- http_config
     aigw_zone tiny 32k;
     aigw_report_retention 2;
@@ -248,8 +248,8 @@ R=$TEST_NGINX_SERVER_ROOT; sed -i 's/gen-1/gen-2/g' $R/conf/nginx.conf && kill -
 --- client_cmd
 perl -MHTTP::Tiny -e 'my $h = HTTP::Tiny->new; my $ok = 0; for my $i (1 .. 400) { my $r = $h->post("http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}/v1/chat/completions", { headers => { "content-type" => "application/json" }, content => qq({"model":"a/m","messages":[{"role":"user","content":"x"}],"providerOptions":{"gateway":{"user":"user-$i-) . ("u" x 200) . qq("}}}) }); $ok++ if $r->{status} == 200 } my $r = $h->get("http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}/v1/report?start_date=2020-01-01&end_date=2099-12-31&group_by=user"); my @n = $r->{content} =~ /"request_count":(\d+)/g; my $sum = 0; $sum += $_ for @n; print "ok=$ok status=$r->{status} rows=", scalar(@n), " kept=", ($sum < 400 && $sum > 10 ? "some" : $sum), "\n"'
 --- client_output_like: \Aok=400 status=200 rows=\d+ kept=some\n\z
---- grep_error_log eval: qr/the spend report \w+/
+--- grep_error_log eval: qr/the spend report's share of zone "tiny" is used up, it \w+/
 --- grep_error_log_out
-the spend report loses
+the spend report's share of zone "tiny" is used up, it loses
 --- no_error_log
 [error]
