@@ -528,6 +528,8 @@ ngx_http_aigw_log_handler(ngx_http_request_t *r)
 
     ngx_http_aigw_limit_settle(r, ctx);
 
+    ngx_http_aigw_report_record(r, ctx);
+
     return NGX_OK;
 }
 

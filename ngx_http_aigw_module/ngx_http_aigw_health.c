@@ -527,6 +527,7 @@ ngx_http_aigw_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->health.entries = 0;
 
     ngx_http_aigw_store_shm_init(&sh->counters);
+    ngx_http_aigw_report_init_zone(&sh->report);
 
     len = sizeof(" in aigw zone \"\"") + shm_zone->shm.name.len;
 

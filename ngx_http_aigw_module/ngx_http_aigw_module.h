@@ -256,11 +256,27 @@ typedef struct {
 } ngx_http_aigw_counters_t;
 
 
+/*
+ * the spend report's rows in the zone: per UTC day and combination of
+ * key, model, provider, user, credential type and tags, in an rbtree and
+ * a queue, most recent first (ngx_http_aigw_report.c)
+ */
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+    size_t                          used;      /* bytes of the rows */
+    ngx_uint_t                      lost_day;  /* a full zone was logged */
+} ngx_http_aigw_report_t;
+
+
 /* the zone's shared context */
 
 typedef struct {
     ngx_http_aigw_health_t          health;
     ngx_http_aigw_counters_t        counters;
+    ngx_http_aigw_report_t          report;
 } ngx_http_aigw_shctx_t;
 
 
@@ -1085,6 +1101,15 @@ void ngx_http_aigw_limit_settle(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 ngx_int_t ngx_http_aigw_budget_status(ngx_http_request_t *r,
     const ngx_http_aigw_key_t *key, int64_t *remaining, int64_t *used);
+
+
+/* ngx_http_aigw_report.c */
+
+extern ngx_module_t  ngx_http_aigw_report_module;
+
+void ngx_http_aigw_report_init_zone(ngx_http_aigw_report_t *rp);
+void ngx_http_aigw_report_record(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 
 /* ngx_http_aigw_demo.c */
 
