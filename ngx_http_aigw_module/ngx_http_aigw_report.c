@@ -116,7 +116,6 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      retention;     /* days */
-    ngx_uint_t                      credits;       /* aigw_credits is used */
 } ngx_http_aigw_report_main_conf_t;
 
 
@@ -646,6 +645,7 @@ ngx_http_aigw_credits_handler(ngx_http_request_t *r)
     ngx_chain_t                *out;
     ngx_http_aigw_jw_t          w;
     const ngx_http_aigw_key_t  *caller;
+    ngx_http_aigw_main_conf_t  *amcf;
 
     rc = ngx_http_aigw_report_method(r, "the credits only answer GET");
     if (rc != NGX_DECLINED) {
@@ -663,7 +663,16 @@ ngx_http_aigw_credits_handler(ngx_http_request_t *r)
                                         "this location has aigw_auth off");
     }
 
-    if (ngx_http_aigw_budget_status(r, caller, &remaining, &used) != NGX_OK)
+    /* no zone (no providers either): nothing was counted */
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    remaining = -1;
+    used = 0;
+
+    if (amcf->sh
+        && ngx_http_aigw_budget_status(r, caller, &remaining, &used)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1572,19 +1581,9 @@ ngx_http_aigw_report_create_main_conf(ngx_conf_t *cf)
 static char *
 ngx_http_aigw_report_init_main_conf(ngx_conf_t *cf, void *conf)
 {
-    ngx_http_aigw_main_conf_t         *amcf;
-    ngx_http_aigw_report_main_conf_t  *rmcf = conf;
+    ngx_http_aigw_report_main_conf_t *rmcf = conf;
 
     ngx_conf_init_uint_value(rmcf->retention, 31);
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_aigw_module);
-
-    if (rmcf->credits && amcf->zone == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"aigw_credits\" needs \"aigw_zone\": the "
-                           "spend and budgets are counted there");
-        return NGX_CONF_ERROR;
-    }
 
     return NGX_CONF_OK;
 }
@@ -1610,8 +1609,7 @@ ngx_http_aigw_report(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_aigw_credits(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_aigw_report_main_conf_t  *rmcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -1620,10 +1618,6 @@ ngx_http_aigw_credits(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_aigw_credits_handler;
-
-    rmcf = ngx_http_conf_get_module_main_conf(cf,
-                                              ngx_http_aigw_report_module);
-    rmcf->credits = 1;
 
     return NGX_CONF_OK;
 }
