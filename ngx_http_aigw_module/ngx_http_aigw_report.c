@@ -120,11 +120,15 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_aigw_report_handler(ngx_http_request_t *r);
-static const ngx_http_aigw_key_t *ngx_http_aigw_report_caller(
-    ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_credits_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_report_method(ngx_http_request_t *r,
+    const char *message);
+static ngx_int_t ngx_http_aigw_report_caller(ngx_http_request_t *r,
+    const ngx_http_aigw_key_t **caller);
 static ngx_uint_t ngx_http_aigw_report_visible(
     const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_row_t *row);
-static ngx_uint_t ngx_http_aigw_report_credential(ngx_http_aigw_ctx_t *ctx);
+static ngx_uint_t ngx_http_aigw_report_credential(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_provider_t *p);
 static ngx_int_t ngx_http_aigw_report_query(ngx_http_request_t *r,
     ngx_http_aigw_report_query_t *q, const char **err);
 static ngx_int_t ngx_http_aigw_report_arg(ngx_http_request_t *r,
@@ -136,8 +140,8 @@ static ngx_int_t ngx_http_aigw_report_add(ngx_http_request_t *r,
     ngx_rbtree_t *groups, ngx_array_t *list, u_char *p, size_t len,
     ngx_http_aigw_report_row_t *row);
 static ngx_int_t ngx_http_aigw_report_collect(ngx_http_request_t *r,
-    ngx_http_aigw_report_query_t *q, ngx_rbtree_t *groups,
-    ngx_array_t *list);
+    const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_query_t *q,
+    ngx_rbtree_t *groups, ngx_array_t *list);
 static ngx_int_t ngx_http_aigw_report_write(ngx_http_request_t *r,
     ngx_http_aigw_report_query_t *q, ngx_array_t *list);
 static int ngx_libc_cdecl ngx_http_aigw_report_cmp_day(const void *one,
@@ -164,6 +168,8 @@ static void *ngx_http_aigw_report_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_aigw_report_init_main_conf(ngx_conf_t *cf,
     void *conf);
 static char *ngx_http_aigw_report(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_aigw_credits(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -196,6 +202,13 @@ static ngx_command_t  ngx_http_aigw_report_commands[] = {
     { ngx_string("aigw_report"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_aigw_report,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("aigw_credits"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_aigw_credits,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -321,7 +334,7 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     ngx_memzero(&id, sizeof(ngx_http_aigw_report_id_t));
     id.day = today;
-    id.credential = ngx_http_aigw_report_credential(ctx);
+    id.credential = ngx_http_aigw_report_credential(r, ctx, t->provider);
 
     size = 0;
 
@@ -451,14 +464,30 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
 
 /*
- * The credential type a request used.  The one place that decides it:
- * "system" (the configured provider keys) until a request carries its own
- * provider credential (BYOK).
+ * The credential type of the provider that answered, the one place that
+ * decides it, as ngx_http_aigw_request_auth() chose the credential: "byok"
+ * when the client's own went to it (its Authorization or x-api-key, for
+ * a byok key that came in x-ai-gateway-api-key, to an Anthropic-format
+ * provider; or the request's providerOptions.gateway.byok key of that
+ * provider), "system" for the configured provider key.
  */
 
 static ngx_uint_t
-ngx_http_aigw_report_credential(ngx_http_aigw_ctx_t *ctx)
+ngx_http_aigw_report_credential(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_provider_t *p)
 {
+    ngx_str_t  name;
+
+    if (ctx->own_auth && p->format == &ngx_http_aigw_anthropic_format
+        && ngx_http_aigw_client_credential(r, &name) != NULL)
+    {
+        return ngx_http_aigw_credential_byok;
+    }
+
+    if (ngx_http_aigw_byok_key(ctx, p) != NULL) {
+        return ngx_http_aigw_credential_byok;
+    }
+
     return ngx_http_aigw_credential_system;
 }
 
@@ -554,31 +583,20 @@ static ngx_int_t
 ngx_http_aigw_report_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_str_t                      allow;
     const char                    *err;
     ngx_array_t                    list;
     ngx_rbtree_t                   groups;
     ngx_rbtree_node_t              sentinel;
     ngx_http_aigw_report_query_t   q;
+    const ngx_http_aigw_key_t     *caller;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        ngx_str_set(&allow, "GET, HEAD");
-
-        if (ngx_http_aigw_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_NOT_ALLOWED, NULL,
-                                        "the spend report only answers GET");
+    rc = ngx_http_aigw_report_method(r, "the spend report only answers GET");
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
+    rc = ngx_http_aigw_report_caller(r, &caller);
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -602,7 +620,9 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_aigw_report_collect(r, &q, &groups, &list) != NGX_OK) {
+    if (ngx_http_aigw_report_collect(r, caller, &q, &groups, &list)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -611,15 +631,132 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
 
 
 /*
- * The gateway key of the caller of the report, NULL: open mode (every row
- * is visible).  The auth stage's key lookup replaces this when gateway
- * keys are configured.
+ * GET /v1/credits (@ai-sdk/gateway's getCredits()): the calling key's
+ * balance, what is left of its budget in the current period (no budget:
+ * "0"), and its spend of all time, as decimal USD strings.  Credits are
+ * per gateway key: without one (aigw_auth off) the answer is a 401.
  */
 
-static const ngx_http_aigw_key_t *
-ngx_http_aigw_report_caller(ngx_http_request_t *r)
+static ngx_int_t
+ngx_http_aigw_credits_handler(ngx_http_request_t *r)
 {
-    return NULL;
+    int64_t                     remaining, used;
+    ngx_int_t                   rc;
+    ngx_chain_t                *out;
+    ngx_http_aigw_jw_t          w;
+    const ngx_http_aigw_key_t  *caller;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    rc = ngx_http_aigw_report_method(r, "the credits only answer GET");
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_aigw_report_caller(r, &caller);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (caller == NULL) {
+        return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_UNAUTHORIZED, NULL,
+                                        "credits are per gateway key, and "
+                                        "this location has aigw_auth off");
+    }
+
+    /* no zone (no providers either): nothing was counted */
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    remaining = -1;
+    used = 0;
+
+    if (amcf->sh
+        && ngx_http_aigw_budget_status(r, caller, &remaining, &used)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_aigw_jw_init(&w, r->pool, 128);
+
+    ngx_http_aigw_jw_lit(&w, "{\"balance\":\"");
+    ngx_http_aigw_jw_micro(&w, remaining > 0 ? remaining : 0);
+    ngx_http_aigw_jw_lit(&w, "\",\"total_used\":\"");
+    ngx_http_aigw_jw_micro(&w, used > 0 ? used : 0);
+    ngx_http_aigw_jw_lit(&w, "\"}\n");
+
+    out = ngx_http_aigw_jw_finish(&w);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_aigw_send_json(r, NGX_HTTP_OK, out, w.size);
+}
+
+
+/* GET and HEAD go on (NGX_DECLINED), others get a 405 */
+
+static ngx_int_t
+ngx_http_aigw_report_method(ngx_http_request_t *r, const char *message)
+{
+    ngx_int_t  rc;
+    ngx_str_t  allow;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_set(&allow, "GET, HEAD");
+
+    if (ngx_http_aigw_add_header(r, "Allow", &allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_NOT_ALLOWED, NULL,
+                                    "%s", message);
+}
+
+
+/*
+ * The gateway key of the caller (key.c's lookup, as for the API), NULL
+ * with aigw_auth off: NGX_DECLINED, otherwise the 401 in the OpenAI error
+ * shape (@ai-sdk/gateway reads {"error":{"message","type"}}) is sent and
+ * what ngx_http_finalize_request() expects returned.
+ */
+
+static ngx_int_t
+ngx_http_aigw_report_caller(ngx_http_request_t *r,
+    const ngx_http_aigw_key_t **caller)
+{
+    ngx_int_t             rc;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    *caller = NULL;
+
+    /* not the module's ctx: the log phase has nothing to settle here */
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->start = ngx_current_msec;
+    ctx->budget_remaining = -1;
+    ctx->client = &ngx_http_aigw_openai_format;
+
+    rc = ngx_http_aigw_authenticate(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        *caller = ctx->key;
+    }
+
+    return rc;
 }
 
 
@@ -990,7 +1127,8 @@ ngx_http_aigw_report_add(ngx_http_request_t *r, ngx_rbtree_t *groups,
 
 static ngx_int_t
 ngx_http_aigw_report_collect(ngx_http_request_t *r,
-    ngx_http_aigw_report_query_t *q, ngx_rbtree_t *groups, ngx_array_t *list)
+    const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_query_t *q,
+    ngx_rbtree_t *groups, ngx_array_t *list)
 {
     u_char                            *p, *last, day[16];
     size_t                             len;
@@ -1001,7 +1139,6 @@ ngx_http_aigw_report_collect(ngx_http_request_t *r,
     ngx_http_aigw_report_t            *rp;
     ngx_http_aigw_main_conf_t         *amcf;
     ngx_http_aigw_report_row_t        *row;
-    const ngx_http_aigw_key_t         *caller;
     ngx_http_aigw_report_main_conf_t  *rmcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
@@ -1010,8 +1147,6 @@ ngx_http_aigw_report_collect(ngx_http_request_t *r,
     if (amcf->sh == NULL) {
         return NGX_OK;
     }
-
-    caller = ngx_http_aigw_report_caller(r);
 
     /* days past the retention are not reported, dropped or not yet */
 
@@ -1466,6 +1601,23 @@ ngx_http_aigw_report(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_aigw_report_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_aigw_credits(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate, or the location has another handler";
+    }
+
+    clcf->handler = ngx_http_aigw_credits_handler;
 
     return NGX_CONF_OK;
 }

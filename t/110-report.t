@@ -253,3 +253,96 @@ perl -MHTTP::Tiny -e 'my $h = HTTP::Tiny->new; my $ok = 0; for my $i (1 .. 400) 
 the spend report's share of zone "tiny" is used up, it loses
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: visibility: a key sees the rows recorded under it, an admin key all of them; a missing or unknown key: 401 in the OpenAI shape
+--- http_config
+    aigw_key ka sha256:82df49d14d93651d4db2ed1c68614c4754fbc17d12fec0c0b894cd41e9ddd7ea;
+    aigw_key kb sha256:4d922a846e66117ae609ae86ff0850516bc8a82f913013e771898daa526bfeed;
+    aigw_key ops sha256:a70f71ad25b2a01686c3f59abba5d84ade439126e1784549543b686bf2b0dddc admin;
+--- request eval
+[ main::chat('a/m', 'alice'), main::chat('a/m', 'bob'),
+  main::chat('b/m', 'carol'),
+  main::report('&group_by=key'), main::report('&group_by=user'),
+  main::report('&group_by=key'), main::report('&group_by=key'),
+  main::report('&group_by=key'), main::report('&group_by=key'),
+  "POST /v1/report\n{}" ]
+--- more_headers eval
+[ "Content-Type: application/json\nAuthorization: Bearer sec-a",
+  "Content-Type: application/json\nx-api-key: sec-a",
+  "Content-Type: application/json\nx-ai-gateway-api-key: sec-b",
+  "Authorization: Bearer sec-a", "x-api-key: sec-a",
+  "x-ai-gateway-api-key: sec-b", "Authorization: Bearer sec-admin",
+  "X-None: 1", "Authorization: Bearer sec-c", "X-None: 1" ]
+--- error_code eval
+[ 200, 200, 200, 200, 200, 200, 200, 401, 401, 405 ]
+--- response_json eval
+[ undef, undef, undef,
+  { results => [ main::row(0.0145, 2, key => 'ka') ] },
+  { results => [ main::row(0.00725, 1, user => 'alice'),
+                 main::row(0.00725, 1, user => 'bob') ] },
+  { results => [ main::row(0.002, 1, key => 'kb') ] },
+  { results => [ main::row(0.0145, 2, key => 'ka'),
+                 main::row(0.002, 1, key => 'kb') ] },
+  { error => { message => 'missing gateway key: send it in Authorization: Bearer, x-api-key or x-ai-gateway-api-key',
+               type => 'authentication_error', param => undef,
+               code => 'invalid_api_key' } },
+  { error => { message => 'invalid gateway key',
+               type => 'authentication_error', param => undef,
+               code => 'invalid_api_key' } },
+  { error => { message => 'the spend report only answers GET',
+               type => 'invalid_request_error', param => undef,
+               code => undef } } ]
+--- no_error_log eval
+[ "[error]", "[warn]", qr/^(?!.*http header:).*sec-[abc]/m ]
+
+
+
+=== TEST 12: credential_type: "byok" when the client's own credential answered (providerOptions.gateway.byok for that provider; its own Authorization to an Anthropic provider for a byok key in x-ai-gateway-api-key), "system" otherwise
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        access_log off;
+        default_type application/json;
+        location /an/ {
+            return 200 '{"id":"msg_1","type":"message","role":"assistant","model":"model-c","content":[{"type":"text","text":"c"}],"stop_reason":"end_turn","usage":{"input_tokens":1000,"output_tokens":500}}';
+        }
+    }
+    aigw_provider pc format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/an key=k;
+    aigw_model c/m pc:model-c input=1 output=2;
+    aigw_key kbyok sha256:34edb7457d666704f50494a3e17b8596f7922fa4a90010ff052697e3d19228c5 byok;
+    aigw_key ka sha256:82df49d14d93651d4db2ed1c68614c4754fbc17d12fec0c0b894cd41e9ddd7ea;
+--- request eval
+[ "POST /v1/chat/completions\n"
+  . '{"model":"a/m","messages":[{"role":"user","content":"x"}],'
+  . '"providerOptions":{"gateway":{"byok":{"pa":[{"apiKey":"client-pa"}]}}}}',
+  "POST /v1/chat/completions\n"
+  . '{"model":"a/m","messages":[{"role":"user","content":"x"}],'
+  . '"providerOptions":{"gateway":{"byok":{"pb":[{"apiKey":"client-pb"}]}}}}',
+  "POST /v1/messages\n"
+  . '{"model":"c/m","max_tokens":10,"messages":[{"role":"user","content":"x"}]}',
+  "POST /v1/messages\n"
+  . '{"model":"c/m","max_tokens":10,"messages":[{"role":"user","content":"x"}]}',
+  "POST /v1/chat/completions\n"
+  . '{"model":"a/m","messages":[{"role":"user","content":"x"}]}',
+  main::report('&group_by=credential_type'),
+  main::report('&group_by=model&credential_type=byok'),
+  main::report('&group_by=credential_type') ]
+--- more_headers eval
+[ "Content-Type: application/json\nAuthorization: Bearer sec-byok",
+  "Content-Type: application/json\nAuthorization: Bearer sec-byok",
+  "Content-Type: application/json\nx-ai-gateway-api-key: sec-byok\nAuthorization: Bearer client-own",
+  "Content-Type: application/json\nx-ai-gateway-api-key: sec-a\nAuthorization: Bearer client-own",
+  "Content-Type: application/json\nx-ai-gateway-api-key: sec-byok\nAuthorization: Bearer client-own",
+  "Authorization: Bearer sec-byok", "Authorization: Bearer sec-byok",
+  "Authorization: Bearer sec-a" ]
+--- error_code eval
+[ 200, 200, 200, 200, 200, 200, 200, 200 ]
+--- response_body_like eval
+[ undef, undef, undef, undef, undef,
+  qr/\A\{"results":\[\{"credential_type":"system","total_cost":0\.0145,.*"request_count":2\},\{"credential_type":"byok","total_cost":0\.00925,.*"request_count":2\}\]\}\n\z/,
+  qr/\A\{"results":\[\{"model":"a\/m","total_cost":0\.00725,.*"request_count":1\},\{"model":"c\/m","total_cost":0\.002,.*"request_count":1\}\]\}\n\z/,
+  qr/\A\{"results":\[\{"credential_type":"system","total_cost":0\.002,.*"request_count":1\}\]\}\n\z/ ]
+--- no_error_log eval
+[ "[error]", "[warn]", qr/^(?!.*http header:).*client-(?:own|pa|pb)/m ]

@@ -1,12 +1,17 @@
 // The Vercel AI SDK's gateway provider (@ai-sdk/gateway, createGateway())
 // against the gateway's own endpoints (t/050-e2e-ai-sdk-gateway.t):
-// getSpendReport() reads GET /v1/report after requests through the gateway
-// to an OpenAI-format mock, and checks the numbers.
+// getSpendReport() reads GET /v1/report and getCredits() GET /v1/credits
+// after requests through the gateway to an OpenAI-format mock, and checks
+// the numbers.  The argument picks the tests of a block ("report" in open
+// mode, "credits" with gateway keys).
 //
 // nginx.conf of the blocks (see the .t file):
 //   oai -> OpenAI mock of this script on $TEST_NGINX_RAND_PORT_1 (/v1)
 //   models: openai/gpt-4o (oai:gpt-4o-2024-08-06, $2.50 / $10 per 1M)
 //   location = /v1/report { aigw_report; }
+//   location = /v1/credits { aigw_credits; }   (the "credits" block)
+//   keys of the "credits" block: team (secret "sec-team", budget
+//   10/total), other ("sec-other"), ops ("sec-ops", admin)
 
 import { generateText } from 'ai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
@@ -109,6 +114,61 @@ test('report: getSpendReport() after requests of the AI SDK and of a tagged user
                                                      endDate: today }));
     assert.match(e.message, /"start_date" and "end_date" are required/);
     assert.equal(e.statusCode, 400);
+});
+
+
+test('credits: getCredits() and getSpendReport() of gateway keys', async () => {
+    oai.on(answer);
+
+    const as = (key) => createOpenAICompatible({
+        name: 'aigw', baseURL: `${GW}/v1`, apiKey: key, includeUsage: true,
+    });
+    const gw = (key) => createGateway({ baseURL: `${GW}/v1/ai`,
+                                        apiKey: key });
+
+    for (let i = 0; i < 2; i++) {
+        const r = await generateText({ maxRetries: 0,
+                                       model: as('sec-team')(GPT),
+                                       prompt: 'ping' });
+        assert.equal(r.text, 'ok');
+    }
+
+    const r = await generateText({ maxRetries: 0,
+                                   model: as('sec-other')(GPT),
+                                   prompt: 'ping' });
+    assert.equal(r.text, 'ok');
+
+    // $10 of budget, two requests of $0.0035 spent
+    assert.deepEqual(await gw('sec-team').getCredits(),
+                     { balance: '9.993', totalUsed: '0.007' });
+
+    // no budget: no balance; its one request
+    assert.deepEqual(await gw('sec-other').getCredits(),
+                     { balance: '0', totalUsed: '0.0035' });
+
+    assert.deepEqual(await gw('sec-ops').getCredits(),
+                     { balance: '0', totalUsed: '0' });
+
+    let e = await rejects(gw('sec-nobody').getCredits());
+    assert.equal(e.statusCode, 401);
+
+    // the report: a key sees its own spend, the admin key everybody's
+    // (the client keeps no "key" field of a row: by model)
+    let rep = await gw('sec-team').getSpendReport({
+        startDate: today, endDate: today, groupBy: 'model' });
+    assert.deepEqual(rep.results.map((x) => [x.model, x.totalCost,
+                                             x.requestCount]),
+                     [[GPT, 0.007, 2]]);
+
+    rep = await gw('sec-ops').getSpendReport({
+        startDate: today, endDate: today, groupBy: 'model' });
+    assert.deepEqual(rep.results.map((x) => [x.model, x.totalCost,
+                                             x.requestCount]),
+                     [[GPT, 0.0105, 3]]);
+
+    e = await rejects(gw('sec-nobody').getSpendReport({ startDate: today,
+                                                        endDate: today }));
+    assert.equal(e.statusCode, 401);
 });
 
 
