@@ -648,10 +648,9 @@ static ngx_int_t
 ngx_http_aigw_limit_ids(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_uint_t scope, ngx_str_t *tag, ngx_array_t *ids)
 {
-    u_char                *p;
-    ngx_str_t             *id, *t, s;
-    ngx_uint_t             i, g, v, e;
-    ngx_http_aigw_json_t  *o;
+    u_char      *p;
+    ngx_str_t   *id, *t, s;
+    ngx_uint_t   i;
 
     switch (scope) {
 
@@ -689,53 +688,28 @@ ngx_http_aigw_limit_ids(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     default: /* tag */
 
-        if (ctx->tag_list) {
-            t = ctx->tag_list->elts;
+        /*
+         * only the key's configured tags are trusted: a client naming a
+         * tag (providerOptions.gateway.tags) does not draw on its limits
+         * and budgets; without a key no tag scope applies
+         */
 
-            for (i = 0; i < ctx->tag_list->nelts; i++) {
-                if (t[i].len == tag->len
-                    && ngx_strncmp(t[i].data, tag->data, tag->len) == 0)
-                {
-                    break;
-                }
+        if (ctx->key == NULL || ctx->key->tags == NULL) {
+            return NGX_OK;
+        }
+
+        t = ctx->key->tags->elts;
+
+        for (i = 0; i < ctx->key->tags->nelts; i++) {
+            if (t[i].len == tag->len
+                && ngx_strncmp(t[i].data, tag->data, tag->len) == 0)
+            {
+                break;
             }
+        }
 
-            if (i == ctx->tag_list->nelts) {
-                return NGX_OK;
-            }
-
-        } else {
-
-            /* no auth stage: the tags of providerOptions.gateway.tags */
-
-            if (ctx->tags.len == 0) {
-                return NGX_OK;
-            }
-
-            o = &ctx->options;
-            g = ngx_http_aigw_json_get(o, 0, "gateway");
-            v = (g == NGX_HTTP_AIGW_JSON_NONE) ? g
-                                               : ngx_http_aigw_json_get(o, g,
-                                                                     "tags");
-            if (v == NGX_HTTP_AIGW_JSON_NONE) {
-                return NGX_OK;
-            }
-
-            for (e = v + 1; e < o->toks[v].next; e = o->toks[e].next) {
-                if (ngx_http_aigw_json_str(o, e, &s) != NGX_OK) {
-                    return NGX_ERROR;
-                }
-
-                if (s.len == tag->len
-                    && ngx_strncmp(s.data, tag->data, tag->len) == 0)
-                {
-                    break;
-                }
-            }
-
-            if (e >= o->toks[v].next) {
-                return NGX_OK;
-            }
+        if (i == ctx->key->tags->nelts) {
+            return NGX_OK;
         }
 
         s = *tag;

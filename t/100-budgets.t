@@ -126,15 +126,17 @@ qr/\A[^\n]+\n\z/
 
 === TEST 4: 20 parallel requests on a $0.05 budget never overshoot: with max_tokens 500 each reserves $0.005073 >= its real $0.005025, so exactly 9 pass, and the next is refused
 --- http_config
+    aigw_key kp sha256:b7fe0467291cf6b263be0b9088d9f6301ea22ecef96af0e992502bdabe7c73fe tags=par;
     aigw_budget tag=par 0.05/total;
 --- client_cmd
 U=http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions
+A='Authorization: Bearer par-secret'
 B='{"model":"p/m","max_tokens":500,"messages":[{"role":"user","content":"hi"}],"providerOptions":{"gateway":{"user":"dd","tags":["par"]}}}'
 for i in $(seq 20); do
-    curl -sS -o /dev/null -w "%{http_code}\n" -H 'Content-Type: application/json' -d "$B" $U &
+    curl -sS -o /dev/null -w "%{http_code}\n" -H "$A" -H 'Content-Type: application/json' -d "$B" $U &
 done | sort | uniq -c | sed 's/^ *//'
 wait
-curl -sS -H 'Content-Type: application/json' -d "$B" $U
+curl -sS -H "$A" -H 'Content-Type: application/json' -d "$B" $U
 --- client_output_like: (?s)\A9 200\n11 402\n.*\$0\.045225 used.*it never resets.*"type":"billing_error"
 
 

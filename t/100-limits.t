@@ -53,7 +53,8 @@ _EOC_
     }
 _EOC_
 
-    $block->set_value(more_headers => "Content-Type: application/json\n");
+    $block->set_value(more_headers => "Content-Type: application/json\n")
+        unless $block->{more_headers};
     $block->set_value(no_error_log => "[error]\n[alert]\n[crit]\n")
         unless $block->{no_error_log};
 });
@@ -153,11 +154,18 @@ LIM 429 limit=user:tpm user=dave
 
 
 
-=== TEST 5: a tag limit applies to requests that carry the tag, not to the others
+=== TEST 5: a tag limit applies to requests whose key has the tag (tags=), not to the others; a client naming the tag does not draw on it
 --- http_config
+    aigw_key ka sha256:43e3221ad053d3443683e640f9a44c9e108e6ea76be1fbab0460a8a915517bbf tags=team:a;
+    aigw_key kb sha256:bc8037cbfd979a02e54ce3958a040cf52cd67545766880f2766bd49d0cce9ea7 tags=x,team:b;
     aigw_limit tag=team:a rpm=1;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer tag-a-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer tag-a-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer tag-b-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer tag-b-secret\n"]
 --- request eval
-[main::oai("u1", ',"tags":["team:a"]'), main::oai("u2", ',"tags":["x","team:a"]'), main::oai("u3", ',"tags":["team:b"]'), main::oai("u4")]
+[main::oai("u1"), main::oai("u2", ',"tags":["team:a"]'), main::oai("u3", ',"tags":["team:a"]'), main::oai("u4", ',"tags":["team:a"]')]
 --- error_code eval
 [200, 429, 200, 200]
 --- grep_access_log eval: qr/LIM .*/
@@ -166,6 +174,21 @@ LIM 200 limit=- user=u1
 LIM 429 limit=tag=team:a:rpm user=u2
 LIM 200 limit=- user=u3
 LIM 200 limit=- user=u4
+
+
+
+=== TEST 5b: open mode (no key): client tags are attribution only, a tag limit never applies
+--- http_config
+    aigw_auth off;
+    aigw_limit tag=team:a rpm=1;
+--- request eval
+[main::oai("u1", ',"tags":["team:a"]'), main::oai("u2", ',"tags":["x","team:a"]')]
+--- error_code eval
+[200, 200]
+--- grep_access_log eval: qr/LIM .*/
+--- grep_access_log_out
+LIM 200 limit=- user=u1
+LIM 200 limit=- user=u2
 
 
 
