@@ -1,4 +1,5 @@
-# Issue 10, items 4 and 6: budgets in integer micro-USD from the real
+# Issue 10, items 4 and 6: budgets (user, tag, key, key+user, a key's inline
+# budget=) in integer micro-USD from the real
 # usage and the configured prices, an estimate reserved before the call:
 # 402 (billing_error) naming the budget and when it resets, warn= once
 # per period with a response header, $aigw_budget_remaining, 20 parallel
@@ -53,7 +54,8 @@ _EOC_
     }
 _EOC_
 
-    $block->set_value(more_headers => "Content-Type: application/json\n");
+    $block->set_value(more_headers => "Content-Type: application/json\n")
+        unless $block->{more_headers};
     $block->set_value(no_error_log => "[error]\n[alert]\n[crit]\n")
         unless $block->{no_error_log};
 });
@@ -64,6 +66,13 @@ sub oai {
     return "POST /v1/chat/completions\n{\"model\":\"b/m\",\"max_tokens\":100,"
         . "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
         . "\"providerOptions\":{\"gateway\":{\"user\":\"$user\"$extra}}}";
+}
+
+sub ant {
+    my ($user) = @_;
+    return "POST /v1/messages\n{\"model\":\"a/m\",\"max_tokens\":100,"
+        . "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+        . "\"providerOptions\":{\"gateway\":{\"user\":\"$user\"}}}";
 }
 
 sub tomorrow {
@@ -161,3 +170,65 @@ has no room for the counters of limits and budgets
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 6: a key's inline budget=0.008/day on both surfaces: $0.0075 spent, the next request would cross it: 402 naming key:budget and tomorrow's reset; another key is not affected
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c budget=0.008/day;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::oai("u1"), main::ant("u1"), main::oai("u2"), main::oai("u1")]
+--- error_code eval
+[200, 402, 402, 200]
+--- response_json eval
+[{}, {type => "error", error => {type => "billing_error"}}, {error => {type => "billing_error"}}, {}]
+--- response_body_like eval
+["", "budget .{0,2}key:budget.{0,2} of \\\$0\\.008000 per day is exhausted: \\\$0\\.007500 used.*it resets at " . main::tomorrow(), "key:budget", ""]
+--- grep_access_log eval: qr/BUD .*/
+--- grep_access_log_out eval
+qr/\ABUD 200 limit=- rem=0\.00\d{4} cost=0\.007500\nBUD 402 limit=key:budget rem=0\.000500 cost=-\nBUD 402 limit=key:budget rem=0\.000500 cost=-\nBUD 200 limit=- rem=- cost=0\.007500\n\z/
+
+
+
+=== TEST 7: aigw_budget key 0.008/day: per gateway key, on both surfaces
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+    aigw_budget key 0.008/day;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::ant("u1"), main::oai("u2"), main::oai("u1")]
+--- error_code eval
+[200, 402, 200]
+--- response_body_like eval
+["", "budget .{0,2}key:budget.{0,2} of \\\$0\\.008000 per day is exhausted", ""]
+
+
+
+=== TEST 8: aigw_budget key+user 0.008/day: per user of each key
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+    aigw_budget key+user 0.008/day;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::oai("u1"), main::ant("u1"), main::oai("u2"), main::oai("u1")]
+--- error_code eval
+[200, 402, 200, 200]
+--- response_json eval
+[{}, {type => "error", error => {type => "billing_error"}}, {}, {}]
+--- response_body_like eval
+["", "budget .{0,2}key\\+user:budget.{0,2} of \\\$0\\.008000 per day is exhausted", "", ""]
