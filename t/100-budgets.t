@@ -232,3 +232,21 @@ qr/\ABUD 200 limit=- rem=0\.00\d{4} cost=0\.007500\nBUD 402 limit=key:budget rem
 [{}, {type => "error", error => {type => "billing_error"}}, {}, {}]
 --- response_body_like eval
 ["", "budget .{0,2}key\\+user:budget.{0,2} of \\\$0\\.008000 per day is exhausted", "", ""]
+
+
+
+=== TEST 9: aigw_budget and aigw_key share one parser: a bad period
+--- http_config
+    aigw_budget user 5/year;
+--- must_die
+--- error_log
+invalid budget "5/year": USD/PERIOD with a period of day, week, month or total is expected in
+
+
+
+=== TEST 10: a bad warn=
+--- http_config
+    aigw_budget user 5/day warn=500%;
+--- must_die
+--- error_log
+invalid "warn=500%": warn=P% with P from 1 to 100 is expected in

@@ -379,3 +379,30 @@ for i in $(seq 1 400); do
         -d "{\"model\":\"o/m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"providerOptions\":{\"gateway\":{\"user\":\"user-$i-with-a-rather-long-name-to-fill-the-zone-faster-$i-$i-$i\"}}}" $U
 done | sort | uniq -c | sed 's/^ *//'
 --- client_output_like: \A400 200\n\z
+
+
+
+=== TEST 16: aigw_limit and aigw_key share one parser: the same bounds and messages
+--- http_config
+    aigw_limit user concurrent=5000;
+--- must_die
+--- error_log
+invalid value "concurrent=5000": at most 1024 in
+
+
+
+=== TEST 17: a key's inline concurrent= has the same bound
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c concurrent=5000;
+--- must_die
+--- error_log
+invalid value "concurrent=5000": at most 1024 in
+
+
+
+=== TEST 18: aigw_limit: a value that is not a positive integer
+--- http_config
+    aigw_limit user rpm=0;
+--- must_die
+--- error_log
+invalid value "rpm=0": a positive integer is expected in
