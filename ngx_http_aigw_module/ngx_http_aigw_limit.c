@@ -189,6 +189,15 @@ ngx_module_t  ngx_http_aigw_limit_module = {
 };
 
 
+/*
+ * Seconds added to the wall clock wherever limits and budgets take the
+ * time (windows, periods, resets, the counters' expiry): 0 but in tests
+ * (aigw_test_clock_offset of t/hooks/ngx_http_aigw_test_module.c).
+ */
+
+int64_t  ngx_http_aigw_clock_offset;
+
+
 static ngx_str_t  ngx_http_aigw_metric_names[] = {
     ngx_string("rpm"),
     ngx_string("tpm"),
@@ -222,7 +231,6 @@ ngx_http_aigw_limit_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     int64_t                          tokens, cost, now;
     ngx_int_t                        rc;
     ngx_uint_t                       i;
-    ngx_time_t                      *tp;
     ngx_http_aigw_limit_t           *l;
     ngx_http_aigw_budget_t          *b;
     ngx_http_aigw_limit_state_t     *st;
@@ -269,8 +277,7 @@ ngx_http_aigw_limit_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     st->backend = &ngx_http_aigw_store_shm;
 
-    tp = ngx_timeofday();
-    now = (int64_t) tp->sec * 1000 + tp->msec;
+    now = ngx_http_aigw_limit_now();
 
     if (ctx->key) {
         if (ngx_http_aigw_limit_ops(r, ctx, st, &ctx->key->limit, tokens, now)
@@ -1084,10 +1091,9 @@ ngx_http_aigw_limit_header(ngx_http_request_t *r, ngx_uint_t anthropic,
     const char *what, ngx_http_aigw_counter_op_t *op)
 {
     u_char      *p, *names;
-    int64_t      reset;
+    int64_t      reset, now;
     ngx_str_t    v[3];
     ngx_uint_t   i;
-    ngx_time_t  *tp;
 
     names = ngx_pnalloc(r->pool, 3 * 48 + 3 * NGX_INT64_LEN + 32);
     if (names == NULL) {
@@ -1108,10 +1114,8 @@ ngx_http_aigw_limit_header(ngx_http_request_t *r, ngx_uint_t anthropic,
     v[2].data = p;
 
     if (anthropic) {
-        tp = ngx_timeofday();
-        p = ngx_http_aigw_rfc3339(p, tp->sec
-                                     + (time_t) ((tp->msec + reset + 999)
-                                                 / 1000));
+        now = ngx_http_aigw_limit_now();
+        p = ngx_http_aigw_rfc3339(p, (time_t) ((now + reset + 999) / 1000));
 
     } else if (reset < 1000) {
         p = ngx_sprintf(p, "%Lms", reset);
@@ -1223,7 +1227,6 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
     time_t                           start, end;
     int64_t                          now;
     ngx_uint_t                       i;
-    ngx_time_t                      *tp;
     ngx_str_t                        scope;
     ngx_http_aigw_budget_t          *b, *lb;
     ngx_http_aigw_counter_op_t      *op;
@@ -1271,8 +1274,7 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
     }
 
     if (b) {
-        tp = ngx_timeofday();
-        now = (int64_t) tp->sec * 1000 + tp->msec;
+        now = ngx_http_aigw_limit_now();
 
         ngx_http_aigw_period(b->period, (time_t) (now / 1000), &start, &end);
 
@@ -1301,6 +1303,19 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* the time of limits and budgets, in ms */
+
+int64_t
+ngx_http_aigw_limit_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return ((int64_t) tp->sec + ngx_http_aigw_clock_offset) * 1000 + tp->msec;
 }
 
 

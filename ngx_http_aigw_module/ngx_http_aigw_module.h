@@ -1093,6 +1093,10 @@ void ngx_http_aigw_store_shm_init(ngx_http_aigw_counters_t *c);
 
 /* ngx_http_aigw_limit.c */
 
+/* seconds added to the clock of limits and budgets; tests only */
+extern int64_t  ngx_http_aigw_clock_offset;
+
+int64_t ngx_http_aigw_limit_now(void);
 void ngx_http_aigw_limit_settle(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 ngx_int_t ngx_http_aigw_budget_status(ngx_http_request_t *r,
