@@ -856,7 +856,7 @@ static ngx_int_t
 ngx_http_aigw_limit_decide(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_int_t rc)
 {
-    u_char                          *p, reset[32];
+    u_char                          *p, reset[48];
     int64_t                          remaining;
     ngx_str_t                        v;
     ngx_uint_t                       i, n;
