@@ -173,9 +173,9 @@ has no room for the counters of limits and budgets
 
 
 
-=== TEST 6: a key's inline budget=0.008/day on both surfaces: $0.0075 spent, the next request would cross it: 402 naming key:budget and tomorrow's reset; another key is not affected
+=== TEST 6: a key's inline budget=0.002/day on both surfaces: the next request would cross it (settled at $0.0075, or still reserved at $0.001075: either way): 402 naming key:budget and tomorrow's reset; another key is not affected
 --- http_config
-    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c budget=0.008/day;
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c budget=0.002/day;
     aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
 --- more_headers eval
 ["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
@@ -189,18 +189,18 @@ has no room for the counters of limits and budgets
 --- response_json eval
 [{}, {type => "error", error => {type => "billing_error"}}, {error => {type => "billing_error"}}, {}]
 --- response_body_like eval
-["", "budget .{0,2}key:budget.{0,2} of \\\$0\\.008000 per day is exhausted: \\\$0\\.007500 used.*it resets at " . main::tomorrow(), "key:budget", ""]
+["", "budget .{0,2}key:budget.{0,2} of \\\$0\\.002000 per day is exhausted: \\\$0\\.00\\d{4} used.*it resets at " . main::tomorrow(), "key:budget", ""]
 --- grep_access_log eval: qr/BUD .*/
 --- grep_access_log_out eval
-qr/\ABUD 200 limit=- rem=0\.00\d{4} cost=0\.007500\nBUD 402 limit=key:budget rem=0\.000500 cost=-\nBUD 402 limit=key:budget rem=0\.000500 cost=-\nBUD 200 limit=- rem=- cost=0\.007500\n\z/
+qr/\ABUD 200 limit=- rem=0\.00\d{4} cost=0\.007500\nBUD 402 limit=key:budget rem=0\.000\d{3} cost=-\nBUD 402 limit=key:budget rem=0\.000\d{3} cost=-\nBUD 200 limit=- rem=- cost=0\.007500\n\z/
 
 
 
-=== TEST 7: aigw_budget key 0.008/day: per gateway key, on both surfaces
+=== TEST 7: aigw_budget key 0.002/day: per gateway key, on both surfaces
 --- http_config
     aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c;
     aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
-    aigw_budget key 0.008/day;
+    aigw_budget key 0.002/day;
 --- more_headers eval
 ["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
  "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
@@ -210,15 +210,15 @@ qr/\ABUD 200 limit=- rem=0\.00\d{4} cost=0\.007500\nBUD 402 limit=key:budget rem
 --- error_code eval
 [200, 402, 200]
 --- response_body_like eval
-["", "budget .{0,2}key:budget.{0,2} of \\\$0\\.008000 per day is exhausted", ""]
+["", "budget .{0,2}key:budget.{0,2} of \\\$0\\.002000 per day is exhausted", ""]
 
 
 
-=== TEST 8: aigw_budget key+user 0.008/day: per user of each key
+=== TEST 8: aigw_budget key+user 0.002/day: per user of each key
 --- http_config
     aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c;
     aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
-    aigw_budget key+user 0.008/day;
+    aigw_budget key+user 0.002/day;
 --- more_headers eval
 ["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
  "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
@@ -231,7 +231,7 @@ qr/\ABUD 200 limit=- rem=0\.00\d{4} cost=0\.007500\nBUD 402 limit=key:budget rem
 --- response_json eval
 [{}, {type => "error", error => {type => "billing_error"}}, {}, {}]
 --- response_body_like eval
-["", "budget .{0,2}key\\+user:budget.{0,2} of \\\$0\\.008000 per day is exhausted", "", ""]
+["", "budget .{0,2}key\\+user:budget.{0,2} of \\\$0\\.002000 per day is exhausted", "", ""]
 
 
 
