@@ -189,6 +189,15 @@ ngx_module_t  ngx_http_aigw_limit_module = {
 };
 
 
+/*
+ * Seconds added to the wall clock wherever limits and budgets take the
+ * time (windows, periods, resets, the counters' expiry): 0 but in tests
+ * (aigw_test_clock_offset of t/hooks/ngx_http_aigw_test_module.c).
+ */
+
+int64_t  ngx_http_aigw_clock_offset;
+
+
 static ngx_str_t  ngx_http_aigw_metric_names[] = {
     ngx_string("rpm"),
     ngx_string("tpm"),
@@ -222,7 +231,6 @@ ngx_http_aigw_limit_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     int64_t                          tokens, cost, now;
     ngx_int_t                        rc;
     ngx_uint_t                       i;
-    ngx_time_t                      *tp;
     ngx_http_aigw_limit_t           *l;
     ngx_http_aigw_budget_t          *b;
     ngx_http_aigw_limit_state_t     *st;
@@ -269,8 +277,7 @@ ngx_http_aigw_limit_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     st->backend = &ngx_http_aigw_store_shm;
 
-    tp = ngx_timeofday();
-    now = (int64_t) tp->sec * 1000 + tp->msec;
+    now = ngx_http_aigw_limit_now();
 
     if (ctx->key) {
         if (ngx_http_aigw_limit_ops(r, ctx, st, &ctx->key->limit, tokens, now)
@@ -648,10 +655,9 @@ static ngx_int_t
 ngx_http_aigw_limit_ids(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_uint_t scope, ngx_str_t *tag, ngx_array_t *ids)
 {
-    u_char                *p;
-    ngx_str_t             *id, *t, s;
-    ngx_uint_t             i, g, v, e;
-    ngx_http_aigw_json_t  *o;
+    u_char      *p;
+    ngx_str_t   *id, *t, s;
+    ngx_uint_t   i;
 
     switch (scope) {
 
@@ -689,53 +695,28 @@ ngx_http_aigw_limit_ids(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     default: /* tag */
 
-        if (ctx->tag_list) {
-            t = ctx->tag_list->elts;
+        /*
+         * only the key's configured tags are trusted: a client naming a
+         * tag (providerOptions.gateway.tags) does not draw on its limits
+         * and budgets; without a key no tag scope applies
+         */
 
-            for (i = 0; i < ctx->tag_list->nelts; i++) {
-                if (t[i].len == tag->len
-                    && ngx_strncmp(t[i].data, tag->data, tag->len) == 0)
-                {
-                    break;
-                }
+        if (ctx->key == NULL || ctx->key->tags == NULL) {
+            return NGX_OK;
+        }
+
+        t = ctx->key->tags->elts;
+
+        for (i = 0; i < ctx->key->tags->nelts; i++) {
+            if (t[i].len == tag->len
+                && ngx_strncmp(t[i].data, tag->data, tag->len) == 0)
+            {
+                break;
             }
+        }
 
-            if (i == ctx->tag_list->nelts) {
-                return NGX_OK;
-            }
-
-        } else {
-
-            /* no auth stage: the tags of providerOptions.gateway.tags */
-
-            if (ctx->tags.len == 0) {
-                return NGX_OK;
-            }
-
-            o = &ctx->options;
-            g = ngx_http_aigw_json_get(o, 0, "gateway");
-            v = (g == NGX_HTTP_AIGW_JSON_NONE) ? g
-                                               : ngx_http_aigw_json_get(o, g,
-                                                                     "tags");
-            if (v == NGX_HTTP_AIGW_JSON_NONE) {
-                return NGX_OK;
-            }
-
-            for (e = v + 1; e < o->toks[v].next; e = o->toks[e].next) {
-                if (ngx_http_aigw_json_str(o, e, &s) != NGX_OK) {
-                    return NGX_ERROR;
-                }
-
-                if (s.len == tag->len
-                    && ngx_strncmp(s.data, tag->data, tag->len) == 0)
-                {
-                    break;
-                }
-            }
-
-            if (e >= o->toks[v].next) {
-                return NGX_OK;
-            }
+        if (i == ctx->key->tags->nelts) {
+            return NGX_OK;
         }
 
         s = *tag;
@@ -875,7 +856,7 @@ static ngx_int_t
 ngx_http_aigw_limit_decide(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_int_t rc)
 {
-    u_char                          *p, reset[32];
+    u_char                          *p, reset[48];
     int64_t                          remaining;
     ngx_str_t                        v;
     ngx_uint_t                       i, n;
@@ -1110,10 +1091,9 @@ ngx_http_aigw_limit_header(ngx_http_request_t *r, ngx_uint_t anthropic,
     const char *what, ngx_http_aigw_counter_op_t *op)
 {
     u_char      *p, *names;
-    int64_t      reset;
+    int64_t      reset, now;
     ngx_str_t    v[3];
     ngx_uint_t   i;
-    ngx_time_t  *tp;
 
     names = ngx_pnalloc(r->pool, 3 * 48 + 3 * NGX_INT64_LEN + 32);
     if (names == NULL) {
@@ -1134,10 +1114,8 @@ ngx_http_aigw_limit_header(ngx_http_request_t *r, ngx_uint_t anthropic,
     v[2].data = p;
 
     if (anthropic) {
-        tp = ngx_timeofday();
-        p = ngx_http_aigw_rfc3339(p, tp->sec
-                                     + (time_t) ((tp->msec + reset + 999)
-                                                 / 1000));
+        now = ngx_http_aigw_limit_now();
+        p = ngx_http_aigw_rfc3339(p, (time_t) ((now + reset + 999) / 1000));
 
     } else if (reset < 1000) {
         p = ngx_sprintf(p, "%Lms", reset);
@@ -1249,7 +1227,6 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
     time_t                           start, end;
     int64_t                          now;
     ngx_uint_t                       i;
-    ngx_time_t                      *tp;
     ngx_str_t                        scope;
     ngx_http_aigw_budget_t          *b, *lb;
     ngx_http_aigw_counter_op_t      *op;
@@ -1297,8 +1274,7 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
     }
 
     if (b) {
-        tp = ngx_timeofday();
-        now = (int64_t) tp->sec * 1000 + tp->msec;
+        now = ngx_http_aigw_limit_now();
 
         ngx_http_aigw_period(b->period, (time_t) (now / 1000), &start, &end);
 
@@ -1327,6 +1303,19 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* the time of limits and budgets, in ms */
+
+int64_t
+ngx_http_aigw_limit_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return ((int64_t) tp->sec + ngx_http_aigw_clock_offset) * 1000 + tp->msec;
 }
 
 
@@ -1478,9 +1467,9 @@ ngx_http_aigw_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_aigw_limit_loc_conf_t *llcf = conf;
 
-    ngx_int_t                         n;
-    ngx_str_t                        *value, name, num;
-    ngx_uint_t                        i, *field;
+    ngx_int_t                         rc;
+    ngx_str_t                        *value;
+    ngx_uint_t                        i;
     ngx_http_aigw_limit_t            *l;
     ngx_http_aigw_limit_main_conf_t  *lmcf;
 
@@ -1508,45 +1497,18 @@ ngx_http_aigw_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
-        name = value[i];
-        num.data = ngx_strlchr(name.data, name.data + name.len, '=');
+        rc = ngx_http_aigw_parse_limit_param(cf, &value[i], l);
 
-        if (num.data == NULL) {
-            goto invalid;
+        if (rc == NGX_DECLINED) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": rpm=N, tpm=N, "
+                               "tpd=N or concurrent=N", &value[i]);
+            return NGX_CONF_ERROR;
         }
 
-        name.len = num.data - name.data;
-        num.data++;
-        num.len = value[i].data + value[i].len - num.data;
-
-        if (name.len == 3 && ngx_strncmp(name.data, "rpm", 3) == 0) {
-            field = &l->rpm;
-
-        } else if (name.len == 3 && ngx_strncmp(name.data, "tpm", 3) == 0) {
-            field = &l->tpm;
-
-        } else if (name.len == 3 && ngx_strncmp(name.data, "tpd", 3) == 0) {
-            field = &l->tpd;
-
-        } else if (name.len == 10
-                   && ngx_strncmp(name.data, "concurrent", 10) == 0)
-        {
-            field = &l->concurrent;
-
-        } else {
-            goto invalid;
+        if (rc != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        n = ngx_atoi(num.data, num.len);
-
-        if (n <= 0 || n > 0x7fffffff
-            || (field == &l->concurrent && n > NGX_HTTP_AIGW_CONCURRENT_MAX)
-            || (field == &l->rpm && n > 60000000))
-        {
-            goto invalid;
-        }
-
-        *field = n;
     }
 
     if (l->rpm == 0 && l->tpm == 0 && l->tpd == 0 && l->concurrent == 0) {
@@ -1557,14 +1519,6 @@ ngx_http_aigw_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     lmcf->used = 1;
 
     return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\": rpm=N, tpm=N, tpd=N or "
-                       "concurrent=N (at most %d) with N > 0", &value[i],
-                       NGX_HTTP_AIGW_CONCURRENT_MAX);
-    return NGX_CONF_ERROR;
 }
 
 
@@ -1574,11 +1528,8 @@ ngx_http_aigw_budget_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_aigw_limit_loc_conf_t *llcf = conf;
 
-    u_char                           *p, *slash, *last;
-    int64_t                           amount, frac;
-    ngx_str_t                        *value, period;
-    ngx_int_t                         n;
-    ngx_uint_t                        i, digits;
+    ngx_int_t                         rc;
+    ngx_str_t                        *value;
     ngx_http_aigw_budget_t           *b;
     ngx_http_aigw_limit_main_conf_t  *lmcf;
 
@@ -1605,43 +1556,161 @@ ngx_http_aigw_budget_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    /* USD[.dddddd]/PERIOD */
+    /* USD/PERIOD, then warn=P% */
 
-    p = value[2].data;
-    last = p + value[2].len;
+    b->amount = -1;
+
+    if (ngx_strncmp(value[2].data, "budget=", 7) == 0
+        || ngx_strncmp(value[2].data, "warn=", 5) == 0)
+    {
+        rc = NGX_DECLINED;
+
+    } else {
+        rc = ngx_http_aigw_parse_budget(cf, &value[2], b);
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid budget \"%V\": USD/PERIOD with a period "
+                           "of day, week, month or total is expected",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 4) {
+        if (ngx_strncmp(value[3].data, "warn=", 5) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": warn=P%%",
+                               &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_aigw_parse_budget(cf, &value[3], b) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_aigw_limit_module);
+    lmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The parameters of aigw_limit and aigw_key: rpm=N tpm=N tpd=N
+ * concurrent=N into "limit"; NGX_DECLINED: not one of these (nothing
+ * logged), NGX_ERROR: logged.
+ */
+
+ngx_int_t
+ngx_http_aigw_parse_limit_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_aigw_limit_t *limit)
+{
+    size_t       skip;
+    ngx_int_t    n, max;
+    ngx_uint_t  *field;
+
+    skip = 4;
+    max = 0x7fffffff;
+
+    if (ngx_strncmp(value->data, "rpm=", 4) == 0) {
+        field = &limit->rpm;
+        max = 60000000;
+
+    } else if (ngx_strncmp(value->data, "tpm=", 4) == 0) {
+        field = &limit->tpm;
+
+    } else if (ngx_strncmp(value->data, "tpd=", 4) == 0) {
+        field = &limit->tpd;
+
+    } else if (ngx_strncmp(value->data, "concurrent=", 11) == 0) {
+        field = &limit->concurrent;
+        skip = 11;
+        max = NGX_HTTP_AIGW_CONCURRENT_MAX;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    n = ngx_atoi(value->data + skip, value->len - skip);
+
+    if (n <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\": a positive integer is "
+                           "expected", value);
+        return NGX_ERROR;
+    }
+
+    if (n > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\": at most %i", value, max);
+        return NGX_ERROR;
+    }
+
+    *field = n;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The budget of aigw_budget and aigw_key: USD/PERIOD (or budget=USD/PERIOD)
+ * and warn=P% into "budget": USD (up to 6 decimals, at most 10^9) in
+ * micro-USD like prices, periods day | week | month | total; NGX_DECLINED:
+ * neither (nothing logged), NGX_ERROR: logged.
+ */
+
+ngx_int_t
+ngx_http_aigw_parse_budget(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_aigw_budget_t *budget)
+{
+    u_char     *p, *slash, *last;
+    ngx_int_t   n;
+    ngx_str_t   period;
+    ngx_uint_t  i;
+
+    p = value->data;
+    last = p + value->len;
+
+    if (ngx_strncmp(p, "warn=", 5) == 0) {
+        if (value->len < 7 || last[-1] != '%') {
+            goto bad_warn;
+        }
+
+        n = ngx_atoi(p + 5, value->len - 6);
+
+        if (n <= 0 || n > 100) {
+            goto bad_warn;
+        }
+
+        budget->warn = n;
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(p, "budget=", 7) == 0) {
+        p += 7;
+
+    } else if (value->len == 0 || ngx_strlchr(p, last, '=')
+               || (*p < '0' || *p > '9'))
+    {
+        return NGX_DECLINED;
+    }
+
     slash = ngx_strlchr(p, last, '/');
-
-    if (slash == NULL || slash == p) {
-        goto invalid;
+    if (slash == NULL) {
+        goto bad_budget;
     }
 
-    amount = 0;
-    frac = 0;
-    digits = 0;
-
-    for ( /* void */ ; p < slash && *p != '.'; p++) {
-        if (*p < '0' || *p > '9' || amount > 1000000000) {
-            goto invalid;
-        }
-
-        amount = amount * 10 + (*p - '0');
+    n = ngx_atofp(p, slash - p, 6);
+    if (n == NGX_ERROR || n > (ngx_int_t) 1000000000 * 1000000) {
+        goto bad_budget;
     }
-
-    if (p < slash) {
-        for (p++; p < slash; p++) {
-            if (*p < '0' || *p > '9' || ++digits > 6) {
-                goto invalid;
-            }
-
-            frac = frac * 10 + (*p - '0');
-        }
-    }
-
-    while (digits++ < 6) {
-        frac *= 10;
-    }
-
-    b->amount = amount * 1000000 + frac;
 
     period.data = slash + 1;
     period.len = last - period.data;
@@ -1657,45 +1726,27 @@ ngx_http_aigw_budget_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     if (i == 4) {
-        goto invalid;
+        goto bad_budget;
     }
 
-    b->period = i;
+    budget->amount = n;
+    budget->period = i;
 
-    if (cf->args->nelts == 4) {
-        if (value[3].len < 7 || ngx_strncmp(value[3].data, "warn=", 5) != 0
-            || value[3].data[value[3].len - 1] != '%')
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": warn=P%%",
-                               &value[3]);
-            return NGX_CONF_ERROR;
-        }
+    return NGX_OK;
 
-        n = ngx_atoi(value[3].data + 5, value[3].len - 6);
-
-        if (n <= 0 || n > 100) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": warn=P%% with P "
-                               "from 1 to 100", &value[3]);
-            return NGX_CONF_ERROR;
-        }
-
-        b->warn = n;
-    }
-
-    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_aigw_limit_module);
-    lmcf->used = 1;
-
-    return NGX_CONF_OK;
-
-invalid:
+bad_warn:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid budget \"%V\": USD/PERIOD, such as 5/day or "
-                       "1000.50/month, periods day, week, month, total",
-                       &value[2]);
-    return NGX_CONF_ERROR;
+                       "invalid \"%V\": warn=P%% with P from 1 to 100 is "
+                       "expected", value);
+    return NGX_ERROR;
+
+bad_budget:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid budget \"%V\": USD/PERIOD with a period of "
+                       "day, week, month or total is expected", value);
+    return NGX_ERROR;
 }
 
 

@@ -917,10 +917,6 @@ char *ngx_http_aigw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_aigw_keys_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_aigw_user(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_aigw_parse_limit_param(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_aigw_limit_t *limit);
-ngx_int_t ngx_http_aigw_parse_budget(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_aigw_budget_t *budget);
 ngx_int_t ngx_http_aigw_key_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_aigw_authenticate(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
@@ -1097,10 +1093,18 @@ void ngx_http_aigw_store_shm_init(ngx_http_aigw_counters_t *c);
 
 /* ngx_http_aigw_limit.c */
 
+/* seconds added to the clock of limits and budgets; tests only */
+extern int64_t  ngx_http_aigw_clock_offset;
+
+int64_t ngx_http_aigw_limit_now(void);
 void ngx_http_aigw_limit_settle(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 ngx_int_t ngx_http_aigw_budget_status(ngx_http_request_t *r,
     const ngx_http_aigw_key_t *key, int64_t *remaining, int64_t *used);
+ngx_int_t ngx_http_aigw_parse_limit_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_aigw_limit_t *limit);
+ngx_int_t ngx_http_aigw_parse_budget(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_aigw_budget_t *budget);
 
 
 /* ngx_http_aigw_report.c */

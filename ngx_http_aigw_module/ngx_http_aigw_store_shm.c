@@ -126,11 +126,7 @@ ngx_http_aigw_store_shm_init(ngx_http_aigw_counters_t *c)
 static int64_t
 ngx_http_aigw_shm_now(void)
 {
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + tp->msec;
+    return ngx_http_aigw_limit_now();
 }
 
 

@@ -1,4 +1,5 @@
-# Issue 10, items 4 and 6: budgets in integer micro-USD from the real
+# Issue 10, items 4 and 6: budgets (user, tag, key, key+user, a key's inline
+# budget=) in integer micro-USD from the real
 # usage and the configured prices, an estimate reserved before the call:
 # 402 (billing_error) naming the budget and when it resets, warn= once
 # per period with a response header, $aigw_budget_remaining, 20 parallel
@@ -53,7 +54,8 @@ _EOC_
     }
 _EOC_
 
-    $block->set_value(more_headers => "Content-Type: application/json\n");
+    $block->set_value(more_headers => "Content-Type: application/json\n")
+        unless $block->{more_headers};
     $block->set_value(no_error_log => "[error]\n[alert]\n[crit]\n")
         unless $block->{no_error_log};
 });
@@ -64,6 +66,13 @@ sub oai {
     return "POST /v1/chat/completions\n{\"model\":\"b/m\",\"max_tokens\":100,"
         . "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
         . "\"providerOptions\":{\"gateway\":{\"user\":\"$user\"$extra}}}";
+}
+
+sub ant {
+    my ($user) = @_;
+    return "POST /v1/messages\n{\"model\":\"a/m\",\"max_tokens\":100,"
+        . "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+        . "\"providerOptions\":{\"gateway\":{\"user\":\"$user\"}}}";
 }
 
 sub tomorrow {
@@ -126,15 +135,17 @@ qr/\A[^\n]+\n\z/
 
 === TEST 4: 20 parallel requests on a $0.05 budget never overshoot: with max_tokens 500 each reserves $0.005073 >= its real $0.005025, so exactly 9 pass, and the next is refused
 --- http_config
+    aigw_key kp sha256:b7fe0467291cf6b263be0b9088d9f6301ea22ecef96af0e992502bdabe7c73fe tags=par;
     aigw_budget tag=par 0.05/total;
 --- client_cmd
 U=http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions
+A='Authorization: Bearer par-secret'
 B='{"model":"p/m","max_tokens":500,"messages":[{"role":"user","content":"hi"}],"providerOptions":{"gateway":{"user":"dd","tags":["par"]}}}'
 for i in $(seq 20); do
-    curl -sS -o /dev/null -w "%{http_code}\n" -H 'Content-Type: application/json' -d "$B" $U &
+    curl -sS -o /dev/null -w "%{http_code}\n" -H "$A" -H 'Content-Type: application/json' -d "$B" $U &
 done | sort | uniq -c | sed 's/^ *//'
 wait
-curl -sS -H 'Content-Type: application/json' -d "$B" $U
+curl -sS -H "$A" -H 'Content-Type: application/json' -d "$B" $U
 --- client_output_like: (?s)\A9 200\n11 402\n.*\$0\.045225 used.*it never resets.*"type":"billing_error"
 
 
@@ -159,3 +170,83 @@ has no room for the counters of limits and budgets
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 6: a key's inline budget=0.002/day on both surfaces: the next request would cross it (settled at $0.0075, or still reserved at $0.001075: either way): 402 naming key:budget and tomorrow's reset; another key is not affected
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c budget=0.002/day;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::oai("u1"), main::ant("u1"), main::oai("u2"), main::oai("u1")]
+--- error_code eval
+[200, 402, 402, 200]
+--- response_json eval
+[{}, {type => "error", error => {type => "billing_error"}}, {error => {type => "billing_error"}}, {}]
+--- response_body_like eval
+["", "budget .{0,2}key:budget.{0,2} of \\\$0\\.002000 per day is exhausted: \\\$0\\.00\\d{4} used.*it resets at " . main::tomorrow(), "key:budget", ""]
+--- grep_access_log eval: qr/BUD .*/
+--- grep_access_log_out eval
+qr/\ABUD 200 limit=- rem=0\.00\d{4} cost=0\.007500\nBUD 402 limit=key:budget rem=0\.000\d{3} cost=-\nBUD 402 limit=key:budget rem=0\.000\d{3} cost=-\nBUD 200 limit=- rem=- cost=0\.007500\n\z/
+
+
+
+=== TEST 7: aigw_budget key 0.002/day: per gateway key, on both surfaces
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+    aigw_budget key 0.002/day;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::ant("u1"), main::oai("u2"), main::oai("u1")]
+--- error_code eval
+[200, 402, 200]
+--- response_body_like eval
+["", "budget .{0,2}key:budget.{0,2} of \\\$0\\.002000 per day is exhausted", ""]
+
+
+
+=== TEST 8: aigw_budget key+user 0.002/day: per user of each key
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+    aigw_budget key+user 0.002/day;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::oai("u1"), main::ant("u1"), main::oai("u2"), main::oai("u1")]
+--- error_code eval
+[200, 402, 200, 200]
+--- response_json eval
+[{}, {type => "error", error => {type => "billing_error"}}, {}, {}]
+--- response_body_like eval
+["", "budget .{0,2}key\\+user:budget.{0,2} of \\\$0\\.002000 per day is exhausted", "", ""]
+
+
+
+=== TEST 9: aigw_budget and aigw_key share one parser: a bad period
+--- http_config
+    aigw_budget user 5/year;
+--- must_die
+--- error_log
+invalid budget "5/year": USD/PERIOD with a period of day, week, month or total is expected in
+
+
+
+=== TEST 10: a bad warn=
+--- http_config
+    aigw_budget user 5/day warn=500%;
+--- must_die
+--- error_log
+invalid "warn=500%": warn=P% with P from 1 to 100 is expected in

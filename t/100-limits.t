@@ -1,5 +1,6 @@
 # Issue 10, items 3 and 6: rate limits (rpm, tpm, tpd, concurrent) by
-# user and by tag, with counters in the aigw_zone shared by 2 workers:
+# key, user, key+user and tag (the key's tags=), and a key's inline limits,
+# with counters in the aigw_zone shared by 2 workers:
 # each limit at its exact boundary on both surfaces, 429 with Retry-After,
 # retry-after-ms and the surface's rate-limit headers (also on successes),
 # reconciled with the provider's real usage, leases given back when the
@@ -53,7 +54,8 @@ _EOC_
     }
 _EOC_
 
-    $block->set_value(more_headers => "Content-Type: application/json\n");
+    $block->set_value(more_headers => "Content-Type: application/json\n")
+        unless $block->{more_headers};
     $block->set_value(no_error_log => "[error]\n[alert]\n[crit]\n")
         unless $block->{no_error_log};
 });
@@ -153,11 +155,18 @@ LIM 429 limit=user:tpm user=dave
 
 
 
-=== TEST 5: a tag limit applies to requests that carry the tag, not to the others
+=== TEST 5: a tag limit applies to requests whose key has the tag (tags=), not to the others; a client naming the tag does not draw on it
 --- http_config
+    aigw_key ka sha256:43e3221ad053d3443683e640f9a44c9e108e6ea76be1fbab0460a8a915517bbf tags=team:a;
+    aigw_key kb sha256:bc8037cbfd979a02e54ce3958a040cf52cd67545766880f2766bd49d0cce9ea7 tags=x,team:b;
     aigw_limit tag=team:a rpm=1;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer tag-a-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer tag-a-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer tag-b-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer tag-b-secret\n"]
 --- request eval
-[main::oai("u1", ',"tags":["team:a"]'), main::oai("u2", ',"tags":["x","team:a"]'), main::oai("u3", ',"tags":["team:b"]'), main::oai("u4")]
+[main::oai("u1"), main::oai("u2", ',"tags":["team:a"]'), main::oai("u3", ',"tags":["team:a"]'), main::oai("u4", ',"tags":["team:a"]')]
 --- error_code eval
 [200, 429, 200, 200]
 --- grep_access_log eval: qr/LIM .*/
@@ -169,7 +178,104 @@ LIM 200 limit=- user=u4
 
 
 
-=== TEST 6: concurrent=1: a second request while the first is in flight gets 429; the lease is given back after
+=== TEST 6: open mode (no key): client tags are attribution only, a tag limit never applies
+--- http_config
+    aigw_auth off;
+    aigw_limit tag=team:a rpm=1;
+--- request eval
+[main::oai("u1", ',"tags":["team:a"]'), main::oai("u2", ',"tags":["x","team:a"]')]
+--- error_code eval
+[200, 200]
+--- grep_access_log eval: qr/LIM .*/
+--- grep_access_log_out
+LIM 200 limit=- user=u1
+LIM 200 limit=- user=u2
+
+
+
+=== TEST 7: scope key: rpm=2 per gateway key, shared by both surfaces; another key is not affected
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+    aigw_limit key rpm=2;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::oai("u1"), main::ant("u2"), main::oai("u3"), main::ant("u1"), main::oai("u1")]
+--- error_code eval
+[200, 200, 429, 429, 200]
+--- response_headers eval
+[{"x-ratelimit-limit-requests" => 2, "x-ratelimit-remaining-requests" => 1}, {"anthropic-ratelimit-requests-remaining" => 0}, {"x-ratelimit-remaining-requests" => 0}, {}, {"x-ratelimit-remaining-requests" => 1}]
+--- response_json eval
+[{}, {type => "message"}, {error => {}}, {type => "error", error => {type => "rate_limit_error"}}, {}]
+--- grep_access_log eval: qr/LIM .*/
+--- grep_access_log_out
+LIM 200 limit=- user=u1
+LIM 200 limit=- user=u2
+LIM 429 limit=key:rpm user=u3
+LIM 429 limit=key:rpm user=u1
+LIM 200 limit=- user=u1
+
+
+
+=== TEST 8: scope key+user: rpm=1 per user of each key
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+    aigw_limit key+user rpm=1;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::oai("u1"), main::ant("u1"), main::oai("u2"), main::oai("u1")]
+--- error_code eval
+[200, 429, 200, 200]
+--- response_json eval
+[{}, {type => "error", error => {type => "rate_limit_error"}}, {}, {}]
+--- grep_access_log eval: qr/LIM .*/
+--- grep_access_log_out
+LIM 200 limit=- user=u1
+LIM 429 limit=key+user:rpm user=u1
+LIM 200 limit=- user=u2
+LIM 200 limit=- user=u1
+
+
+
+=== TEST 9: a key's inline rpm=2 (aigw_key ... rpm=2), without any aigw_limit, on both surfaces; another key is not affected
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c rpm=2;
+    aigw_key k2 sha256:edd3acdd77440e2add2725ea9a810c2dbf4037d38182accdfe05e791e36d58e5;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k2-secret\n"]
+--- request eval
+[main::ant("u1"), main::oai("u2"), main::ant("u3"), main::oai("u1"), main::oai("u1")]
+--- error_code eval
+[200, 200, 429, 429, 200]
+--- response_headers eval
+[{"anthropic-ratelimit-requests-limit" => 2}, {"x-ratelimit-limit-requests" => 2}, {"anthropic-ratelimit-requests-remaining" => 0}, {"x-ratelimit-remaining-requests" => 0}, {"x-ratelimit-limit-requests" => ""}]
+--- response_json eval
+[{type => "message"}, {}, {type => "error", error => {type => "rate_limit_error"}}, {error => {}}, {}]
+--- grep_access_log eval: qr/LIM .*/
+--- grep_access_log_out
+LIM 200 limit=- user=u1
+LIM 200 limit=- user=u2
+LIM 429 limit=key:rpm user=u3
+LIM 429 limit=key:rpm user=u1
+LIM 200 limit=- user=u1
+
+
+
+=== TEST 10: concurrent=1: a second request while the first is in flight gets 429; the lease is given back after
 --- http_config
     aigw_limit user concurrent=1;
 --- config
@@ -189,7 +295,7 @@ curl -sS -o /dev/null -w 'third %{http_code}\n' -H 'Content-Type: application/js
 
 
 
-=== TEST 7: the lease of a client that went away (499) is given back: the next request of the user passes
+=== TEST 11: the lease of a client that went away (499) is given back: the next request of the user passes
 --- http_config
     aigw_limit user concurrent=1;
 --- request eval
@@ -210,7 +316,7 @@ LIM 200
 
 
 
-=== TEST 8: a request without a user is not limited by a user limit
+=== TEST 12: a request without a user is not limited by a user limit
 --- http_config
     aigw_limit user rpm=1;
 --- request eval
@@ -221,7 +327,7 @@ LIM 200
 
 
 
-=== TEST 9: pre-flight caps: a prompt above aigw_max_input_tokens and a max_tokens above aigw_max_output_tokens are 400 before any provider
+=== TEST 13: pre-flight caps: a prompt above aigw_max_input_tokens and a max_tokens above aigw_max_output_tokens are 400 before any provider
 --- http_config
     aigw_max_input_tokens 100;
     aigw_max_output_tokens 50;
@@ -235,7 +341,7 @@ LIM 200
 
 
 
-=== TEST 10: the counters survive a reload: the new workers still refuse the user at its rpm
+=== TEST 14: the counters survive a reload: the new workers still refuse the user at its rpm
 --- http_config
     aigw_limit user rpm=2;
 --- config
@@ -258,7 +364,7 @@ curl -sS -o /dev/null -D - -H 'Content-Type: application/json' -d "$B" $U | grep
 
 
 
-=== TEST 11: a full zone: rate counters of idle users are evicted (LRU) and new users still pass, nothing is logged above warn
+=== TEST 15: a full zone: rate counters of idle users are evicted (LRU) and new users still pass, nothing is logged above warn
 --- http_config
     aigw_zone aigw 32k;
     aigw_limit user rpm=1000;
@@ -273,3 +379,30 @@ for i in $(seq 1 400); do
         -d "{\"model\":\"o/m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"providerOptions\":{\"gateway\":{\"user\":\"user-$i-with-a-rather-long-name-to-fill-the-zone-faster-$i-$i-$i\"}}}" $U
 done | sort | uniq -c | sed 's/^ *//'
 --- client_output_like: \A400 200\n\z
+
+
+
+=== TEST 16: aigw_limit and aigw_key share one parser: the same bounds and messages
+--- http_config
+    aigw_limit user concurrent=5000;
+--- must_die
+--- error_log
+invalid value "concurrent=5000": at most 1024 in
+
+
+
+=== TEST 17: a key's inline concurrent= has the same bound
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c concurrent=5000;
+--- must_die
+--- error_log
+invalid value "concurrent=5000": at most 1024 in
+
+
+
+=== TEST 18: aigw_limit: a value that is not a positive integer
+--- http_config
+    aigw_limit user rpm=0;
+--- must_die
+--- error_log
+invalid value "rpm=0": a positive integer is expected in

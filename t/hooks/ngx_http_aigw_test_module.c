@@ -16,6 +16,10 @@
  * asynchronous lookup would, and resumes it when the timer fires.  It is
  * loaded after ngx_http_aigw_module.so, whose symbols it uses (nginx
  * loads modules with RTLD_GLOBAL).  t/080-stages.t drives it.
+ *
+ * "aigw_test_clock_offset <seconds>" (http) moves the clock of the
+ * calendar computations of limits and budgets (ngx_http_aigw_clock_offset)
+ * to test their period boundaries; t/100-periods.t drives it.
  */
 
 
@@ -24,10 +28,16 @@ typedef struct {
 } ngx_http_aigw_test_loc_conf_t;
 
 
+typedef struct {
+    ngx_int_t    clock_offset;
+} ngx_http_aigw_test_main_conf_t;
+
+
 static ngx_http_aigw_outcome_e ngx_http_aigw_test_stage(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
 static void ngx_http_aigw_test_wake(ngx_event_t *ev);
 static void ngx_http_aigw_test_release(void *data);
+static void *ngx_http_aigw_test_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_aigw_test_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_aigw_test_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -43,6 +53,13 @@ static ngx_command_t  ngx_http_aigw_test_commands[] = {
       offsetof(ngx_http_aigw_test_loc_conf_t, suspend),
       NULL },
 
+    { ngx_string("aigw_test_clock_offset"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_aigw_test_main_conf_t, clock_offset),
+      NULL },
+
       ngx_null_command
 };
 
@@ -51,7 +68,7 @@ static ngx_http_module_t  ngx_http_aigw_test_module_ctx = {
     NULL,                                  /* preconfiguration */
     ngx_http_aigw_test_init,               /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_aigw_test_create_main_conf,   /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -145,6 +162,22 @@ ngx_http_aigw_test_release(void *data)
 
 
 static void *
+ngx_http_aigw_test_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_aigw_test_main_conf_t  *conf;
+
+    conf = ngx_palloc(cf->pool, sizeof(ngx_http_aigw_test_main_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->clock_offset = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static void *
 ngx_http_aigw_test_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_aigw_test_loc_conf_t  *conf;
@@ -172,11 +205,21 @@ ngx_http_aigw_test_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-/* after the parse stage, before the plan stage */
+/*
+ * after the parse stage, before the plan stage; the clock offset of this
+ * configuration (0 without the directive), inherited by its workers
+ */
 
 static ngx_int_t
 ngx_http_aigw_test_init(ngx_conf_t *cf)
 {
+    ngx_http_aigw_test_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_aigw_test_module);
+
+    ngx_http_aigw_clock_offset = (tmcf->clock_offset == NGX_CONF_UNSET)
+                                 ? 0 : tmcf->clock_offset;
+
     return ngx_http_aigw_add_stage(cf, NGX_HTTP_AIGW_STAGE_LIMITS,
                                    ngx_http_aigw_test_stage);
 }
