@@ -18,6 +18,10 @@ master_on();
 add_block_preprocessor(sub {
     my $block = shift;
 
+    # a request's accounting is settled in its log phase, after the client
+    # has the response: with two workers, the next request waits for it
+    $block->set_value(request_gap => '0.05') unless $block->{request_gap};
+
     $block->set_value(main_config => "    load_module \$TEST_NGINX_ECHO_MODULE;\n");
 
     my $http = $block->{http_config} ? $block->{http_config}[0] : '';

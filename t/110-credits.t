@@ -21,6 +21,10 @@ sub chat {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    # a request's accounting is settled in its log phase, after the client
+    # has the response: with two workers, the next request waits for it
+    $block->set_value(request_gap => '0.05') unless $block->{request_gap};
+
     my $http = $block->{http_config} ? $block->{http_config}[0] : <<'_EOC_';
     aigw_zone aigw 1m;
     aigw_max_output_tokens 500;

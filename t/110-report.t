@@ -44,6 +44,10 @@ sub row {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    # a request's accounting is settled in its log phase, after the client
+    # has the response: with two workers, the next request waits for it
+    $block->set_value(request_gap => '0.05') unless $block->{request_gap};
+
     my $main = $block->{main_config} ? $block->{main_config}[0] : '';
     $block->set_value(main_config =>
         "    load_module \$TEST_NGINX_ECHO_MODULE;\n$main");

@@ -143,6 +143,13 @@ Timing of body bytes: the span between the arrival of the first and the last
 body byte must be at least I<secs>; the first body byte must arrive within
 I<secs> after the request was sent.
 
+=item C<request_gap: secs>
+
+A pause before each request of a block but the first: with several workers, a
+request's log phase (where the gateway settles its accounting) runs after the
+client has its response, so a next request that must see the settled
+counters waits for it.
+
 =item C<grep_access_log> + C<grep_access_log_out>
 
 C<grep_error_log> semantics over the lines C<access.log> got during the
@@ -1625,8 +1632,10 @@ sub _send_requests {
     }
 
     my $n = @reqs;
+    my $gap = _sec($block, 'request_gap');
     for my $i (0 .. $n - 1) {
         my ($wire, $method);
+        Time::HiRes::sleep(_dur($gap)) if $i > 0 && defined $gap;
         if ($reqs[$i]{raw}) {
             $wire = $reqs[$i]{packets};
             my $first = $wire->[0]{value} // '';
