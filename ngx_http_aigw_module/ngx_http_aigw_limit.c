@@ -250,13 +250,9 @@ ngx_http_aigw_limit_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return ngx_http_aigw_finished;
     }
 
-    if (llcf->limits == NULL && llcf->budgets == NULL
-        && (ctx->key == NULL
-            || (ctx->key->limit.rpm == 0 && ctx->key->limit.tpm == 0
-                && ctx->key->limit.tpd == 0
-                && ctx->key->limit.concurrent == 0
-                && ctx->key->budget.amount < 0)))
-    {
+    /* a key's spend of all time is counted even without limits */
+
+    if (llcf->limits == NULL && llcf->budgets == NULL && ctx->key == NULL) {
         return ngx_http_aigw_next;
     }
 

@@ -9,8 +9,8 @@ use Test::Nginx::Socket 'no_plan';
 
 repeat_each(1);
 
-# a/m costs $0.00725 a request, b/m $0.002; kb has no budget (its rpm=
-# makes the limits stage run for it, which counts a key's spend)
+# a/m costs $0.00725 a request, b/m $0.002; kb has no budget and no limit:
+# its spend is counted all the same
 
 sub chat {
     my ($model) = @_;
@@ -29,7 +29,7 @@ add_block_preprocessor(sub {
     aigw_zone aigw 1m;
     aigw_max_output_tokens 500;
     aigw_key ka sha256:82df49d14d93651d4db2ed1c68614c4754fbc17d12fec0c0b894cd41e9ddd7ea budget=1/total;
-    aigw_key kb sha256:4d922a846e66117ae609ae86ff0850516bc8a82f913013e771898daa526bfeed rpm=1000;
+    aigw_key kb sha256:4d922a846e66117ae609ae86ff0850516bc8a82f913013e771898daa526bfeed;
     aigw_key kd sha256:34edb7457d666704f50494a3e17b8596f7922fa4a90010ff052697e3d19228c5 budget=0.01/day;
     aigw_key ops sha256:a70f71ad25b2a01686c3f59abba5d84ade439126e1784549543b686bf2b0dddc admin;
 _EOC_
