@@ -31,6 +31,9 @@
 #define NGX_HTTP_AIGW_OUTPUT_GUESS   4096
 #define NGX_HTTP_AIGW_CONCURRENT_MAX 1024
 
+/* tpm=, tpd=: a counter is an int64_t, a request adds less than 2^33 */
+#define NGX_HTTP_AIGW_TOKEN_LIMIT_MAX  ((ngx_int_t) 1000000000000LL)
+
 
 typedef enum {
     ngx_http_aigw_metric_rpm = 0,
@@ -1612,7 +1615,7 @@ ngx_http_aigw_parse_limit_param(ngx_conf_t *cf, ngx_str_t *value,
     ngx_uint_t  *field;
 
     skip = 4;
-    max = 0x7fffffff;
+    max = NGX_HTTP_AIGW_TOKEN_LIMIT_MAX;
 
     if (ngx_strncmp(value->data, "rpm=", 4) == 0) {
         field = &limit->rpm;

@@ -240,8 +240,8 @@ ngx_http_aigw_shm_settle(ngx_http_request_t *r,
 
     for (i = 0; i < n; i++) {
         cn = ngx_http_aigw_shm_lookup(c, &ops[i].key,
-                                      ngx_crc32_short(ops[i].key.data,
-                                                      ops[i].key.len));
+                                      ngx_murmur_hash2(ops[i].key.data,
+                                                       ops[i].key.len));
         if (cn == NULL) {
             continue;
         }
@@ -297,8 +297,8 @@ ngx_http_aigw_shm_read(ngx_http_request_t *r, ngx_http_aigw_counter_op_t *ops,
 
     for (i = 0; i < n; i++) {
         cn = ngx_http_aigw_shm_lookup(c, &ops[i].key,
-                                      ngx_crc32_short(ops[i].key.data,
-                                                      ops[i].key.len));
+                                      ngx_murmur_hash2(ops[i].key.data,
+                                                       ops[i].key.len));
         ops[i].used = (cn && ops[i].kind != ngx_http_aigw_counter_rate)
                       ? cn->value : 0;
     }
@@ -351,7 +351,7 @@ ngx_http_aigw_shm_get(ngx_slab_pool_t *shpool, ngx_http_aigw_counters_t *c,
     ngx_uint_t                     nslots;
     ngx_http_aigw_counter_node_t  *cn;
 
-    hash = ngx_crc32_short(op->key.data, op->key.len);
+    hash = ngx_murmur_hash2(op->key.data, op->key.len);
 
     cn = ngx_http_aigw_shm_lookup(c, &op->key, hash);
 
