@@ -634,6 +634,10 @@ ngx_http_aigw_budget_op(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
             return NGX_ERROR;
         }
 
+        if (st->ops.nelts == n) {
+            continue;    /* the counter of an earlier budget */
+        }
+
         op = st->ops.elts;
         meta = st->meta.elts;
 
@@ -746,8 +750,47 @@ ngx_http_aigw_limit_add(ngx_http_request_t *r,
 {
     size_t                       len;
     u_char                      *p;
+    ngx_str_t                    key;
+    ngx_uint_t                   i;
     ngx_http_aigw_counter_op_t  *op;
     ngx_http_aigw_limit_meta_t  *meta;
+
+    len = sizeof("aigw:::::") + ngx_http_aigw_metric_names[metric].len
+          + scope->len + NGX_SIZE_T_LEN + id->len + 8 + NGX_INT64_LEN;
+
+    key.data = ngx_pnalloc(r->pool, len);
+    if (key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(key.data, "aigw:%V:%V:%uz:%V",
+                    &ngx_http_aigw_metric_names[metric], scope, id->len, id);
+
+    if (window) {
+        p = ngx_sprintf(p, ":%s:%L", window, start);
+    }
+
+    key.len = p - key.data;
+
+    /*
+     * one counter is drawn on once a request: a key's inline rpm= and an
+     * "aigw_limit key rpm=" name the same counter, the stricter limit holds
+     */
+
+    op = st->ops.elts;
+
+    for (i = 0; i < st->ops.nelts; i++) {
+        if (op[i].kind == kind
+            && op[i].key.len == key.len
+            && ngx_memcmp(op[i].key.data, key.data, key.len) == 0)
+        {
+            if (limit >= 0 && (op[i].limit < 0 || limit < op[i].limit)) {
+                op[i].limit = limit;
+            }
+
+            return NGX_OK;
+        }
+    }
 
     op = ngx_array_push(&st->ops);
     meta = ngx_array_push(&st->meta);
@@ -759,22 +802,7 @@ ngx_http_aigw_limit_add(ngx_http_request_t *r,
     ngx_memzero(op, sizeof(ngx_http_aigw_counter_op_t));
     ngx_memzero(meta, sizeof(ngx_http_aigw_limit_meta_t));
 
-    len = sizeof("aigw:::::") + ngx_http_aigw_metric_names[metric].len
-          + scope->len + NGX_SIZE_T_LEN + id->len + 8 + NGX_INT64_LEN;
-
-    op->key.data = ngx_pnalloc(r->pool, len);
-    if (op->key.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(op->key.data, "aigw:%V:%V:%uz:%V",
-                    &ngx_http_aigw_metric_names[metric], scope, id->len, id);
-
-    if (window) {
-        p = ngx_sprintf(p, ":%s:%L", window, start);
-    }
-
-    op->key.len = p - op->key.data;
+    op->key = key;
     op->kind = kind;
     op->limit = limit;
     op->period = period;

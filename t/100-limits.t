@@ -279,6 +279,24 @@ LIM 200 limit=- user=u1
 
 
 
+=== TEST 9b: a key's inline rpm=3 and "aigw_limit key rpm=5" name one counter, drawn on once a request; the stricter limit holds
+--- http_config
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c rpm=3;
+    aigw_limit key rpm=5;
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret\n"]
+--- request eval
+[main::oai("u1"), main::oai("u1"), main::oai("u1"), main::oai("u1")]
+--- error_code eval
+[200, 200, 200, 429]
+--- response_headers eval
+[{"x-ratelimit-limit-requests" => 3, "x-ratelimit-remaining-requests" => 2}, {"x-ratelimit-remaining-requests" => 1}, {"x-ratelimit-remaining-requests" => 0}, {"x-ratelimit-remaining-requests" => 0}]
+
+
+
 === TEST 10: concurrent=1: a second request while the first is in flight gets 429; the lease is given back after
 --- http_config
     aigw_limit user concurrent=1;
