@@ -204,7 +204,7 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
     if (t->provider->key.len == 0
         && t->provider->auth != ngx_http_aigw_auth_none
         && t->provider->key_source.len
-        && ngx_http_aigw_byok_key(ctx, t->provider) == NULL)
+        && !t->byok)
     {
         failure = ngx_http_aigw_failure_no_key;
 

@@ -1569,6 +1569,26 @@ ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
             t->id = id;
 
             t->cooled = ngx_http_aigw_health_cooled(r, t);
+
+            /*
+             * a credential of providerOptions.gateway.byok is tried first,
+             * then the provider's configured key, as a target of its own
+             */
+
+            if (ngx_http_aigw_byok_key(ctx, p) != NULL) {
+                t->byok = 1;
+
+                if (p->key.len) {
+                    plan = ngx_array_push(&ctx->plan);
+                    if (plan == NULL) {
+                        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                    }
+
+                    t = plan - 1;
+                    *plan = *t;
+                    plan->byok = 0;
+                }
+            }
         }
     }
 

@@ -575,6 +575,8 @@ typedef struct {
     unsigned                        inited:1;
     unsigned                        done:1;
     unsigned                        cooled:1;
+    unsigned                        byok:1;    /* with the request's
+                                                  BYOK credential */
 } ngx_http_aigw_target_t;
 
 

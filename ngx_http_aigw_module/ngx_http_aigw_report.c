@@ -128,7 +128,7 @@ static ngx_int_t ngx_http_aigw_report_caller(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_aigw_report_visible(
     const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_row_t *row);
 static ngx_uint_t ngx_http_aigw_report_credential(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_provider_t *p);
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t);
 static ngx_int_t ngx_http_aigw_report_query(ngx_http_request_t *r,
     ngx_http_aigw_report_query_t *q, const char **err);
 static ngx_int_t ngx_http_aigw_report_arg(ngx_http_request_t *r,
@@ -334,7 +334,7 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     ngx_memzero(&id, sizeof(ngx_http_aigw_report_id_t));
     id.day = today;
-    id.credential = ngx_http_aigw_report_credential(r, ctx, t->provider);
+    id.credential = ngx_http_aigw_report_credential(r, ctx, t);
 
     size = 0;
 
@@ -474,9 +474,12 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
 static ngx_uint_t
 ngx_http_aigw_report_credential(ngx_http_request_t *r,
-    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_provider_t *p)
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t)
 {
-    ngx_str_t  name;
+    ngx_str_t                  name;
+    ngx_http_aigw_provider_t  *p;
+
+    p = t->provider;
 
     if (ctx->own_auth && p->format == &ngx_http_aigw_anthropic_format
         && ngx_http_aigw_client_credential(r, &name) != NULL)
@@ -484,7 +487,7 @@ ngx_http_aigw_report_credential(ngx_http_request_t *r,
         return ngx_http_aigw_credential_byok;
     }
 
-    if (ngx_http_aigw_byok_key(ctx, p) != NULL) {
+    if (t->byok) {
         return ngx_http_aigw_credential_byok;
     }
 

@@ -32,7 +32,7 @@ typedef struct {
 
 static void ngx_http_aigw_request_auth(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_jw_t *hw,
-    ngx_http_aigw_provider_t *p);
+    ngx_http_aigw_target_t *t);
 static void ngx_http_aigw_request_headers(ngx_http_aigw_jw_t *hw,
     ngx_http_aigw_provider_t *p);
 static ngx_int_t ngx_http_aigw_request_body_chain(ngx_http_request_t *r,
@@ -98,7 +98,7 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_jw_str(&hw, &p->host);
     ngx_http_aigw_jw_lit(&hw, CRLF);
 
-    ngx_http_aigw_request_auth(r, ctx, &hw, p);
+    ngx_http_aigw_request_auth(r, ctx, &hw, t);
 
     ngx_http_aigw_jw_lit(&hw, "Content-Type: application/json" CRLF
                               "Accept-Encoding: identity" CRLF
@@ -171,15 +171,19 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
  * key, the client's own credential instead (key.c): its Authorization or
  * x-api-key as it came, to Anthropic providers when the gateway key came
  * in x-ai-gateway-api-key, or the request's providerOptions.gateway.byok
- * key of this provider
+ * key of this provider for its BYOK target (the handler's plan puts that
+ * target before the one with the configured key)
  */
 
 static void
 ngx_http_aigw_request_auth(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
-    ngx_http_aigw_jw_t *hw, ngx_http_aigw_provider_t *p)
+    ngx_http_aigw_jw_t *hw, ngx_http_aigw_target_t *t)
 {
-    ngx_str_t        *key, name;
-    ngx_table_elt_t  *h;
+    ngx_str_t                 *key, name;
+    ngx_table_elt_t           *h;
+    ngx_http_aigw_provider_t  *p;
+
+    p = t->provider;
 
     if (ctx->own_auth && p->format == &ngx_http_aigw_anthropic_format) {
         h = ngx_http_aigw_client_credential(r, &name);
@@ -193,7 +197,7 @@ ngx_http_aigw_request_auth(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         }
     }
 
-    key = ngx_http_aigw_byok_key(ctx, p);
+    key = t->byok ? ngx_http_aigw_byok_key(ctx, p) : NULL;
 
     if (key == NULL) {
         key = &p->key;

@@ -224,6 +224,46 @@ qr/\AMOCK A auth= xkey=sk-req-a gw= body=(?!.*providerOptions)(?!.*sk-req).*\nMO
 
 
 
+=== TEST 8b: request-scoped BYOK is tried first, then the provider's configured key: a BYOK key the provider rejects (401) fails over to the configured one on the same provider
+--- http_config
+    aigw_key k2 sha256:cebdf378f2d2bd60d3e3693349e8f20f329daf11a276f849996f0a6377e2155b byok;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3;
+        set $mock B;
+        access_log logs/access.log mock;
+        location / {
+            if ($http_x_api_key = "sk-bad") {
+                return 401 '{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key sk-bad"}}';
+            }
+            js_content mock.anthropic;
+        }
+    }
+    aigw_provider b format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3 key=sk-prov-b;
+    aigw_model claude/b b;
+--- request eval
+[main::msg("claude/b", ',"providerOptions":{"gateway":{"byok":{"b":[{"apiKey":"sk-bad"}]}}}'),
+ main::msg("claude/b", ',"providerOptions":{"gateway":{"byok":{"b":[{"apiKey":"sk-good"}]}}}'),
+ main::msg("claude/b")]
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer secret-two",
+ "Content-Type: application/json\nAuthorization: Bearer secret-two",
+ "Content-Type: application/json\nAuthorization: Bearer secret-two"]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+[{"X-AIGW-Attempts" => "b:401,b:200"}, {"X-AIGW-Attempts" => "b:200"},
+ {"X-AIGW-Attempts" => "b:200"}]
+--- grep_access_log eval: qr/^MOCK B auth=\S* xkey=\S+/
+--- grep_access_log_out
+MOCK B auth= xkey=sk-bad
+MOCK B auth= xkey=sk-prov-b
+MOCK B auth= xkey=sk-good
+MOCK B auth= xkey=sk-prov-b
+--- no_error_log
+[alert]
+
+
+
 === TEST 9: client tags: at most 32, each at most 256 bytes; the key's tags first
 --- request eval
 [main::chat("gpt/m", ',"providerOptions":{"gateway":{"tags":["a","b\\u0041"]}}'),
