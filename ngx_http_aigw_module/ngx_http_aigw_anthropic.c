@@ -30,6 +30,9 @@ typedef struct {
 } ngx_http_aigw_anthropic_write_t;
 
 
+static ngx_int_t ngx_http_aigw_anthropic_ratelimit_headers(
+    ngx_http_request_t *r, const char *what, int64_t limit, int64_t remaining,
+    int64_t reset, int64_t now);
 static ngx_int_t ngx_http_aigw_anthropic_validate(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_anthropic_parse_request(ngx_http_request_t *r,
@@ -202,6 +205,7 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
       ngx_string("/v1/messages/count_tokens"),          /* count tokens */
       ngx_null_string },                                /* embeddings */
     ngx_http_aigw_auth_x_api_key,
+    1,                                                  /* own credential */
     { ngx_string("/messages"),                          /* client paths */
       ngx_string("/messages/count_tokens"),
       ngx_null_string },
@@ -225,6 +229,7 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
     ngx_http_aigw_anthropic_parse_error,                /* parse error */
     &ngx_http_aigw_sse_framing,                         /* framing */
     NULL,                                               /* target */
+    ngx_http_aigw_anthropic_ratelimit_headers,          /* rate limits */
     NULL                                                /* sign */
 };
 
@@ -2441,4 +2446,47 @@ ngx_http_aigw_anthropic_write_media(ngx_http_aigw_jw_t *w,
     }
 
     ngx_http_aigw_jw_lit(w, "}");
+}
+
+/* anthropic-ratelimit-requests-limit, ... reset as an RFC 3339 time */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_ratelimit_headers(ngx_http_request_t *r,
+    const char *what, int64_t limit, int64_t remaining, int64_t reset,
+    int64_t now)
+{
+    u_char      *p;
+    ngx_str_t    v[3];
+    ngx_uint_t   i;
+
+    static const char  *names[] = { "limit", "remaining", "reset" };
+
+    p = ngx_pnalloc(r->pool, 2 * NGX_INT64_LEN + 32 + 3 * 48);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v[0].data = p;
+    p = ngx_sprintf(p, "%L", limit);
+    v[0].len = p - v[0].data;
+
+    v[1].data = p;
+    p = ngx_sprintf(p, "%L", remaining);
+    v[1].len = p - v[1].data;
+
+    v[2].data = p;
+    p = ngx_http_aigw_rfc3339(p, (time_t) ((now + reset + 999) / 1000));
+    v[2].len = p - v[2].data;
+
+    for (i = 0; i < 3; i++) {
+        ngx_sprintf(p, "anthropic-ratelimit-%s-%s%Z", what, names[i]);
+
+        if (ngx_http_aigw_add_header(r, (const char *) p, &v[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        p += 48;
+    }
+
+    return NGX_OK;
 }

@@ -102,11 +102,8 @@ static ngx_int_t ngx_http_aigw_limit_decide(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_limit_headers(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_limit_state_t *st,
     ngx_http_aigw_counter_op_t *refused);
-static ngx_int_t ngx_http_aigw_limit_header(ngx_http_request_t *r,
-    ngx_uint_t anthropic, const char *what, ngx_http_aigw_counter_op_t *op);
 static void ngx_http_aigw_period(ngx_uint_t period, time_t now,
     time_t *start, time_t *end);
-static u_char *ngx_http_aigw_rfc3339(u_char *p, time_t t);
 static void ngx_http_aigw_scope_name(ngx_uint_t scope, ngx_str_t *tag,
     ngx_pool_t *pool, ngx_str_t *out);
 static ngx_int_t ngx_http_aigw_limit_scope(ngx_conf_t *cf, ngx_str_t *v,
@@ -1056,7 +1053,8 @@ static ngx_int_t
 ngx_http_aigw_limit_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_limit_state_t *st, ngx_http_aigw_counter_op_t *refused)
 {
-    ngx_uint_t                    i, anthropic, m;
+    int64_t                       now;
+    ngx_uint_t                    i, m;
     ngx_http_aigw_counter_op_t   *op, *req, *tok;
     ngx_http_aigw_limit_meta_t   *meta;
 
@@ -1095,16 +1093,22 @@ ngx_http_aigw_limit_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         }
     }
 
-    anthropic = (ctx->client == &ngx_http_aigw_anthropic_format);
+    now = ngx_http_aigw_limit_now();
 
-    if (req && ngx_http_aigw_limit_header(r, anthropic, "requests", req)
-               != NGX_OK)
+    if (req
+        && ctx->client->ratelimit_headers(r, "requests", req->limit,
+                                          ngx_max(req->remaining, 0),
+                                          ngx_max(req->reset, 0), now)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (tok && ngx_http_aigw_limit_header(r, anthropic, "tokens", tok)
-               != NGX_OK)
+    if (tok
+        && ctx->client->ratelimit_headers(r, "tokens", tok->limit,
+                                          ngx_max(tok->remaining, 0),
+                                          ngx_max(tok->reset, 0), now)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1112,75 +1116,6 @@ ngx_http_aigw_limit_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     return NGX_OK;
 }
 
-
-static ngx_int_t
-ngx_http_aigw_limit_header(ngx_http_request_t *r, ngx_uint_t anthropic,
-    const char *what, ngx_http_aigw_counter_op_t *op)
-{
-    u_char      *p, *names;
-    int64_t      reset, now;
-    ngx_str_t    v[3];
-    ngx_uint_t   i;
-
-    names = ngx_pnalloc(r->pool, 3 * 48 + 3 * NGX_INT64_LEN + 32);
-    if (names == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = names;
-
-    v[0].data = p;
-    p = ngx_sprintf(p, "%L", op->limit);
-    v[0].len = p - v[0].data;
-
-    v[1].data = p;
-    p = ngx_sprintf(p, "%L", ngx_max(op->remaining, 0));
-    v[1].len = p - v[1].data;
-
-    reset = ngx_max(op->reset, 0);
-    v[2].data = p;
-
-    if (anthropic) {
-        now = ngx_http_aigw_limit_now();
-        p = ngx_http_aigw_rfc3339(p, (time_t) ((now + reset + 999) / 1000));
-
-    } else if (reset < 1000) {
-        p = ngx_sprintf(p, "%Lms", reset);
-
-    } else {
-        p = ngx_sprintf(p, "%Ls", (reset + 999) / 1000);
-    }
-
-    v[2].len = p - v[2].data;
-
-    for (i = 0; i < 3; i++) {
-        if (anthropic) {
-            p = ngx_pnalloc(r->pool, 48);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_sprintf(p, "anthropic-ratelimit-%s-%s%Z", what,
-                        i == 0 ? "limit" : (i == 1 ? "remaining" : "reset"));
-
-        } else {
-            p = ngx_pnalloc(r->pool, 48);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_sprintf(p, "x-ratelimit-%s-%s%Z",
-                        i == 0 ? "limit" : (i == 1 ? "remaining" : "reset"),
-                        what);
-        }
-
-        if (ngx_http_aigw_add_header(r, (const char *) p, &v[i]) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
 
 
 /*
@@ -1413,18 +1348,6 @@ ngx_http_aigw_period(ngx_uint_t period, time_t now, time_t *start,
     }
 }
 
-
-static u_char *
-ngx_http_aigw_rfc3339(u_char *p, time_t t)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime(t, &tm);
-
-    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-}
 
 
 static void

@@ -657,6 +657,9 @@ struct ngx_http_aigw_format_s {
     ngx_str_t                       name;
     ngx_str_t                       paths[ngx_http_aigw_ep_last];
     ngx_uint_t                      auth;      /* default */
+    ngx_uint_t                      own_credential;  /* a byok gateway
+                                                        key's client may
+                                                        send its own */
 
     /*
      * client side: the URI suffixes of the endpoints it serves, and a
@@ -738,6 +741,16 @@ struct ngx_http_aigw_format_s {
                                         ngx_http_aigw_ctx_t *ctx,
                                         ngx_http_aigw_target_t *t,
                                         ngx_str_t *path, ngx_str_t *query);
+
+    /*
+     * the surface's rate-limit response headers for "requests" or
+     * "tokens": the limit, what remains, and in how many ms it is full
+     * again (now: ms since the epoch)
+     */
+    ngx_int_t                     (*ratelimit_headers)(ngx_http_request_t *r,
+                                        const char *what, int64_t limit,
+                                        int64_t remaining, int64_t reset,
+                                        int64_t now);
 
     /* request signing (see ngx_http_aigw_sign_t), NULL: none */
     ngx_int_t                     (*sign)(ngx_http_request_t *r,
@@ -1034,6 +1047,7 @@ void ngx_http_aigw_ka_free(ngx_peer_connection_t *pc, ngx_http_request_t *r,
 extern ngx_str_t  ngx_http_aigw_failure_names[];
 
 ngx_uint_t ngx_http_aigw_overloaded(ngx_uint_t status);
+u_char *ngx_http_aigw_rfc3339(u_char *p, time_t t);
 ngx_int_t ngx_http_aigw_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value);
 ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,

@@ -33,6 +33,9 @@ typedef struct {
 } ngx_http_aigw_openai_write_t;
 
 
+static ngx_int_t ngx_http_aigw_openai_ratelimit_headers(
+    ngx_http_request_t *r, const char *what, int64_t limit, int64_t remaining,
+    int64_t reset, int64_t now);
 static ngx_int_t ngx_http_aigw_openai_validate(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
@@ -193,6 +196,7 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
       ngx_null_string,                                  /* count tokens */
       ngx_string("/embeddings") },                      /* embeddings */
     ngx_http_aigw_auth_bearer,
+    0,                                                  /* own credential */
     { ngx_string("/chat/completions"),                 /* client paths */
       ngx_null_string,
       ngx_string("/embeddings") },
@@ -216,6 +220,7 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
     ngx_http_aigw_openai_parse_error,                   /* parse error */
     &ngx_http_aigw_sse_framing,                         /* framing */
     NULL,                                               /* target */
+    ngx_http_aigw_openai_ratelimit_headers,             /* rate limits */
     NULL                                                /* sign */
 };
 
@@ -2612,4 +2617,48 @@ ngx_http_aigw_openai_write_media(ngx_http_aigw_jw_t *w,
     }
 
     ngx_http_aigw_jw_lit(w, "}}");
+}
+
+/* x-ratelimit-limit-requests, ... reset as "750ms" or "20s" */
+
+static ngx_int_t
+ngx_http_aigw_openai_ratelimit_headers(ngx_http_request_t *r,
+    const char *what, int64_t limit, int64_t remaining, int64_t reset,
+    int64_t now)
+{
+    u_char      *p;
+    ngx_str_t    v[3];
+    ngx_uint_t   i;
+
+    static const char  *names[] = { "limit", "remaining", "reset" };
+
+    p = ngx_pnalloc(r->pool, 3 * (NGX_INT64_LEN + 2) + 3 * 48);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v[0].data = p;
+    p = ngx_sprintf(p, "%L", limit);
+    v[0].len = p - v[0].data;
+
+    v[1].data = p;
+    p = ngx_sprintf(p, "%L", remaining);
+    v[1].len = p - v[1].data;
+
+    v[2].data = p;
+    p = (reset < 1000) ? ngx_sprintf(p, "%Lms", reset)
+                       : ngx_sprintf(p, "%Ls", (reset + 999) / 1000);
+    v[2].len = p - v[2].data;
+
+    for (i = 0; i < 3; i++) {
+        ngx_sprintf(p, "x-ratelimit-%s-%s%Z", names[i], what);
+
+        if (ngx_http_aigw_add_header(r, (const char *) p, &v[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        p += 48;
+    }
+
+    return NGX_OK;
 }

@@ -481,7 +481,7 @@ ngx_http_aigw_report_credential(ngx_http_request_t *r,
 
     p = t->provider;
 
-    if (ctx->own_auth && p->format == &ngx_http_aigw_anthropic_format
+    if (ctx->own_auth && p->format->own_credential
         && ngx_http_aigw_client_credential(r, &name) != NULL)
     {
         return ngx_http_aigw_credential_byok;
@@ -751,7 +751,7 @@ ngx_http_aigw_report_caller(ngx_http_request_t *r,
     ctx->request = r;
     ctx->start = ngx_current_msec;
     ctx->budget_remaining = -1;
-    ctx->client = &ngx_http_aigw_openai_format;
+    ctx->client = ngx_http_aigw_default_format;
 
     rc = ngx_http_aigw_authenticate(r, ctx);
 

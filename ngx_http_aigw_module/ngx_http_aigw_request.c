@@ -169,10 +169,12 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 /*
  * The provider's key, in the header its auth= names; for a byok gateway
  * key, the client's own credential instead (key.c): its Authorization or
- * x-api-key as it came, to Anthropic providers when the gateway key came
- * in x-ai-gateway-api-key, or the request's providerOptions.gateway.byok
- * key of this provider for its BYOK target (the handler's plan puts that
- * target before the one with the configured key)
+ * x-api-key as it came, to providers of a format that takes it (Claude
+ * Code's own login: Anthropic) when the gateway key came in
+ * x-ai-gateway-api-key; or the request's
+ * providerOptions.gateway.byok key of this provider for its BYOK target
+ * (the handler's plan puts that target before the one with the
+ * configured key)
  */
 
 static void
@@ -185,7 +187,7 @@ ngx_http_aigw_request_auth(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     p = t->provider;
 
-    if (ctx->own_auth && p->format == &ngx_http_aigw_anthropic_format) {
+    if (ctx->own_auth && p->format->own_credential) {
         h = ngx_http_aigw_client_credential(r, &name);
 
         if (h) {
