@@ -253,6 +253,8 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;      /* most recent first */
     ngx_msec_t                      nomem_logged;
+    ngx_uint_t                      forgiven;   /* in use, evicted */
+    ngx_msec_t                      forgiven_logged;
 } ngx_http_aigw_counters_t;
 
 

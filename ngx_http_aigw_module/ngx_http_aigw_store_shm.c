@@ -120,6 +120,8 @@ ngx_http_aigw_store_shm_init(ngx_http_aigw_counters_t *c)
                     ngx_http_aigw_shm_rbtree_insert_value);
     ngx_queue_init(&c->queue);
     c->nomem_logged = 0;
+    c->forgiven = 0;
+    c->forgiven_logged = 0;
 }
 
 
@@ -136,7 +138,7 @@ ngx_http_aigw_shm_reserve(ngx_http_request_t *r,
     ngx_http_aigw_counter_done_pt done)
 {
     int64_t                         now;
-    ngx_uint_t                      i, all;
+    ngx_uint_t                      i, all, forgiven;
     ngx_msec_t                      logged;
     ngx_slab_pool_t                *shpool;
     ngx_http_aigw_counters_t       *c;
@@ -196,6 +198,19 @@ ngx_http_aigw_shm_reserve(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /* a full zone forgave counters in use: never silently */
+
+    forgiven = 0;
+
+    if (c->forgiven
+        && (c->forgiven_logged == 0
+            || ngx_current_msec - c->forgiven_logged >= 5000))
+    {
+        forgiven = c->forgiven;
+        c->forgiven = 0;
+        c->forgiven_logged = ngx_current_msec ? ngx_current_msec : 1;
+    }
+
     all = 1;
 
     for (i = 0; i < n; i++) {
@@ -212,6 +227,14 @@ ngx_http_aigw_shm_reserve(ngx_http_request_t *r,
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    if (forgiven) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: zone \"%V\" is full: %ui rate or token "
+                      "counters in use were evicted and their usage "
+                      "forgiven (make aigw_zone larger)",
+                      &amcf->zone->shm.name, forgiven);
+    }
 
     return NGX_OK;
 }
@@ -468,6 +491,8 @@ ngx_http_aigw_shm_expire(ngx_slab_pool_t *shpool, ngx_http_aigw_counters_t *c,
             {
                 continue;
             }
+
+            c->forgiven++;
         }
 
         ngx_queue_remove(q);

@@ -404,6 +404,30 @@ done | sort | uniq -c | sed 's/^ *//'
 
 
 
+=== TEST 15b: a full zone that must evict rate counters still in use (rpm=1: each is in use for a minute) says so: their usage is forgiven, never silently
+--- http_config
+    aigw_zone aigw 32k;
+    aigw_limit user rpm=1;
+--- config
+    location /v1/ {
+        aigw_pass;
+    }
+--- client_cmd
+U=http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions
+for i in $(seq 1 400); do
+    curl -sS -o /dev/null -w "%{http_code}\n" -H 'Content-Type: application/json' \
+        -d "{\"model\":\"o/m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"providerOptions\":{\"gateway\":{\"user\":\"user-$i-with-a-rather-long-name-to-fill-the-zone-faster-$i-$i-$i\"}}}" $U
+done | sort | uniq -c | sed 's/^ *//'
+--- client_output_like: \A400 200\n\z
+--- error_log eval
+qr/\[warn\] .*aigw: zone "aigw" is full: \d+ rate or token counters in use were evicted and their usage forgiven/
+--- no_error_log
+[error]
+[crit]
+[alert]
+
+
+
 === TEST 16: aigw_limit and aigw_key share one parser: the same bounds and messages
 --- http_config
     aigw_limit user concurrent=5000;
