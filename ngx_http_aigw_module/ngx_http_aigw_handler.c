@@ -51,6 +51,9 @@ static ngx_int_t ngx_http_aigw_string_list(ngx_http_request_t *r,
     ngx_array_t **list);
 static ngx_int_t ngx_http_aigw_plan(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+static void ngx_http_aigw_settle_cleanup(void *data);
+static void ngx_http_aigw_settle(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_cooled_last(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_plan_model(ngx_http_request_t *r,
@@ -71,6 +74,7 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
     ngx_int_t             rc;
     ngx_str_t             id, endpoints;
     ngx_uint_t            route;
+    ngx_http_cleanup_t   *cln;
     ngx_http_aigw_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_ctx_t));
@@ -83,6 +87,14 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
     ctx->request = r;
     ctx->start = ngx_current_msec;
     ctx->budget_remaining = -1;
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_aigw_settle_cleanup;
+    cln->data = ctx;
 
     route = ngx_http_aigw_classify(r, &ctx->client, &ctx->endpoint, &id);
 
@@ -502,14 +514,50 @@ ngx_http_aigw_plan_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 ngx_int_t
 ngx_http_aigw_log_handler(ngx_http_request_t *r)
 {
-    ngx_http_aigw_ctx_t      *ctx;
-    ngx_http_aigw_target_t   *t;
-    ngx_http_aigw_attempt_t  *a;
+    ngx_http_aigw_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
 
-    if (ctx == NULL || ctx->settled) {
-        return NGX_OK;
+    if (ctx) {
+        ngx_http_aigw_settle(r, ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A request's cleanup: an internal redirect (error_page, a named location)
+ * drops the module's context, and the log phase then finds none; the
+ * reservations are settled here instead, once, when the request is freed.
+ * With the context in place the log phase settles (cleanups run first).
+ */
+
+static void
+ngx_http_aigw_settle_cleanup(void *data)
+{
+    ngx_http_aigw_ctx_t  *ctx = data;
+
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (!ctx->settled
+        && ngx_http_get_module_ctx(r, ngx_http_aigw_module) != ctx)
+    {
+        ngx_http_aigw_settle(r, ctx);
+    }
+}
+
+
+static void
+ngx_http_aigw_settle(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_http_aigw_target_t   *t;
+    ngx_http_aigw_attempt_t  *a;
+
+    if (ctx->settled) {
+        return;
     }
 
     ctx->settled = 1;
@@ -529,8 +577,6 @@ ngx_http_aigw_log_handler(ngx_http_request_t *r)
     ngx_http_aigw_limit_settle(r, ctx);
 
     ngx_http_aigw_report_record(r, ctx);
-
-    return NGX_OK;
 }
 
 
@@ -1391,6 +1437,12 @@ ngx_http_aigw_plan(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         m = ngx_http_aigw_find_model(amcf, &s[i]);
 
         if (m == NULL) {
+            continue;
+        }
+
+        /* a key's models= bounds the fallbacks too */
+
+        if (ctx->key && !ngx_http_aigw_key_allows(ctx->key, &s[i])) {
             continue;
         }
 

@@ -1087,6 +1087,16 @@ ngx_http_aigw_who(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         }
     }
 
+    /* a user names counters: a client must not make them unbounded */
+
+    if (ctx->user.len > NGX_HTTP_AIGW_TAG_LEN_MAX) {
+        return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST, NULL,
+                                        "the end user is %uz bytes long, "
+                                        "at most %d are allowed",
+                                        ctx->user.len,
+                                        NGX_HTTP_AIGW_TAG_LEN_MAX);
+    }
+
     rc = ngx_http_aigw_client_tags(r, ctx);
     if (rc != NGX_DECLINED) {
         return rc;

@@ -382,7 +382,8 @@ ngx_http_aigw_limit_caps(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         "max_tokens", "max_completion_tokens", "max_output_tokens"
     };
 
-    input = ngx_min((int64_t) ((ctx->body.len + 3) / 4), 0x7fffffff);
+    input = ngx_min((int64_t) ((ctx->body.len + 3) / 4),
+                    NGX_HTTP_AIGW_TOKENS_MAX);
 
     if (llcf->max_input > 0 && input > llcf->max_input) {
         return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
@@ -419,7 +420,9 @@ ngx_http_aigw_limit_caps(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
                                         : NGX_HTTP_AIGW_OUTPUT_GUESS;
     }
 
-    output = ngx_min(output, 0x7fffffff);
+    /* with prices up to PRICE_MAX, a cost of TOKENS_MAX fits an int64_t */
+
+    output = ngx_min(output, NGX_HTTP_AIGW_TOKENS_MAX);
 
     *tokens = (input << 32) | output;
 

@@ -443,7 +443,10 @@ ngx_http_aigw_shm_idle(ngx_http_aigw_counter_node_t *cn, int64_t now)
         return 1;
 
     default:
-        return cn->expire && cn->expire <= now;
+
+        /* nothing spent or reserved: forgetting it loses nothing */
+
+        return cn->value == 0 || (cn->expire && cn->expire <= now);
     }
 }
 

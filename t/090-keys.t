@@ -264,6 +264,28 @@ MOCK B auth= xkey=sk-prov-b
 
 
 
+=== TEST 8c: a key's models= bounds the fallbacks too: a model the key may not use is never reached through failover
+--- http_config
+    aigw_key k1 secret-one models=cheap/*;
+    aigw_key k2 secret-two;
+    aigw_provider pdown url=http://127.0.0.1:1/v1 key=k;
+    aigw_model cheap/m pdown:m fallback=gpt/m;
+--- request eval
+["POST /v1/chat/completions\n{\"model\":\"cheap/m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+ "POST /v1/chat/completions\n{\"model\":\"cheap/m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"]
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer secret-one",
+ "Content-Type: application/json\nAuthorization: Bearer secret-two"]
+--- error_code eval
+[502, 200]
+--- response_headers eval
+[{"X-AIGW-Attempts" => "pdown:error"}, {"X-AIGW-Attempts" => "pdown:error,o:200"}]
+--- no_error_log
+[alert]
+[crit]
+
+
+
 === TEST 9: client tags: at most 32, each at most 256 bytes; the key's tags first
 --- request eval
 [main::chat("gpt/m", ',"providerOptions":{"gateway":{"tags":["a","b\\u0041"]}}'),

@@ -431,6 +431,43 @@ qr/\[warn\] .*aigw: zone "aigw" is full: \d+ rate or token counters in use were 
 
 
 
+=== TEST 15c: an internal redirect (error_page) drops the module's context: the concurrency lease is given back all the same, when the request is freed
+--- http_config
+    aigw_limit user concurrent=1;
+    aigw_provider pdown url=http://127.0.0.1:1/v1 key=k;
+    aigw_model down/m pdown:m;
+--- config
+    location /v1/ {
+        access_log logs/access.log lim;
+        error_page 502 503 504 = /failed;
+        aigw_pass;
+    }
+    location = /failed {
+        return 503 '{"error":{"message":"down, try later"}}';
+    }
+--- request eval
+["POST /v1/chat/completions\n{\"model\":\"down/m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"providerOptions\":{\"gateway\":{\"user\":\"zed\"}}}",
+ main::oai("zed")]
+--- error_code eval
+[503, 200]
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 15d: an end user over 256 bytes is a 400: users name counters, a client must not make them unbounded
+--- http_config
+    aigw_limit user rpm=10;
+--- request eval
+[main::oai("u" x 257), main::oai("u" x 256)]
+--- error_code eval
+[400, 200]
+--- response_body_like eval
+["the end user is 257 bytes long, at most 256 are allowed", ""]
+
+
+
 === TEST 16: aigw_limit and aigw_key share one parser: the same bounds and messages
 --- http_config
     aigw_limit user concurrent=5000;
