@@ -242,6 +242,7 @@ typedef struct {
     int64_t                         reset;     /* ms until full again */
     int64_t                         retry;     /* ms, when refused */
     ngx_uint_t                      slot;      /* lease held */
+    int64_t                         held;      /* its stamp */
     unsigned                        allowed:1;
     unsigned                        first:1;   /* warn= crossed first */
     unsigned                        warned:1;

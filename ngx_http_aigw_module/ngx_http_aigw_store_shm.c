@@ -282,7 +282,15 @@ ngx_http_aigw_shm_settle(ngx_http_request_t *r,
             break;
 
         case ngx_http_aigw_counter_lease:
-            if (ops[i].slot < cn->nslots) {
+
+            /*
+             * only the lease this request holds: after its TTL the slot
+             * may be another request's
+             */
+
+            if (ops[i].slot < cn->nslots
+                && cn->data[ops[i].slot] == ops[i].held)
+            {
                 cn->data[ops[i].slot] = 0;
             }
 
@@ -601,6 +609,7 @@ ngx_http_aigw_shm_apply(ngx_http_aigw_counter_op_t *op,
 
     case ngx_http_aigw_counter_lease:
         cn->data[op->slot] = now + op->period;
+        op->held = cn->data[op->slot];
         return;
 
     default:
