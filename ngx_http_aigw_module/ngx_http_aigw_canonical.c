@@ -251,3 +251,49 @@ ngx_http_aigw_write_model(ngx_http_aigw_jw_t *w, ngx_str_t *model,
     ngx_http_aigw_jw_escape(w, requested->data, requested->len);
     ngx_http_aigw_jw_lit(w, "\"");
 }
+
+
+/*
+ * Stop sequences: a string (when "one" allows it) or an array of strings,
+ * as raw JSON string contents; "what" names the field in the rejection.
+ */
+
+ngx_int_t
+ngx_http_aigw_parse_stop(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j, ngx_uint_t v, ngx_http_aigw_chat_t *chat,
+    ngx_uint_t one, const char *what)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   e;
+
+    if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (one && j->toks[v].type == ngx_http_aigw_json_string) {
+        s = ngx_array_push(&chat->stop);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, v, s);
+        return NGX_OK;
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        if (j->toks[e].type != ngx_http_aigw_json_string) {
+            return ngx_http_aigw_reject(r, ctx, "%s must hold strings", what);
+        }
+
+        s = ngx_array_push(&chat->stop);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, e, s);
+    }
+
+    return NGX_OK;
+}

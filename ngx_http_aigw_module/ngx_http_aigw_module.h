@@ -997,6 +997,9 @@ ngx_http_aigw_part_t *ngx_http_aigw_part_add(ngx_array_t *parts,
 ngx_http_aigw_tool_t *ngx_http_aigw_tool_add(ngx_array_t *tools);
 ngx_http_aigw_event_t *ngx_http_aigw_event_add(ngx_array_t *events,
     ngx_uint_t type, ngx_uint_t kind);
+ngx_int_t ngx_http_aigw_parse_stop(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat, ngx_uint_t one, const char *what);
 ngx_int_t ngx_http_aigw_parse_chat(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat, ngx_http_aigw_parse_field_pt field,

@@ -1785,40 +1785,7 @@ ngx_http_aigw_openai_parse_stop(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat)
 {
-    ngx_str_t   *s;
-    ngx_uint_t   e;
-
-    if (ngx_array_init(&chat->stop, r->pool, 2, sizeof(ngx_str_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (j->toks[v].type == ngx_http_aigw_json_string) {
-        s = ngx_array_push(&chat->stop);
-        if (s == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_aigw_json_str_raw(j, v, s);
-        return NGX_OK;
-    }
-
-    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
-        if (j->toks[e].type != ngx_http_aigw_json_string) {
-            return ngx_http_aigw_reject(r, ctx, "\"stop\" must hold "
-                                        "strings", NULL);
-        }
-
-        s = ngx_array_push(&chat->stop);
-        if (s == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_aigw_json_str_raw(j, e, s);
-    }
-
-    return NGX_OK;
+    return ngx_http_aigw_parse_stop(r, ctx, j, v, chat, 1, "\"stop\"");
 }
 
 

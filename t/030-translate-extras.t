@@ -103,3 +103,27 @@ POST /v1/messages
  {type => "message_delta", delta => {stop_reason => "tool_use"},
   usage => {input_tokens => 3, output_tokens => 4}},
  {type => "message_stop"}]
+
+
+
+=== TEST 3: stop sequences that are not strings are a 400 naming the field, on both surfaces (translated), checked before any provider is asked
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / { return 500; }
+    }
+    aigw_provider o format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 key=k;
+    aigw_provider a format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1 key=k;
+    aigw_model om o:gpt;
+    aigw_model am a:claude;
+--- config
+    location / { aigw_pass; }
+--- more_headers
+Content-Type: application/json
+--- request eval
+["POST /v1/messages\n{\"model\":\"om\",\"max_tokens\":10,\"stop_sequences\":[\"a\",1],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+ "POST /v1/chat/completions\n{\"model\":\"am\",\"stop\":[\"a\",{}],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"]
+--- error_code eval
+[400, 400]
+--- response_body_like eval
+["stop_sequences must hold strings", "\\\\\"stop\\\\\" must hold strings"]
