@@ -313,6 +313,18 @@ typedef enum {
 } ngx_http_aigw_stage_slot_e;
 
 
+/* aigw_redis (ngx_http_aigw_redis.c) */
+
+typedef enum {
+    ngx_http_aigw_redis_fail_local = 0,  /* the shm counters meanwhile */
+    ngx_http_aigw_redis_fail_open,       /* allow, log */
+    ngx_http_aigw_redis_fail_closed      /* 503 */
+} ngx_http_aigw_redis_fail_e;
+
+
+typedef struct ngx_http_aigw_redis_s  ngx_http_aigw_redis_t;
+
+
 typedef struct {
     ngx_array_t                     providers;   /* ngx_http_aigw_provider_t */
     ngx_array_t                     models;      /* ngx_http_aigw_model_t */
@@ -337,6 +349,8 @@ typedef struct {
     ngx_ssl_t                      *ssl;
 #endif
     ngx_uint_t                      need_ssl;
+
+    ngx_http_aigw_redis_t          *redis;       /* aigw_redis, or NULL */
 
     /* ngx_http_aigw_stage_pt, per slot, while the configuration is read */
     ngx_array_t                     slots[NGX_HTTP_AIGW_STAGE_PLAN + 1];
@@ -1112,6 +1126,50 @@ typedef struct {
 extern const ngx_http_aigw_counter_backend_t  ngx_http_aigw_store_shm;
 
 void ngx_http_aigw_store_shm_init(ngx_http_aigw_counters_t *c);
+
+/* ngx_http_aigw_redis.c */
+
+/*
+ * The Redis client of a worker: one connection, opened on first use,
+ * commands of many requests pipelined on it, replies matched in order.
+ *
+ * ngx_http_aigw_redis_send() queues one command: argv[0..argc-1], or,
+ * with a script, "EVALSHA <sha1> argv..." (argv[0] is numkeys) with a
+ * fallback to "EVAL <body> argv..." on NOSCRIPT.  Returns
+ *   NGX_OK        queued: handler(data, reply) runs exactly once, later,
+ *                 from an event handler (never from within send());
+ *                 reply is NULL when the call failed (connection lost,
+ *                 timeout, refused auth, garbage) and is valid only
+ *                 while the handler runs; a NULL handler: the reply is
+ *                 dropped (errors are logged);
+ *   NGX_DECLINED  Redis is down (the circuit breaker is open): nothing
+ *                 was queued, the caller follows the fail= policy;
+ *   NGX_ERROR     no memory.
+ * The arguments are copied: they may live in a pool that goes away.  A
+ * handler may send again.
+ */
+
+struct redisReply;
+
+typedef void (*ngx_http_aigw_redis_handler_pt)(void *data,
+    struct redisReply *reply);
+
+typedef struct {
+    ngx_str_t                       body;      /* Lua */
+    u_char                          sha1[40];  /* hex, of the body */
+    unsigned                        ready:1;   /* sha1 computed */
+} ngx_http_aigw_redis_script_t;
+
+char *ngx_http_aigw_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_aigw_redis_send(ngx_http_aigw_redis_t *rd,
+    ngx_http_aigw_redis_script_t *script, ngx_uint_t argc, ngx_str_t *argv,
+    ngx_http_aigw_redis_handler_pt handler, void *data);
+ngx_uint_t ngx_http_aigw_redis_fail(ngx_http_aigw_redis_t *rd);
+ngx_msec_t ngx_http_aigw_redis_timeout(ngx_http_aigw_redis_t *rd);
+
+/* ms to add to this node's clock to get Redis's (TIME at connect) */
+int64_t ngx_http_aigw_redis_clock(ngx_http_aigw_redis_t *rd);
 
 /* ngx_http_aigw_limit.c */
 
