@@ -71,7 +71,10 @@ typedef struct {
     ngx_array_t                     ops;       /* counter ops */
     ngx_array_t                     meta;
     const ngx_http_aigw_counter_backend_t  *backend;
+    void                           *pending;   /* the backend's call */
+    ngx_http_aigw_counter_done_pt   done;      /* of a read */
     unsigned                        reserved:1;
+    unsigned                        open:1;    /* fail=open let it go */
 } ngx_http_aigw_limit_state_t;
 
 
@@ -97,6 +100,14 @@ static ngx_int_t ngx_http_aigw_limit_add(ngx_http_request_t *r,
     int64_t expire, int64_t amount, const char *window, int64_t start);
 static void ngx_http_aigw_limit_done(ngx_http_request_t *r, ngx_int_t rc);
 static void ngx_http_aigw_limit_release(void *data);
+static ngx_int_t ngx_http_aigw_limit_fallback(ngx_http_request_t *r,
+    ngx_http_aigw_limit_state_t *st);
+static const ngx_http_aigw_counter_backend_t *ngx_http_aigw_limit_backend(
+    ngx_http_request_t *r);
+static int64_t ngx_http_aigw_limit_clock(ngx_http_request_t *r);
+static void ngx_http_aigw_budget_read(ngx_http_request_t *r, ngx_int_t rc);
+static ngx_int_t ngx_http_aigw_budget_fallback(ngx_http_request_t *r,
+    ngx_http_aigw_limit_state_t *st);
 static ngx_int_t ngx_http_aigw_limit_decide(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_aigw_limit_headers(ngx_http_request_t *r,
@@ -271,9 +282,9 @@ ngx_http_aigw_limit_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         goto failed;
     }
 
-    st->backend = &ngx_http_aigw_store_shm;
+    st->backend = ngx_http_aigw_limit_backend(r);
 
-    now = ngx_http_aigw_limit_now();
+    now = ngx_http_aigw_limit_clock(r);
 
     if (ctx->key) {
         if (ngx_http_aigw_limit_ops(r, ctx, st, &ctx->key->limit, tokens, now)
@@ -337,7 +348,11 @@ ngx_http_aigw_limit_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ctx->limits = st;
 
     rc = st->backend->reserve(r, st->ops.elts, st->ops.nelts,
-                              ngx_http_aigw_limit_done);
+                              ngx_http_aigw_limit_done, &st->pending);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_aigw_limit_fallback(r, st);
+    }
 
     if (rc == NGX_AGAIN) {
         if (ngx_http_aigw_suspend(r, ctx, ngx_http_aigw_limit_release, r)
@@ -738,8 +753,9 @@ ngx_http_aigw_limit_ids(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
 
 /*
- * The key of a counter: "aigw:METRIC:SCOPE:ID[:WINDOW:START]"; the id is
- * last but one, so the lengths keep keys of different ids apart.
+ * The key of a counter: "aigw:{METRIC:SCOPE:LEN:ID}[:WINDOW:START]"; the
+ * id's length keeps keys of different ids apart; the braces are a Redis
+ * Cluster hash tag: the windows of a counter share its slot.
  */
 
 static ngx_int_t
@@ -755,7 +771,7 @@ ngx_http_aigw_limit_add(ngx_http_request_t *r,
     ngx_http_aigw_counter_op_t  *op;
     ngx_http_aigw_limit_meta_t  *meta;
 
-    len = sizeof("aigw:::::") + ngx_http_aigw_metric_names[metric].len
+    len = sizeof("aigw:{:::}:") + ngx_http_aigw_metric_names[metric].len
           + scope->len + NGX_SIZE_T_LEN + id->len + 8 + NGX_INT64_LEN;
 
     key.data = ngx_pnalloc(r->pool, len);
@@ -763,7 +779,7 @@ ngx_http_aigw_limit_add(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(key.data, "aigw:%V:%V:%uz:%V",
+    p = ngx_sprintf(key.data, "aigw:{%V:%V:%uz:%V}",
                     &ngx_http_aigw_metric_names[metric], scope, id->len, id);
 
     if (window) {
@@ -829,11 +845,19 @@ ngx_http_aigw_limit_add(ngx_http_request_t *r,
 static void
 ngx_http_aigw_limit_done(ngx_http_request_t *r, ngx_int_t rc)
 {
-    ngx_connection_t     *c;
-    ngx_http_aigw_ctx_t  *ctx;
+    ngx_connection_t             *c;
+    ngx_http_aigw_ctx_t          *ctx;
+    ngx_http_aigw_limit_state_t  *st;
 
     c = r->connection;
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+    st = ctx->limits;
+    st->pending = NULL;
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_aigw_limit_fallback(r, st);
+    }
 
     rc = ngx_http_aigw_limit_decide(r, ctx, rc);
 
@@ -856,8 +880,7 @@ ngx_http_aigw_limit_done(ngx_http_request_t *r, ngx_int_t rc)
 
 /*
  * The request ended while an asynchronous backend had its reservation:
- * whatever it reserves is given back by the log phase, as the state says
- * it is reserved.
+ * the backend gives back whatever its answer reserves.
  */
 
 static void
@@ -870,9 +893,66 @@ ngx_http_aigw_limit_release(void *data)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
 
-    if (ctx && ctx->limits) {
-        st = ctx->limits;
-        st->reserved = 1;
+    st = ctx ? ctx->limits : NULL;
+
+    if (st && st->pending) {
+        st->backend->cancel(st->pending);
+        st->pending = NULL;
+    }
+}
+
+
+/*
+ * Redis cannot keep the counters now (down, slow, refusing): aigw_redis
+ * fail= decides.  "local": the shm counters of this node keep them
+ * meanwhile; "open": the request goes on, nothing is counted; "closed"
+ * (and a full zone): NGX_DECLINED, a 503.
+ */
+
+static ngx_int_t
+ngx_http_aigw_limit_fallback(ngx_http_request_t *r,
+    ngx_http_aigw_limit_state_t *st)
+{
+    ngx_uint_t                  i;
+    ngx_http_aigw_counter_op_t  *op;
+    ngx_http_aigw_main_conf_t   *amcf;
+
+    if (st->backend != &ngx_http_aigw_store_redis) {
+        return NGX_DECLINED;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    switch (ngx_http_aigw_redis_fail(amcf->redis)) {
+
+    case ngx_http_aigw_redis_fail_local:
+        st->backend = &ngx_http_aigw_store_shm;
+
+        return st->backend->reserve(r, st->ops.elts, st->ops.nelts, NULL,
+                                    &st->pending);
+
+    case ngx_http_aigw_redis_fail_open:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "aigw: redis is unavailable, the request goes on "
+                      "without limits (fail=open)");
+
+        op = st->ops.elts;
+
+        for (i = 0; i < st->ops.nelts; i++) {
+            op[i].allowed = 1;
+            op[i].used = 0;
+            op[i].remaining = -1;
+            op[i].reset = 0;
+            op[i].retry = 0;
+            op[i].warned = 0;
+        }
+
+        st->open = 1;
+
+        return NGX_OK;
+
+    default: /* closed */
+        return NGX_DECLINED;
     }
 }
 
@@ -928,7 +1008,7 @@ ngx_http_aigw_limit_decide(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         }
     }
 
-    if (refused == NULL) {
+    if (refused == NULL && !st->open) {
         st->reserved = 1;
     }
 
@@ -1061,6 +1141,10 @@ ngx_http_aigw_limit_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_counter_op_t   *op, *req, *tok;
     ngx_http_aigw_limit_meta_t   *meta;
 
+    if (st->open) {
+        return NGX_OK;         /* nothing is known */
+    }
+
     op = st->ops.elts;
     meta = st->meta.elts;
     req = NULL;
@@ -1096,7 +1180,7 @@ ngx_http_aigw_limit_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         }
     }
 
-    now = ngx_http_aigw_limit_now();
+    now = ngx_http_aigw_limit_clock(r);
 
     if (req
         && ctx->client->ratelimit_headers(r, "requests", req->limit,
@@ -1181,25 +1265,25 @@ ngx_http_aigw_limit_settle(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
 
 /*
- * For /v1/credits: the remaining budget of a key in its current period
- * (-1: none) and its spend of all time, in micro-USD.
+ * For /v1/credits: reads the spend of all time of a key and its budget in
+ * the current period.  NGX_OK: read, ngx_http_aigw_budget_result() has
+ * them; NGX_AGAIN: done(r, rc) is called when they are; NGX_DECLINED:
+ * they cannot be read now (Redis unavailable and fail=closed).
  */
 
 ngx_int_t
 ngx_http_aigw_budget_status(ngx_http_request_t *r,
-    const ngx_http_aigw_key_t *key, int64_t *remaining, int64_t *used)
+    const ngx_http_aigw_key_t *key, ngx_http_aigw_counter_done_pt done)
 {
     time_t                           start, end;
     int64_t                          now;
+    ngx_int_t                        rc;
     ngx_uint_t                       i;
     ngx_str_t                        scope;
     ngx_http_aigw_budget_t          *b, *lb;
-    ngx_http_aigw_counter_op_t      *op;
-    ngx_http_aigw_limit_state_t      st;
+    ngx_http_aigw_limit_meta_t      *meta;
+    ngx_http_aigw_limit_state_t     *st;
     ngx_http_aigw_limit_loc_conf_t  *llcf;
-
-    *remaining = -1;
-    *used = 0;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_limit_module);
 
@@ -1217,10 +1301,15 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_array_init(&st.ops, r->pool, 2,
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_limit_state_t));
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&st->ops, r->pool, 2,
                        sizeof(ngx_http_aigw_counter_op_t))
         != NGX_OK
-        || ngx_array_init(&st.meta, r->pool, 2,
+        || ngx_array_init(&st->meta, r->pool, 2,
                           sizeof(ngx_http_aigw_limit_meta_t))
            != NGX_OK)
     {
@@ -1229,7 +1318,7 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
 
     ngx_str_set(&scope, "key");
 
-    if (ngx_http_aigw_limit_add(r, &st, ngx_http_aigw_metric_spend, &scope,
+    if (ngx_http_aigw_limit_add(r, st, ngx_http_aigw_metric_spend, &scope,
                                 (ngx_str_t *) &key->name,
                                 ngx_http_aigw_counter_sum, -1, 0, 0, 0, "t",
                                 0)
@@ -1239,11 +1328,11 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
     }
 
     if (b) {
-        now = ngx_http_aigw_limit_now();
+        now = ngx_http_aigw_limit_clock(r);
 
         ngx_http_aigw_period(b->period, (time_t) (now / 1000), &start, &end);
 
-        if (ngx_http_aigw_limit_add(r, &st, ngx_http_aigw_metric_budget,
+        if (ngx_http_aigw_limit_add(r, st, ngx_http_aigw_metric_budget,
                                     &scope, (ngx_str_t *) &key->name,
                                     ngx_http_aigw_counter_sum, b->amount, 0,
                                     (int64_t) end * 1000, 0,
@@ -1253,21 +1342,113 @@ ngx_http_aigw_budget_status(ngx_http_request_t *r,
         {
             return NGX_ERROR;
         }
+
+        meta = st->meta.elts;
+        meta[1].budget = b;
     }
 
-    op = st.ops.elts;
+    ngx_http_set_ctx(r, st, ngx_http_aigw_limit_module);
 
-    if (ngx_http_aigw_store_shm.read(r, op, st.ops.nelts) != NGX_OK) {
-        return NGX_ERROR;
+    st->backend = ngx_http_aigw_limit_backend(r);
+    st->done = done;
+
+    rc = st->backend->read(r, st->ops.elts, st->ops.nelts,
+                           ngx_http_aigw_budget_read, &st->pending);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_aigw_budget_fallback(r, st);
     }
+
+    return rc;
+}
+
+
+/* the counters of /v1/credits were read, or not */
+
+static void
+ngx_http_aigw_budget_read(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_aigw_limit_state_t  *st;
+
+    st = ngx_http_get_module_ctx(r, ngx_http_aigw_limit_module);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_aigw_budget_fallback(r, st);
+    }
+
+    st->done(r, rc);
+}
+
+
+/* Redis cannot tell: this node's own counters, unless fail=closed */
+
+static ngx_int_t
+ngx_http_aigw_budget_fallback(ngx_http_request_t *r,
+    ngx_http_aigw_limit_state_t *st)
+{
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    if (st->backend != &ngx_http_aigw_store_redis
+        || ngx_http_aigw_redis_fail(amcf->redis)
+           == ngx_http_aigw_redis_fail_closed)
+    {
+        return NGX_DECLINED;
+    }
+
+    st->backend = &ngx_http_aigw_store_shm;
+
+    return st->backend->read(r, st->ops.elts, st->ops.nelts, NULL,
+                             &st->pending);
+}
+
+
+void
+ngx_http_aigw_budget_result(ngx_http_request_t *r, int64_t *remaining,
+    int64_t *used)
+{
+    ngx_http_aigw_counter_op_t   *op;
+    ngx_http_aigw_limit_meta_t   *meta;
+    ngx_http_aigw_limit_state_t  *st;
+
+    st = ngx_http_get_module_ctx(r, ngx_http_aigw_limit_module);
+
+    op = st->ops.elts;
+    meta = st->meta.elts;
 
     *used = op[0].used;
+    *remaining = -1;
 
-    if (b) {
-        *remaining = ngx_max(b->amount - op[1].used, 0);
+    if (st->ops.nelts > 1) {
+        *remaining = ngx_max(meta[1].budget->amount - op[1].used, 0);
     }
+}
 
-    return NGX_OK;
+
+static const ngx_http_aigw_counter_backend_t *
+ngx_http_aigw_limit_backend(ngx_http_request_t *r)
+{
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    return amcf->redis ? &ngx_http_aigw_store_redis
+                       : &ngx_http_aigw_store_shm;
+}
+
+
+/* the time of limits and budgets, in ms: Redis's, when it keeps them */
+
+static int64_t
+ngx_http_aigw_limit_clock(ngx_http_request_t *r)
+{
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    return ngx_http_aigw_limit_now()
+           + (amcf->redis ? ngx_http_aigw_redis_clock(amcf->redis) : 0);
 }
 
 

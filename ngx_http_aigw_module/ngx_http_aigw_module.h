@@ -1114,16 +1114,21 @@ typedef struct {
     ngx_int_t                     (*reserve)(ngx_http_request_t *r,
                                         ngx_http_aigw_counter_op_t *ops,
                                         ngx_uint_t n,
-                                        ngx_http_aigw_counter_done_pt done);
+                                        ngx_http_aigw_counter_done_pt done,
+                                        void **pending);
     void                          (*settle)(ngx_http_request_t *r,
                                         ngx_http_aigw_counter_op_t *ops,
                                         ngx_uint_t n);
     ngx_int_t                     (*read)(ngx_http_request_t *r,
                                         ngx_http_aigw_counter_op_t *ops,
-                                        ngx_uint_t n);
+                                        ngx_uint_t n,
+                                        ngx_http_aigw_counter_done_pt done,
+                                        void **pending);
+    void                          (*cancel)(void *pending);
 } ngx_http_aigw_counter_backend_t;
 
 extern const ngx_http_aigw_counter_backend_t  ngx_http_aigw_store_shm;
+extern const ngx_http_aigw_counter_backend_t  ngx_http_aigw_store_redis;
 
 void ngx_http_aigw_store_shm_init(ngx_http_aigw_counters_t *c);
 
@@ -1180,7 +1185,9 @@ int64_t ngx_http_aigw_limit_now(void);
 void ngx_http_aigw_limit_settle(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 ngx_int_t ngx_http_aigw_budget_status(ngx_http_request_t *r,
-    const ngx_http_aigw_key_t *key, int64_t *remaining, int64_t *used);
+    const ngx_http_aigw_key_t *key, ngx_http_aigw_counter_done_pt done);
+void ngx_http_aigw_budget_result(ngx_http_request_t *r, int64_t *remaining,
+    int64_t *used);
 ngx_int_t ngx_http_aigw_parse_limit_param(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_aigw_limit_t *limit);
 ngx_int_t ngx_http_aigw_parse_budget(ngx_conf_t *cf, ngx_str_t *value,

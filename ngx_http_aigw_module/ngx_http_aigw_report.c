@@ -7,6 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <hiredis/hiredis.h>
 #include "ngx_http_aigw_module.h"
 
 
@@ -25,7 +26,19 @@
  * the other half; when their share is used up (or the zone is full) the
  * oldest day is dropped, with a [warn]; the current day is never dropped:
  * a row that does not fit then is lost, with a [warn] once a day.
+ *
+ * With aigw_redis, every row is also added to Redis, where the rows of a
+ * fleet meet: a hash per UTC day, "aigw:{report}:DAY", a field per row
+ * (its credential type, the lengths of its strings, the strings) whose
+ * value is its counters as decimal text; a day expires with the
+ * retention.  The report then reads Redis, so that any node answers for
+ * the fleet; when Redis is unavailable, the node's own rows (fail=local
+ * or open) or a 503 (fail=closed).
  */
+
+
+/* a row's field in Redis: credential type, 2 bytes per string length */
+#define NGX_HTTP_AIGW_REPORT_FIELD_HEAD  (1 + 2 * ngx_http_aigw_report_nstr)
 
 
 #define NGX_HTTP_AIGW_REPORT_STR_MAX   1024
@@ -119,8 +132,21 @@ typedef struct {
 } ngx_http_aigw_report_main_conf_t;
 
 
+/* a report that waits for Redis */
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_aigw_report_query_t    q;
+    const ngx_http_aigw_key_t      *caller;
+    ngx_uint_t                      first;     /* the day of KEYS[1] */
+} ngx_http_aigw_report_wait_t;
+
+
 static ngx_int_t ngx_http_aigw_report_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_credits_handler(ngx_http_request_t *r);
+static void ngx_http_aigw_credits_read(ngx_http_request_t *r, ngx_int_t rc);
+static ngx_int_t ngx_http_aigw_credits_send(ngx_http_request_t *r,
+    ngx_int_t rc);
 static ngx_int_t ngx_http_aigw_report_method(ngx_http_request_t *r,
     const char *message);
 static ngx_int_t ngx_http_aigw_report_caller(ngx_http_request_t *r,
@@ -139,6 +165,22 @@ static ngx_uint_t ngx_http_aigw_report_match(ngx_http_aigw_report_query_t *q,
 static ngx_int_t ngx_http_aigw_report_add(ngx_http_request_t *r,
     ngx_rbtree_t *groups, ngx_array_t *list, u_char *p, size_t len,
     ngx_http_aigw_report_row_t *row);
+static ngx_int_t ngx_http_aigw_report_row(ngx_http_request_t *r,
+    ngx_http_aigw_report_query_t *q, ngx_rbtree_t *groups,
+    ngx_array_t *list, ngx_http_aigw_report_row_t *row);
+static void ngx_http_aigw_report_redis_add(ngx_http_request_t *r,
+    ngx_http_aigw_main_conf_t *amcf, ngx_http_aigw_report_id_t *id,
+    u_char *data, int64_t *count);
+static ngx_int_t ngx_http_aigw_report_redis_read(ngx_http_request_t *r,
+    ngx_http_aigw_report_query_t *q, const ngx_http_aigw_key_t *caller);
+static void ngx_http_aigw_report_redis_answer(void *data,
+    redisReply *reply);
+static ngx_int_t ngx_http_aigw_report_redis_rows(ngx_http_request_t *r,
+    ngx_http_aigw_report_wait_t *w, redisReply *reply,
+    ngx_rbtree_t *groups, ngx_array_t *list);
+static ngx_int_t ngx_http_aigw_report_answer(ngx_http_request_t *r,
+    ngx_http_aigw_report_query_t *q, const ngx_http_aigw_key_t *caller,
+    ngx_http_aigw_report_wait_t *w, redisReply *reply);
 static ngx_int_t ngx_http_aigw_report_collect(ngx_http_request_t *r,
     const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_query_t *q,
     ngx_rbtree_t *groups, ngx_array_t *list);
@@ -262,6 +304,7 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     u_char                            *data, *p;
     size_t                             size, share;
+    int64_t                            count[ngx_http_aigw_report_ncount];
     uint32_t                           hash;
     ngx_str_t                          str[ngx_http_aigw_report_nstr], *tag;
     u_char                             day[16];
@@ -364,9 +407,18 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     hash = ngx_http_aigw_report_hash(&id, data);
 
+    u = &ctx->usage;
+
+    count[ngx_http_aigw_report_cost] = ctx->cost > 0 ? ctx->cost : 0;
+    count[ngx_http_aigw_report_input] = u->input;
+    count[ngx_http_aigw_report_output] = u->output;
+    count[ngx_http_aigw_report_cached] = u->cache_read;
+    count[ngx_http_aigw_report_cache_write] = u->cache_write;
+    count[ngx_http_aigw_report_reasoning] = u->reasoning;
+    count[ngx_http_aigw_report_requests] = 1;
+
     rp = &amcf->sh->report;
     shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
-    u = &ctx->usage;
     dropped = 0;
     lost = 0;
     share = amcf->zone->shm.size / 2;
@@ -433,17 +485,16 @@ ngx_http_aigw_report_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     }
 
     if (row) {
-        row->count[ngx_http_aigw_report_cost] += ctx->cost > 0 ? ctx->cost
-                                                               : 0;
-        row->count[ngx_http_aigw_report_input] += u->input;
-        row->count[ngx_http_aigw_report_output] += u->output;
-        row->count[ngx_http_aigw_report_cached] += u->cache_read;
-        row->count[ngx_http_aigw_report_cache_write] += u->cache_write;
-        row->count[ngx_http_aigw_report_reasoning] += u->reasoning;
-        row->count[ngx_http_aigw_report_requests]++;
+        for (i = 0; i < ngx_http_aigw_report_ncount; i++) {
+            row->count[i] += count[i];
+        }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    if (amcf->redis) {
+        ngx_http_aigw_report_redis_add(r, amcf, &id, data, count);
+    }
 
     if (dropped) {
         ngx_http_aigw_report_day_text(dropped, day);
@@ -587,9 +638,7 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
     const char                    *err;
-    ngx_array_t                    list;
-    ngx_rbtree_t                   groups;
-    ngx_rbtree_node_t              sentinel;
+    ngx_http_aigw_main_conf_t     *amcf;
     ngx_http_aigw_report_query_t   q;
     const ngx_http_aigw_key_t     *caller;
 
@@ -614,6 +663,43 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    if (amcf->redis && amcf->sh) {
+        rc = ngx_http_aigw_report_redis_read(r, &q, caller);
+
+        if (rc == NGX_AGAIN) {
+            r->main->count++;
+            return NGX_DONE;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_aigw_report_answer(r, &q, caller, NULL, NULL);
+}
+
+
+/*
+ * The report of the rows in Redis (reply) or, without a reply, of this
+ * node's own rows unless Redis is configured with fail=closed.
+ */
+
+static ngx_int_t
+ngx_http_aigw_report_answer(ngx_http_request_t *r,
+    ngx_http_aigw_report_query_t *q, const ngx_http_aigw_key_t *caller,
+    ngx_http_aigw_report_wait_t *w, redisReply *reply)
+{
+    ngx_int_t                   rc;
+    ngx_array_t                 list;
+    ngx_rbtree_t                groups;
+    ngx_rbtree_node_t           sentinel;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
     ngx_rbtree_init(&groups, &sentinel, ngx_str_rbtree_insert_value);
 
     if (ngx_array_init(&list, r->pool, 16,
@@ -623,13 +709,27 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_aigw_report_collect(r, caller, &q, &groups, &list)
-        != NGX_OK)
+    if (reply) {
+        rc = ngx_http_aigw_report_redis_rows(r, w, reply, &groups, &list);
+
+    } else if (amcf->redis && amcf->sh
+               && ngx_http_aigw_redis_fail(amcf->redis)
+                  == ngx_http_aigw_redis_fail_closed)
     {
+        return ngx_http_aigw_send_error(r, NULL,
+                                        NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                                        "the gateway cannot read its "
+                                        "counters now, try again later");
+
+    } else {
+        rc = ngx_http_aigw_report_collect(r, caller, q, &groups, &list);
+    }
+
+    if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_aigw_report_write(r, &q, &list);
+    return ngx_http_aigw_report_write(r, q, &list);
 }
 
 
@@ -643,10 +743,7 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_aigw_credits_handler(ngx_http_request_t *r)
 {
-    int64_t                     remaining, used;
     ngx_int_t                   rc;
-    ngx_chain_t                *out;
-    ngx_http_aigw_jw_t          w;
     const ngx_http_aigw_key_t  *caller;
     ngx_http_aigw_main_conf_t  *amcf;
 
@@ -670,14 +767,62 @@ ngx_http_aigw_credits_handler(ngx_http_request_t *r)
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
 
+    if (amcf->sh == NULL) {
+        return ngx_http_aigw_credits_send(r, NGX_ABORT);
+    }
+
+    rc = ngx_http_aigw_budget_status(r, caller, ngx_http_aigw_credits_read);
+
+    if (rc == NGX_AGAIN) {
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    return ngx_http_aigw_credits_send(r, rc);
+}
+
+
+/* the counters of a key were read (NGX_OK), or not */
+
+static void
+ngx_http_aigw_credits_read(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_finalize_request(r, ngx_http_aigw_credits_send(r, rc));
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * rc: NGX_OK, the counters were read; NGX_ABORT: nothing was counted;
+ * NGX_DECLINED: they cannot be read now
+ */
+
+static ngx_int_t
+ngx_http_aigw_credits_send(ngx_http_request_t *r, ngx_int_t rc)
+{
+    int64_t              remaining, used;
+    ngx_chain_t         *out;
+    ngx_http_aigw_jw_t   w;
+
     remaining = -1;
     used = 0;
 
-    if (amcf->sh
-        && ngx_http_aigw_budget_status(r, caller, &remaining, &used)
-           != NGX_OK)
-    {
+    if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        ngx_http_aigw_budget_result(r, &remaining, &used);
+
+    } else if (rc == NGX_DECLINED) {
+        return ngx_http_aigw_send_error(r, NULL,
+                                        NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                                        "the gateway cannot read its "
+                                        "counters now, try again later");
     }
 
     ngx_http_aigw_jw_init(&w, r->pool, 128);
@@ -1133,10 +1278,8 @@ ngx_http_aigw_report_collect(ngx_http_request_t *r,
     const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_query_t *q,
     ngx_rbtree_t *groups, ngx_array_t *list)
 {
-    u_char                            *p, *last, day[16];
-    size_t                             len;
     ngx_int_t                          rc;
-    ngx_uint_t                         i, k, oldest, today;
+    ngx_uint_t                         oldest, today;
     ngx_queue_t                       *qu;
     ngx_slab_pool_t                   *shpool;
     ngx_http_aigw_report_t            *rp;
@@ -1169,73 +1312,389 @@ ngx_http_aigw_report_collect(ngx_http_request_t *r,
         row = ngx_queue_data(qu, ngx_http_aigw_report_row_t, queue);
 
         if (row->id.day < oldest
-            || !ngx_http_aigw_report_visible(caller, row)
-            || !ngx_http_aigw_report_match(q, row))
+            || !ngx_http_aigw_report_visible(caller, row))
         {
             continue;
         }
 
-        p = row->data;
-
-        switch (q->group) {
-
-        case ngx_http_aigw_group_day:
-            ngx_http_aigw_report_day_text(row->id.day, day);
-            rc = ngx_http_aigw_report_add(r, groups, list, day, 10, row);
-            break;
-
-        case ngx_http_aigw_group_credential_type:
-            rc = ngx_http_aigw_report_add(r, groups, list,
-                     ngx_http_aigw_report_credentials[row->id.credential].data,
-                     ngx_http_aigw_report_credentials[row->id.credential].len,
-                     row);
-            break;
-
-        case ngx_http_aigw_group_tag:
-
-            for (i = 0; i < ngx_http_aigw_report_tags; i++) {
-                p += row->id.len[i];
-            }
-
-            last = p + row->id.len[ngx_http_aigw_report_tags];
-
-            /* untagged requests make the group without a tag */
-
-            if (p == last) {
-                rc = ngx_http_aigw_report_add(r, groups, list, p, 0, row);
-            }
-
-            while (p + 2 <= last && rc == NGX_OK) {
-                len = (p[0] << 8) | p[1];
-                rc = ngx_http_aigw_report_add(r, groups, list, p + 2, len,
-                                              row);
-                p += 2 + len;
-            }
-
-            break;
-
-        default: /* key, model, provider, user */
-
-            i = (q->group == ngx_http_aigw_group_key)
-                ? ngx_http_aigw_report_key
-                : (q->group == ngx_http_aigw_group_model)
-                  ? ngx_http_aigw_report_model
-                  : (q->group == ngx_http_aigw_group_provider)
-                    ? ngx_http_aigw_report_provider
-                    : ngx_http_aigw_report_user;
-
-            for (k = 0; k < i; k++) {
-                p += row->id.len[k];
-            }
-
-            rc = ngx_http_aigw_report_add(r, groups, list, p,
-                                          row->id.len[i], row);
-        }
+        rc = ngx_http_aigw_report_row(r, q, groups, list, row);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
     return rc;
+}
+
+
+/* a row that the caller may see: in the groups if it matches the query */
+
+static ngx_int_t
+ngx_http_aigw_report_row(ngx_http_request_t *r,
+    ngx_http_aigw_report_query_t *q, ngx_rbtree_t *groups,
+    ngx_array_t *list, ngx_http_aigw_report_row_t *row)
+{
+    u_char      *p, *last, day[16];
+    size_t       len;
+    ngx_int_t    rc;
+    ngx_uint_t   i, k;
+
+    if (!ngx_http_aigw_report_match(q, row)) {
+        return NGX_OK;
+    }
+
+    p = row->data;
+
+    switch (q->group) {
+
+    case ngx_http_aigw_group_day:
+        ngx_http_aigw_report_day_text(row->id.day, day);
+        return ngx_http_aigw_report_add(r, groups, list, day, 10, row);
+
+    case ngx_http_aigw_group_credential_type:
+        return ngx_http_aigw_report_add(r, groups, list,
+                   ngx_http_aigw_report_credentials[row->id.credential].data,
+                   ngx_http_aigw_report_credentials[row->id.credential].len,
+                   row);
+
+    case ngx_http_aigw_group_tag:
+
+        for (i = 0; i < ngx_http_aigw_report_tags; i++) {
+            p += row->id.len[i];
+        }
+
+        last = p + row->id.len[ngx_http_aigw_report_tags];
+
+        /* untagged requests make the group without a tag */
+
+        if (p == last) {
+            return ngx_http_aigw_report_add(r, groups, list, p, 0, row);
+        }
+
+        rc = NGX_OK;
+
+        while (p + 2 <= last && rc == NGX_OK) {
+            len = (p[0] << 8) | p[1];
+            rc = ngx_http_aigw_report_add(r, groups, list, p + 2, len, row);
+            p += 2 + len;
+        }
+
+        return rc;
+
+    default: /* key, model, provider, user */
+
+        i = (q->group == ngx_http_aigw_group_key)
+            ? ngx_http_aigw_report_key
+            : (q->group == ngx_http_aigw_group_model)
+              ? ngx_http_aigw_report_model
+              : (q->group == ngx_http_aigw_group_provider)
+                ? ngx_http_aigw_report_provider
+                : ngx_http_aigw_report_user;
+
+        for (k = 0; k < i; k++) {
+            p += row->id.len[k];
+        }
+
+        return ngx_http_aigw_report_add(r, groups, list, p, row->id.len[i],
+                                        row);
+    }
+}
+
+
+/*
+ * KEYS[1]: the day; ARGV: the row's field, its counters to add, when the
+ * day expires (ms since the epoch)
+ */
+
+static ngx_http_aigw_redis_script_t  ngx_http_aigw_report_add_script = {
+    ngx_string(
+    "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
+    "local c, i = {0, 0, 0, 0, 0, 0, 0}, 1\n"
+    "if v then\n"
+    "  for n in string.gmatch(v, '%d+') do\n"
+    "    if i <= 7 then c[i] = tonumber(n) end\n"
+    "    i = i + 1\n"
+    "  end\n"
+    "end\n"
+    "for i = 1, 7 do c[i] = c[i] + tonumber(ARGV[i + 1]) end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], string.format("
+    "'%d %d %d %d %d %d %d', c[1], c[2], c[3], c[4], c[5], c[6], c[7]))\n"
+    "redis.call('PEXPIREAT', KEYS[1], ARGV[9])\n"
+    "return 1\n"),
+    "", 0
+};
+
+
+/* KEYS: days; returns of each row: the index of its day, field, value */
+
+static ngx_http_aigw_redis_script_t  ngx_http_aigw_report_read_script = {
+    ngx_string(
+    "local res = {}\n"
+    "for i = 1, #KEYS do\n"
+    "  local h = redis.call('HGETALL', KEYS[i])\n"
+    "  for j = 1, #h, 2 do\n"
+    "    res[#res + 1] = i\n"
+    "    res[#res + 1] = h[j]\n"
+    "    res[#res + 1] = h[j + 1]\n"
+    "  end\n"
+    "end\n"
+    "return res\n"),
+    "", 0
+};
+
+
+static void
+ngx_http_aigw_report_redis_add(ngx_http_request_t *r,
+    ngx_http_aigw_main_conf_t *amcf, ngx_http_aigw_report_id_t *id,
+    u_char *data, int64_t *count)
+{
+    u_char                            *p;
+    size_t                             size;
+    ngx_str_t                          argv[4 + ngx_http_aigw_report_ncount];
+    ngx_uint_t                         i;
+    ngx_http_aigw_report_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_report_module);
+
+    size = 0;
+
+    for (i = 0; i < ngx_http_aigw_report_nstr; i++) {
+        size += id->len[i];
+    }
+
+    p = ngx_pnalloc(r->pool, 1 + sizeof("aigw:{report}:") + NGX_INT_T_LEN
+                             + NGX_HTTP_AIGW_REPORT_FIELD_HEAD + size
+                             + (1 + ngx_http_aigw_report_ncount)
+                               * NGX_INT64_LEN);
+    if (p == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "1");
+
+    argv[1].data = p;
+    p = ngx_sprintf(p, "aigw:{report}:%ui", id->day);
+    argv[1].len = p - argv[1].data;
+
+    argv[2].data = p;
+    *p++ = (u_char) id->credential;
+
+    for (i = 0; i < ngx_http_aigw_report_nstr; i++) {
+        *p++ = (u_char) (id->len[i] >> 8);
+        *p++ = (u_char) (id->len[i] & 0xff);
+    }
+
+    p = ngx_cpymem(p, data, size);
+    argv[2].len = p - argv[2].data;
+
+    for (i = 0; i < ngx_http_aigw_report_ncount; i++) {
+        argv[3 + i].data = p;
+        p = ngx_sprintf(p, "%L", count[i]);
+        argv[3 + i].len = p - argv[3 + i].data;
+    }
+
+    argv[3 + i].data = p;
+    p = ngx_sprintf(p, "%L",
+                    (int64_t) (id->day + rmcf->retention) * 86400000);
+    argv[3 + i].len = p - argv[3 + i].data;
+
+    if (ngx_http_aigw_redis_send(amcf->redis,
+                                 &ngx_http_aigw_report_add_script,
+                                 4 + ngx_http_aigw_report_ncount, argv,
+                                 NULL, NULL)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: redis is unavailable: the fleet's spend "
+                      "report misses a request (this node's has it)");
+    }
+}
+
+
+/* the days of the query within the retention, from Redis */
+
+static ngx_int_t
+ngx_http_aigw_report_redis_read(ngx_http_request_t *r,
+    ngx_http_aigw_report_query_t *q, const ngx_http_aigw_key_t *caller)
+{
+    u_char                            *p;
+    ngx_int_t                          rc;
+    ngx_str_t                         *argv;
+    ngx_uint_t                         i, n, first, last, today;
+    ngx_http_aigw_main_conf_t         *amcf;
+    ngx_http_aigw_report_wait_t       *w;
+    ngx_http_aigw_report_main_conf_t  *rmcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_report_module);
+
+    today = (ngx_uint_t) (ngx_time() / 86400);
+    first = (today + 1 > rmcf->retention) ? today + 1 - rmcf->retention : 0;
+    first = ngx_max(first, q->start);
+    last = ngx_min(today + 1, q->end);
+
+    if (first > last) {
+        return NGX_DECLINED;
+    }
+
+    n = last - first + 1;
+
+    w = ngx_palloc(r->pool, sizeof(ngx_http_aigw_report_wait_t));
+    argv = ngx_palloc(r->pool, (1 + n) * sizeof(ngx_str_t));
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN
+                             + n * (sizeof("aigw:{report}:") + NGX_INT_T_LEN));
+
+    if (w == NULL || argv == NULL || p == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->request = r;
+    w->q = *q;
+    w->caller = caller;
+    w->first = first;
+
+    argv[0].data = p;
+    p = ngx_sprintf(p, "%ui", n);
+    argv[0].len = p - argv[0].data;
+
+    for (i = 0; i < n; i++) {
+        argv[1 + i].data = p;
+        p = ngx_sprintf(p, "aigw:{report}:%ui", first + i);
+        argv[1 + i].len = p - argv[1 + i].data;
+    }
+
+    rc = ngx_http_aigw_redis_send(amcf->redis,
+                                  &ngx_http_aigw_report_read_script, 1 + n,
+                                  argv, ngx_http_aigw_report_redis_answer,
+                                  w);
+
+    return (rc == NGX_OK) ? NGX_AGAIN : rc;
+}
+
+
+static void
+ngx_http_aigw_report_redis_answer(void *data, redisReply *reply)
+{
+    ngx_http_aigw_report_wait_t *w = data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = w->request;
+    c = r->connection;
+
+    if (reply && reply->type != REDIS_REPLY_ARRAY) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "aigw: redis answered the spend report's script "
+                      "with an unexpected reply");
+        reply = NULL;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_aigw_report_answer(r, &w->q,
+                                                             w->caller, w,
+                                                             reply));
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the rows of Redis's reply, as rows of the zone, into the groups */
+
+static ngx_int_t
+ngx_http_aigw_report_redis_rows(ngx_http_request_t *r,
+    ngx_http_aigw_report_wait_t *w, redisReply *reply, ngx_rbtree_t *groups,
+    ngx_array_t *list)
+{
+    u_char                      *p, *last;
+    size_t                       size;
+    int64_t                      v;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, k;
+    redisReply                 **e;
+    ngx_http_aigw_report_row_t  *row;
+
+    e = reply->element;
+
+    for (i = 0; i + 3 <= reply->elements; i += 3) {
+
+        if (e[i]->type != REDIS_REPLY_INTEGER
+            || e[i + 1]->type != REDIS_REPLY_STRING
+            || e[i + 2]->type != REDIS_REPLY_STRING
+            || e[i + 1]->len < NGX_HTTP_AIGW_REPORT_FIELD_HEAD)
+        {
+            goto garbage;
+        }
+
+        p = (u_char *) e[i + 1]->str;
+        last = p + e[i + 1]->len;
+        size = last - p - NGX_HTTP_AIGW_REPORT_FIELD_HEAD;
+
+        row = ngx_pcalloc(r->pool,
+                          offsetof(ngx_http_aigw_report_row_t, data) + size);
+        if (row == NULL) {
+            return NGX_ERROR;
+        }
+
+        row->id.day = w->first + e[i]->integer - 1;
+        row->id.credential = (*p++ == ngx_http_aigw_credential_byok)
+                             ? ngx_http_aigw_credential_byok
+                             : ngx_http_aigw_credential_system;
+
+        for (k = 0; k < ngx_http_aigw_report_nstr; k++) {
+            row->id.len[k] = (u_short) ((p[0] << 8) | p[1]);
+            p += 2;
+
+            if (row->id.len[k] > size) {
+                goto garbage;
+            }
+
+            size -= row->id.len[k];
+        }
+
+        if (size != 0) {
+            goto garbage;       /* the lengths are not the strings' */
+        }
+
+        ngx_memcpy(row->data, p, last - p);
+
+        /* the counters, decimal, separated by spaces */
+
+        p = (u_char *) e[i + 2]->str;
+        last = p + e[i + 2]->len;
+
+        for (k = 0; k < ngx_http_aigw_report_ncount; k++) {
+            for (v = 0; p < last && *p >= '0' && *p <= '9'; p++) {
+                if (v > (0x7fffffffffffffffLL - 9) / 10) {
+                    goto garbage;
+                }
+
+                v = v * 10 + (*p - '0');
+            }
+
+            row->count[k] = v;
+
+            if (p < last && *p == ' ') {
+                p++;
+            }
+        }
+
+        if (!ngx_http_aigw_report_visible(w->caller, row)) {
+            continue;
+        }
+
+        rc = ngx_http_aigw_report_row(r, &w->q, groups, list, row);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_OK;
+
+garbage:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "aigw: a row of the spend report in redis is not the "
+                  "gateway's, it is left out");
+
+    return NGX_OK;
 }
 
 

@@ -19,20 +19,22 @@
  * ngx_http_aigw_counter_op_t and hands them all to the backend in one
  * batch, so that a networked backend (Redis) needs one round trip:
  *
- *   reserve(r, ops, n, done)   checks every op and, only if all are
- *       allowed, applies them all (all or nothing, atomically); fills the
- *       results of every op (allowed, used, remaining, reset, retry, the
- *       lease slot).  Returns NGX_OK when decided now; NGX_AGAIN when the
- *       answer comes later: the backend then calls done(r, rc) with the
- *       results filled (rc as reserve() would have returned), and the
- *       stage suspends the request meanwhile; NGX_DECLINED when the
+ *   reserve(r, ops, n, done, &pending)   checks every op and, only if
+ *       all are allowed, applies them all (all or nothing, atomically);
+ *       fills the results of every op (allowed, used, remaining, reset,
+ *       retry, the lease held).  Returns NGX_OK when decided now;
+ *       NGX_AGAIN when the answer comes later: the backend then calls
+ *       done(r, rc) with the results filled (rc as reserve() would have
+ *       returned), and the stage suspends the request meanwhile; if the
+ *       request ends first, cancel(pending) instead, and the backend
+ *       gives back what the answer reserved; NGX_DECLINED when the
  *       counters cannot be kept (no memory, backend down): nothing was
  *       applied; NGX_ERROR.
  *   settle(r, ops, n)   after the request, on every end: adds
  *       actual - amount to the sums (reconcile) and gives back the lease
  *       slots (release); fire and forget, one call.
- *   read(r, ops, n)     fills "used" of each op without changing it
- *       (reports, /v1/credits).
+ *   read(r, ops, n, done, &pending)   fills "used" of each op without
+ *       changing it (reports, /v1/credits); returns as reserve() does.
  *
  * An op is one counter: a namespaced key (scope, id, metric and, for
  * windows and periods, their start, so a new window is a new counter),
@@ -82,11 +84,12 @@ typedef struct {
 
 static ngx_int_t ngx_http_aigw_shm_reserve(ngx_http_request_t *r,
     ngx_http_aigw_counter_op_t *ops, ngx_uint_t n,
-    ngx_http_aigw_counter_done_pt done);
+    ngx_http_aigw_counter_done_pt done, void **pending);
 static void ngx_http_aigw_shm_settle(ngx_http_request_t *r,
     ngx_http_aigw_counter_op_t *ops, ngx_uint_t n);
 static ngx_int_t ngx_http_aigw_shm_read(ngx_http_request_t *r,
-    ngx_http_aigw_counter_op_t *ops, ngx_uint_t n);
+    ngx_http_aigw_counter_op_t *ops, ngx_uint_t n,
+    ngx_http_aigw_counter_done_pt done, void **pending);
 static ngx_http_aigw_counter_node_t *ngx_http_aigw_shm_lookup(
     ngx_http_aigw_counters_t *c, ngx_str_t *key, uint32_t hash);
 static ngx_http_aigw_counter_node_t *ngx_http_aigw_shm_get(
@@ -109,7 +112,8 @@ const ngx_http_aigw_counter_backend_t  ngx_http_aigw_store_shm = {
     "shm",
     ngx_http_aigw_shm_reserve,
     ngx_http_aigw_shm_settle,
-    ngx_http_aigw_shm_read
+    ngx_http_aigw_shm_read,
+    NULL
 };
 
 
@@ -135,7 +139,7 @@ ngx_http_aigw_shm_now(void)
 static ngx_int_t
 ngx_http_aigw_shm_reserve(ngx_http_request_t *r,
     ngx_http_aigw_counter_op_t *ops, ngx_uint_t n,
-    ngx_http_aigw_counter_done_pt done)
+    ngx_http_aigw_counter_done_pt done, void **pending)
 {
     int64_t                         now;
     ngx_uint_t                      i, all, forgiven;
@@ -307,7 +311,7 @@ ngx_http_aigw_shm_settle(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_aigw_shm_read(ngx_http_request_t *r, ngx_http_aigw_counter_op_t *ops,
-    ngx_uint_t n)
+    ngx_uint_t n, ngx_http_aigw_counter_done_pt done, void **pending)
 {
     ngx_uint_t                     i;
     ngx_slab_pool_t               *shpool;
