@@ -1467,6 +1467,14 @@ ngx_http_aigw_redis_parse_url(ngx_conf_t *cf, ngx_http_aigw_redis_t *rd,
 
     rd->addr = u.addrs[0];
 
+    rd->name.data = ngx_pnalloc(cf->pool, u.host.len + sizeof(":65535") - 1);
+    if (rd->name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rd->name.len = ngx_sprintf(rd->name.data, "%V:%d", &u.host, (int) u.port)
+                   - rd->name.data;
+
     rd->host.data = ngx_pnalloc(cf->pool, u.host.len + 1);
     if (rd->host.data == NULL) {
         return NGX_CONF_ERROR;
@@ -1487,14 +1495,6 @@ ngx_http_aigw_redis_parse_url(ngx_conf_t *cf, ngx_http_aigw_redis_t *rd,
                    || ngx_strlchr(rd->host.data, rd->host.data + rd->host.len,
                                   ':')
                       != NULL);
-
-    rd->name.data = ngx_pnalloc(cf->pool, u.host.len + sizeof(":65535") - 1);
-    if (rd->name.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    rd->name.len = ngx_sprintf(rd->name.data, "%V:%d", &u.host, (int) u.port)
-                   - rd->name.data;
 
     return NGX_CONF_OK;
 

@@ -38,12 +38,15 @@ use Test::Nginx::Socket 'no_plan';
 
 repeat_each(1);
 
-start_redis();
+my $pw = start_redis() && start_redis_extra(password => 'p@ss w/rd');
+my $tls = $pw && start_redis_extra(tls => 1);
 
-my $pw = start_redis_extra(password => 'p@ss w/rd');
+unless ($tls) {
+    print "1..0 # SKIP redis-server is not available\n";
+    exit 0;
+}
+
 $ENV{TEST_NGINX_REDIS_PW_PORT} = $pw->{port};
-
-my $tls = start_redis_extra(tls => 1);
 $ENV{TEST_NGINX_REDIS_TLS_PORT} = $tls->{port};
 
 $ENV{AIGW_TEST_REDIS_PASSWORD} = 'acl-s3cret';
@@ -206,7 +209,31 @@ qr/\Aaigw: redis 127.0.0.1:\d+ is unavailable \(connect failed|connection refuse
 
 
 
-=== TEST 8: SIGSTOP: the call fails after timeout=, the next are declined at once, recovery after probe=
+=== TEST 8: a failed probe doubles the interval of the breaker
+--- http_config
+    aigw_redis redis://127.0.0.1:$TEST_NGINX_RAND_PORT_1 probe=200ms;
+--- client_cmd
+r() {
+    curl -s -o /dev/null -w '%{http_code} ' --data-binary PING \
+        http://127.0.0.1:$TEST_NGINX_SERVER_PORT/r
+}
+r; r
+sleep 0.3
+r; r
+sleep 0.3
+r
+sleep 0.2
+r
+--- client_output_like
+\A50[23] 503 50[23] 503 503 50[23] \z
+--- error_log eval
+[qr/is unavailable \((connect failed|connection refused)\)/,
+ qr/is still unavailable \([^)]+\), next probe in 400 ms/,
+ qr/is still unavailable \([^)]+\), next probe in 800 ms/]
+
+
+
+=== TEST 9: SIGSTOP: the call fails after timeout=, the next are declined at once, recovery after probe=
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=150ms probe=400ms;
 --- client_cmd
@@ -230,7 +257,7 @@ r; r
 
 
 
-=== TEST 9: Redis killed and restarted on the same port: automatic recovery
+=== TEST 10: Redis killed and restarted on the same port: automatic recovery
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT probe=200ms;
 --- init
@@ -252,7 +279,7 @@ status:OK
 
 
 
-=== TEST 10: a garbage server: failed, then declined
+=== TEST 11: a garbage server: failed, then declined
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_RAND_PORT_1 probe=10s;
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
@@ -269,7 +296,7 @@ status:OK
 
 
 
-=== TEST 11: a server that answers TIME with a bulk of length -5
+=== TEST 12: a server that answers TIME with a bulk of length -5
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_RAND_PORT_1 probe=10s;
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
@@ -286,7 +313,7 @@ status:OK
 
 
 
-=== TEST 12: a server that answers TIME with an integer
+=== TEST 13: a server that answers TIME with an integer
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_RAND_PORT_1 probe=10s;
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
@@ -302,7 +329,7 @@ qr/is unavailable \(unexpected reply to TIME\)/
 
 
 
-=== TEST 13: a script: EVALSHA, EVAL on NOSCRIPT, again after SCRIPT FLUSH
+=== TEST 14: a script: EVALSHA, EVAL on NOSCRIPT, again after SCRIPT FLUSH
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
 --- init
@@ -321,7 +348,7 @@ INFO commandstats => ~/cmdstat_eval:calls=2,/
 
 
 
-=== TEST 14: 50 concurrent requests pipelined on one connection per worker
+=== TEST 15: 50 concurrent requests pipelined on one connection per worker
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
 --- client_cmd
@@ -339,7 +366,7 @@ GET n => 50
 
 
 
-=== TEST 15: rediss:// to a TLS redis-server, certificate verified
+=== TEST 16: rediss:// to a TLS redis-server, certificate verified
 --- http_config
     aigw_redis rediss://127.0.0.1:$TEST_NGINX_REDIS_TLS_PORT ssl_trusted_certificate=$TEST_NGINX_REDIS_TLS_CA;
 --- request eval
@@ -349,7 +376,7 @@ GET n => 50
 
 
 
-=== TEST 16: rediss:// with a certificate that is not trusted
+=== TEST 17: rediss:// with a certificate that is not trusted
 --- http_config
     aigw_redis rediss://127.0.0.1:$TEST_NGINX_REDIS_TLS_PORT probe=10s;
 --- request eval
@@ -361,7 +388,7 @@ qr/is unavailable \(certificate not trusted\)/
 
 
 
-=== TEST 17: rediss:// with ssl_verify=off
+=== TEST 18: rediss:// with ssl_verify=off
 --- http_config
     aigw_redis rediss://127.0.0.1:$TEST_NGINX_REDIS_TLS_PORT ssl_verify=off;
 --- request
@@ -372,7 +399,23 @@ status:PONG
 
 
 
-=== TEST 18: a client that goes away while its call waits
+=== TEST 19: a command of 8 MB: written in parts
+--- http_config
+    aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=5s;
+--- config
+    location = /r {
+        client_max_body_size 16m;
+        client_body_buffer_size 16m;
+        aigw_test_redis;
+    }
+--- request eval
+["POST /r\nSET big " . ("x" x (8 * 1024 * 1024)), "POST /r\nSTRLEN big"]
+--- response_body eval
+["status:OK\n", "integer:8388608\n"]
+
+
+
+=== TEST 20: a client that goes away while its call waits
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
 --- client_cmd
@@ -384,7 +427,7 @@ status:PONG
 
 
 
-=== TEST 19: config errors: an invalid URL
+=== TEST 21: config errors: an invalid URL
 --- http_config
     aigw_redis http://127.0.0.1:6379;
 --- must_die
@@ -394,7 +437,7 @@ aigw_redis: invalid URL, expected redis://[user:password@]host[:port][/db]
 
 
 
-=== TEST 20: config errors: an unset password_env=
+=== TEST 22: config errors: an unset password_env=
 --- http_config
     aigw_redis redis://127.0.0.1:6379 password_env=AIGW_TEST_NO_SUCH_VARIABLE;
 --- must_die
@@ -404,7 +447,7 @@ the environment variable "AIGW_TEST_NO_SUCH_VARIABLE" of "password_env=" is not 
 
 
 
-=== TEST 21: config errors: a bad fail=
+=== TEST 23: config errors: a bad fail=
 --- http_config
     aigw_redis redis://127.0.0.1:6379 fail=maybe;
 --- must_die
@@ -414,7 +457,7 @@ aigw_redis: invalid "fail=maybe", expected fail=local, fail=open or fail=closed
 
 
 
-=== TEST 22: config errors: a bad database, a bad time, a password never logged
+=== TEST 24: config errors: a bad database, a bad time, a password never logged
 --- http_config
     aigw_redis redis://u:topsecret@127.0.0.1:6379/x;
 --- must_die
@@ -426,7 +469,7 @@ topsecret
 
 
 
-=== TEST 23: config errors: a bad timeout=
+=== TEST 25: config errors: a bad timeout=
 --- http_config
     aigw_redis redis://127.0.0.1 timeout=soon;
 --- must_die

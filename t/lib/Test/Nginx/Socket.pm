@@ -53,7 +53,8 @@ C<add_block_preprocessor>, C<add_cleanup_handler>,
 C<add_test_cleanup_handler>, C<html_dir>, C<server_root>, C<server_port>,
 C<server_port_for_client>, C<bail_out>, C<no_long_string> (no-op),
 C<check_accum_error_log>, C<no_shuffle> (no-op), C<start_redis>,
-C<redis_cmd>, C<start_mock_http>, plus everything Test::Base / Test::More
+C<redis_cmd>, C<redis_stop>, C<redis_start_again>, C<start_redis_extra>,
+C<start_mock_http>, plus everything Test::Base / Test::More
 export (C<plan>, C<is>, C<ok>, C<like>, C<diag>, C<blocks>, ...).
 
 Not exported but callable from C<init> code:
@@ -186,7 +187,22 @@ exports C<TEST_NGINX_REDIS_PORT>, runs C<FLUSHALL> before each block and kills
 the server at the end. When redis-server is missing, blocks that use Redis are
 skipped (under C<CI=true> the harness bails out). C<redis_cmd> is a tiny RESP
 client; it returns the reply (array replies as array refs) and dies on an
-error reply.
+error reply. The server's pid is exported as C<TEST_NGINX_REDIS_PID> (for
+C<client_cmd> faults such as C<kill -STOP $TEST_NGINX_REDIS_PID>; the harness
+sends SIGCONT before it stops the server).
+
+=item C<redis_stop()>, C<redis_start_again()>, C<start_redis_extra(%opts)>
+
+C<redis_stop> kills the server of C<start_redis> (from C<init> code: a Redis
+that goes away mid-test); C<redis_start_again> starts it again on the same
+port and directory (call it in the same block: the next block's C<FLUSHALL>
+needs it) and updates C<TEST_NGINX_REDIS_PID>. C<start_redis_extra> starts
+another redis-server, killed at the end of the file, and returns
+C<< {port, pid, dir, ca} >>: C<< password =E<gt> 'pw' >> runs it with
+C<requirepass>; C<< tls =E<gt> 1 >> makes a CA and a server certificate for
+C<localhost> and C<127.0.0.1> with the C<openssl> CLI in its directory, serves
+TLS only (C<--tls-port>, C<--port 0>, no client certificates), sets C<ca> and
+exports C<TEST_NGINX_REDIS_TLS_CA>. The caller exports the port.
 
 =item C<start_mock_http(port =E<gt> $p, handler =E<gt> sub {...})>, C<mock_requests_like>, C<mock_request_count>
 
@@ -223,7 +239,7 @@ C<TEST_NGINX_ERROR_LOG> (append every block's error.log to that file),
 C<TEST_NGINX_LD_PRELOAD>. Exported by the harness: C<TEST_NGINX_SERVER_PORT>,
 C<TEST_NGINX_PORT>, C<TEST_NGINX_CLIENT_PORT>, C<TEST_NGINX_SERVER_ROOT>,
 C<TEST_NGINX_HTML_DIR>, C<TEST_NGINX_RAND_PORT_n> (per block),
-C<TEST_NGINX_REDIS_PORT>, and C<TEST_NGINX_ECHO_MODULE> /
+C<TEST_NGINX_REDIS_PORT>, C<TEST_NGINX_REDIS_PID>, C<TEST_NGINX_REDIS_TLS_CA>, and C<TEST_NGINX_ECHO_MODULE> /
 C<TEST_NGINX_JS_MODULE> when the Debian modules exist.
 
 C<$TEST_NGINX_*> is expanded (an undefined variable bails out) in: main_config,
