@@ -399,7 +399,35 @@ status:PONG
 
 
 
-=== TEST 19: a command of 8 MB: written in parts
+=== TEST 19: a TLS handshake that never ends: calls time out alone while connecting, then the breaker opens
+--- http_config
+    aigw_redis rediss://127.0.0.1:$TEST_NGINX_RAND_PORT_1 timeout=100ms connect_timeout=600ms probe=10s ssl_verify=off;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+""
+--- tcp_no_close
+--- client_cmd
+r() {
+    curl -s -o /dev/null -w '%{http_code}:%{time_total} ' --data-binary PING \
+        http://127.0.0.1:$TEST_NGINX_SERVER_PORT/r
+}
+r; r
+sleep 0.6
+r
+--- client_output_like
+\A502:0\.(0[89]|1\d)\d* 502:0\.(0[89]|1\d)\d* 503:0\.0\d+ \z
+--- grep_error_log eval
+qr/a call timed out while connecting|is unavailable \([^)]+\)/
+--- grep_error_log_out
+a call timed out while connecting
+a call timed out while connecting
+is unavailable (TLS handshake timed out)
+--- no_error_log
+[alert]
+
+
+
+=== TEST 20: a command of 8 MB: written in parts
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=5s;
 --- config
@@ -415,7 +443,7 @@ status:PONG
 
 
 
-=== TEST 20: a client that goes away while its call waits
+=== TEST 21: a client that goes away while its call waits
 --- http_config
     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
 --- client_cmd
@@ -427,7 +455,7 @@ status:PONG
 
 
 
-=== TEST 21: config errors: an invalid URL
+=== TEST 22: config errors: an invalid URL
 --- http_config
     aigw_redis http://127.0.0.1:6379;
 --- must_die
@@ -437,7 +465,7 @@ aigw_redis: invalid URL, expected redis://[user:password@]host[:port][/db]
 
 
 
-=== TEST 22: config errors: an unset password_env=
+=== TEST 23: config errors: an unset password_env=
 --- http_config
     aigw_redis redis://127.0.0.1:6379 password_env=AIGW_TEST_NO_SUCH_VARIABLE;
 --- must_die
@@ -447,7 +475,7 @@ the environment variable "AIGW_TEST_NO_SUCH_VARIABLE" of "password_env=" is not 
 
 
 
-=== TEST 23: config errors: a bad fail=
+=== TEST 24: config errors: a bad fail=
 --- http_config
     aigw_redis redis://127.0.0.1:6379 fail=maybe;
 --- must_die
@@ -457,7 +485,7 @@ aigw_redis: invalid "fail=maybe", expected fail=local, fail=open or fail=closed
 
 
 
-=== TEST 24: config errors: a bad database, a bad time, a password never logged
+=== TEST 25: config errors: a bad database, a bad time, a password never logged
 --- http_config
     aigw_redis redis://u:topsecret@127.0.0.1:6379/x;
 --- must_die
@@ -469,7 +497,7 @@ topsecret
 
 
 
-=== TEST 25: config errors: a bad timeout=
+=== TEST 26: config errors: a bad timeout=
 --- http_config
     aigw_redis redis://127.0.0.1 timeout=soon;
 --- must_die
