@@ -662,10 +662,14 @@ ngx_http_aigw_redis_read_handler(ngx_event_t *rev)
 
     if (rd->head == NULL) {
         ngx_http_aigw_redis_idle(rd);
-        return;
-    }
 
-    ngx_http_aigw_redis_arm(rd);
+        if (rd->connection == NULL) {
+            return;
+        }
+
+    } else {
+        ngx_http_aigw_redis_arm(rd);
+    }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
         ngx_http_aigw_redis_fault(rd, "read failed");
