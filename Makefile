@@ -45,6 +45,7 @@ SAN_WRAP   := -Wl,--wrap=ngx_palloc,--wrap=ngx_pnalloc,--wrap=ngx_pcalloc,$\
 # packages needed by build, run and test (`make deps`)
 DEB_PACKAGES := gcc make nginx nginx-dev \
                 libssl-dev libpcre2-dev zlib1g-dev libtest-base-perl \
+                libhiredis-dev \
                 redis-server libnginx-mod-http-echo libnginx-mod-http-js \
                 curl openssl ca-certificates
 

@@ -298,6 +298,13 @@ static ngx_command_t  ngx_http_aigw_commands[] = {
       0,
       NULL },
 
+    { ngx_string("aigw_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_aigw_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("aigw_ssl_verify"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,

@@ -7,6 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <hiredis/hiredis.h>
 #include "ngx_http_aigw_module.h"
 
 
@@ -20,6 +21,14 @@
  * "aigw_test_clock_offset <seconds>" (http) moves the clock of the
  * calendar computations of limits and budgets (ngx_http_aigw_clock_offset)
  * to test their period boundaries; t/100-periods.t drives it.
+ *
+ * "aigw_test_redis" (location) sends the words of the request body as one
+ * command through the Redis client of aigw_redis (with "?eval=1" as the
+ * arguments of a fixed script) and answers with the reply as text: 200
+ * "string:PONG", "integer:3", "nil", "error:...", "array:[a, b]"; 502
+ * "failed" when the call failed; 503 "declined" when the client declined
+ * it (the circuit breaker is open).  The header X-Redis-Clock carries the
+ * clock offset of ngx_http_aigw_redis_clock().  t/120-redis-client.t.
  */
 
 
@@ -42,6 +51,20 @@ static void *ngx_http_aigw_test_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_aigw_test_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_aigw_test_init(ngx_conf_t *cf);
+static char *ngx_http_aigw_test_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_aigw_test_redis_handler(ngx_http_request_t *r);
+static void ngx_http_aigw_test_redis_body(ngx_http_request_t *r);
+static void ngx_http_aigw_test_redis_done(void *data, redisReply *reply);
+static u_char *ngx_http_aigw_test_redis_render(u_char *p, u_char *last,
+    redisReply *reply);
+static ngx_int_t ngx_http_aigw_test_redis_respond(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *data, size_t len);
+
+
+static ngx_http_aigw_redis_script_t  ngx_http_aigw_test_script = {
+    ngx_string("return {ARGV[1], redis.call('TIME')[1]}"), { 0 }, 0
+};
 
 
 static ngx_command_t  ngx_http_aigw_test_commands[] = {
@@ -58,6 +81,13 @@ static ngx_command_t  ngx_http_aigw_test_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_aigw_test_main_conf_t, clock_offset),
+      NULL },
+
+    { ngx_string("aigw_test_redis"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_aigw_test_redis,
+      0,
+      0,
       NULL },
 
       ngx_null_command
@@ -222,4 +252,250 @@ ngx_http_aigw_test_init(ngx_conf_t *cf)
 
     return ngx_http_aigw_add_stage(cf, NGX_HTTP_AIGW_STAGE_LIMITS,
                                    ngx_http_aigw_test_stage);
+}
+
+
+static char *
+ngx_http_aigw_test_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_aigw_test_redis_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_test_redis_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_aigw_test_redis_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the body read: the request waits for the reply (or is answered now) */
+
+static void
+ngx_http_aigw_test_redis_body(ngx_http_request_t *r)
+{
+    u_char                     *p, *last, *body;
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_str_t                   argv[64], value;
+    ngx_uint_t                  argc;
+    ngx_chain_t                *cl;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    if (amcf->redis == NULL || r->request_body == NULL
+        || r->request_body->temp_file)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = body;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    last = p;
+    argc = 0;
+
+    ngx_str_null(&value);
+
+    if (ngx_http_arg(r, (u_char *) "eval", 4, &value) == NGX_OK) {
+        ngx_str_set(&argv[0], "0");
+        argc = 1;
+    }
+
+    for (p = body; p < last && argc < 64; /* void */) {
+
+        while (p < last && (*p == ' ' || *p == '\n' || *p == '\r')) {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        argv[argc].data = p;
+
+        while (p < last && *p != ' ' && *p != '\n' && *p != '\r') {
+            p++;
+        }
+
+        argv[argc].len = p - argv[argc].data;
+        argc++;
+    }
+
+    rc = ngx_http_aigw_redis_send(amcf->redis,
+                                  value.len ? &ngx_http_aigw_test_script
+                                            : NULL,
+                                  argc, argv,
+                                  ngx_http_aigw_test_redis_done, r);
+
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_aigw_test_redis_respond(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              (u_char *) "declined\n", 9);
+
+    } else {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static void
+ngx_http_aigw_test_redis_done(void *data, redisReply *reply)
+{
+    ngx_http_request_t *r = data;
+
+    u_char     *p, *buf;
+    ngx_int_t   rc;
+
+    if (reply == NULL) {
+        rc = ngx_http_aigw_test_redis_respond(r, NGX_HTTP_BAD_GATEWAY,
+                                              (u_char *) "failed\n", 7);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    buf = ngx_pnalloc(r->pool, 4096);
+    if (buf == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_http_aigw_test_redis_render(buf, buf + 4095, reply);
+    *p++ = '\n';
+
+    rc = ngx_http_aigw_test_redis_respond(r, NGX_HTTP_OK, buf, p - buf);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static u_char *
+ngx_http_aigw_test_redis_render(u_char *p, u_char *last, redisReply *reply)
+{
+    size_t  i;
+
+    switch (reply->type) {
+
+    case REDIS_REPLY_STRING:
+        return ngx_slprintf(p, last, "string:%*s", (size_t) reply->len,
+                            reply->str);
+
+    case REDIS_REPLY_STATUS:
+        return ngx_slprintf(p, last, "status:%*s", (size_t) reply->len,
+                            reply->str);
+
+    case REDIS_REPLY_ERROR:
+        return ngx_slprintf(p, last, "error:%*s", (size_t) reply->len,
+                            reply->str);
+
+    case REDIS_REPLY_INTEGER:
+        return ngx_slprintf(p, last, "integer:%L", (int64_t) reply->integer);
+
+    case REDIS_REPLY_NIL:
+        return ngx_slprintf(p, last, "nil");
+
+    default: /* REDIS_REPLY_ARRAY */
+        p = ngx_slprintf(p, last, "array:[");
+
+        for (i = 0; i < reply->elements; i++) {
+            if (i) {
+                p = ngx_slprintf(p, last, ", ");
+            }
+
+            p = ngx_http_aigw_test_redis_render(p, last, reply->element[i]);
+        }
+
+        return ngx_slprintf(p, last, "]");
+    }
+}
+
+
+static ngx_int_t
+ngx_http_aigw_test_redis_respond(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *data, size_t len)
+{
+    ngx_int_t                   rc;
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
+    ngx_table_elt_t            *h;
+    ngx_http_aigw_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Redis-Clock");
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.len = ngx_sprintf(h->value.data, "%L",
+                               ngx_http_aigw_redis_clock(amcf->redis))
+                   - h->value.data;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, data, len);
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

@@ -53,7 +53,8 @@ C<add_block_preprocessor>, C<add_cleanup_handler>,
 C<add_test_cleanup_handler>, C<html_dir>, C<server_root>, C<server_port>,
 C<server_port_for_client>, C<bail_out>, C<no_long_string> (no-op),
 C<check_accum_error_log>, C<no_shuffle> (no-op), C<start_redis>,
-C<redis_cmd>, C<start_mock_http>, plus everything Test::Base / Test::More
+C<redis_cmd>, C<redis_stop>, C<redis_start_again>, C<start_redis_extra>,
+C<start_mock_http>, plus everything Test::Base / Test::More
 export (C<plan>, C<is>, C<ok>, C<like>, C<diag>, C<blocks>, ...).
 
 Not exported but callable from C<init> code:
@@ -186,7 +187,22 @@ exports C<TEST_NGINX_REDIS_PORT>, runs C<FLUSHALL> before each block and kills
 the server at the end. When redis-server is missing, blocks that use Redis are
 skipped (under C<CI=true> the harness bails out). C<redis_cmd> is a tiny RESP
 client; it returns the reply (array replies as array refs) and dies on an
-error reply.
+error reply. The server's pid is exported as C<TEST_NGINX_REDIS_PID> (for
+C<client_cmd> faults such as C<kill -STOP $TEST_NGINX_REDIS_PID>; the harness
+sends SIGCONT before it stops the server).
+
+=item C<redis_stop()>, C<redis_start_again()>, C<start_redis_extra(%opts)>
+
+C<redis_stop> kills the server of C<start_redis> (from C<init> code: a Redis
+that goes away mid-test); C<redis_start_again> starts it again on the same
+port and directory (call it in the same block: the next block's C<FLUSHALL>
+needs it) and updates C<TEST_NGINX_REDIS_PID>. C<start_redis_extra> starts
+another redis-server, killed at the end of the file, and returns
+C<< {port, pid, dir, ca} >>: C<< password =E<gt> 'pw' >> runs it with
+C<requirepass>; C<< tls =E<gt> 1 >> makes a CA and a server certificate for
+C<localhost> and C<127.0.0.1> with the C<openssl> CLI in its directory, serves
+TLS only (C<--tls-port>, C<--port 0>, no client certificates), sets C<ca> and
+exports C<TEST_NGINX_REDIS_TLS_CA>. The caller exports the port.
 
 =item C<start_mock_http(port =E<gt> $p, handler =E<gt> sub {...})>, C<mock_requests_like>, C<mock_request_count>
 
@@ -223,7 +239,7 @@ C<TEST_NGINX_ERROR_LOG> (append every block's error.log to that file),
 C<TEST_NGINX_LD_PRELOAD>. Exported by the harness: C<TEST_NGINX_SERVER_PORT>,
 C<TEST_NGINX_PORT>, C<TEST_NGINX_CLIENT_PORT>, C<TEST_NGINX_SERVER_ROOT>,
 C<TEST_NGINX_HTML_DIR>, C<TEST_NGINX_RAND_PORT_n> (per block),
-C<TEST_NGINX_REDIS_PORT>, and C<TEST_NGINX_ECHO_MODULE> /
+C<TEST_NGINX_REDIS_PORT>, C<TEST_NGINX_REDIS_PID>, C<TEST_NGINX_REDIS_TLS_CA>, and C<TEST_NGINX_ECHO_MODULE> /
 C<TEST_NGINX_JS_MODULE> when the Debian modules exist.
 
 C<$TEST_NGINX_*> is expanded (an undefined variable bails out) in: main_config,
@@ -367,6 +383,7 @@ our @EXPORT = qw(
     add_test_cleanup_handler html_dir server_root server_port
     server_port_for_client bail_out no_long_string check_accum_error_log
     no_shuffle start_redis redis_cmd start_mock_http
+    redis_stop redis_start_again start_redis_extra
 );
 
 # ---------------------------------------------------------------------------
@@ -2303,45 +2320,140 @@ sub _run_client_cmd {
 
 sub start_redis {
     return $RedisPort if $RedisPid;
+    my $bin = _redis_bin() // return undef;
+    $RedisDir = File::Temp::tempdir('aigw-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    for my $attempt (1 .. 3) {
+        my $port = _pick_free_port($ServerPort);
+        my $pid = _spawn_redis($bin, $RedisDir, $port, 0) // next;
+        ($RedisPid, $RedisPort) = ($pid, $port);
+        $ENV{TEST_NGINX_REDIS_PORT} = $port;
+        $ENV{TEST_NGINX_REDIS_PID} = $pid;
+        add_block_preprocessor(sub { redis_cmd('FLUSHALL') });
+        _verbose("redis-server pid $pid on 127.0.0.1:$port");
+        return $port;
+    }
+    bail_out("redis-server did not start: " . _read_file("$RedisDir/redis.log"));
+}
+
+sub _redis_bin {
     my $bin = _which('redis-server') // (-x '/usr/bin/redis-server' ? '/usr/bin/redis-server' : undef);
     unless ($bin) {
         bail_out('redis-server is not installed (apt-get install redis-server)')
             if ($ENV{CI} // '') eq 'true';
         $RedisMissing = 1;
-        return undef;
     }
-    $RedisDir = File::Temp::tempdir('aigw-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    for my $attempt (1 .. 3) {
-        my $port = _pick_free_port($ServerPort);
-        my $pid = fork;
-        die "fork: $!" unless defined $pid;
-        if ($pid == 0) {
-            POSIX::setpgid(0, 0);
-            chdir $RedisDir;
-            open STDIN, '<', '/dev/null';
-            open STDOUT, '>>', "$RedisDir/redis.log";
-            open STDERR, '>&', \*STDOUT;
-            exec $bin, '--port', $port, '--bind', '127.0.0.1', '--save', '',
-                 '--appendonly', 'no', '--daemonize', 'no', '--dir', $RedisDir
-                or POSIX::_exit(127);
-        }
-        my $deadline = Time::HiRes::time() + 5;
-        while (Time::HiRes::time() < $deadline) {
-            last if waitpid($pid, POSIX::WNOHANG()) == $pid;
-            my $r = eval { _redis_call($port, 'PING') };
-            if ($r && $r->[1] eq 'PONG') {
-                ($RedisPid, $RedisPort) = ($pid, $port);
-                $ENV{TEST_NGINX_REDIS_PORT} = $port;
-                add_block_preprocessor(sub { redis_cmd('FLUSHALL') });
-                _verbose("redis-server pid $pid on 127.0.0.1:$port");
-                return $port;
+    return $bin;
+}
+
+# a redis-server on 127.0.0.1:$port (TLS only with $tls, then its files are
+# in $dir); returns its pid once it answers, undef when it did not start
+sub _spawn_redis {
+    my ($bin, $dir, $port, $tls, @extra) = @_;
+    my @listen = $tls
+        ? ('--port', 0, '--tls-port', $port, '--tls-cert-file', "$dir/server.crt",
+           '--tls-key-file', "$dir/server.key", '--tls-ca-cert-file', "$dir/ca.crt",
+           '--tls-auth-clients', 'no')
+        : ('--port', $port);
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        POSIX::setpgid(0, 0);
+        chdir $dir;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$dir/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec $bin, @listen, '--bind', '127.0.0.1', '--save', '',
+             '--appendonly', 'no', '--daemonize', 'no', '--dir', $dir, @extra
+            or POSIX::_exit(127);
+    }
+    my $deadline = Time::HiRes::time() + 5;
+    while (Time::HiRes::time() < $deadline) {
+        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        # any reply (NOAUTH too) or, with TLS, an accepted connection
+        my $up = $tls
+            ? IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                    Proto => 'tcp', Timeout => 1)
+            : eval { _redis_call($port, 'PING') };
+        return $pid if $up;
+        Time::HiRes::sleep(0.01);
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    return undef;
+}
+
+sub _reap_redis {
+    my $pid = shift;
+    kill 'CONT', $pid;
+    kill 'TERM', $pid;
+    my $deadline = Time::HiRes::time() + 2;
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        if (Time::HiRes::time() > $deadline) { kill 'KILL', $pid; waitpid($pid, 0); last }
+        Time::HiRes::sleep(0.005);
+    }
+}
+
+sub redis_stop {
+    bail_out('redis_stop: no redis running (call start_redis() first)') unless $RedisPid;
+    _reap_redis($RedisPid);
+    $RedisPid = undef;
+    delete $ENV{TEST_NGINX_REDIS_PID};
+}
+
+sub redis_start_again {
+    bail_out('redis_start_again: start_redis() first') unless $RedisPort;
+    return $RedisPid if $RedisPid;
+    my $pid = _spawn_redis(_redis_bin(), $RedisDir, $RedisPort, 0)
+        // bail_out("redis-server did not start again on $RedisPort: "
+                    . _read_file("$RedisDir/redis.log"));
+    $RedisPid = $pid;
+    $ENV{TEST_NGINX_REDIS_PID} = $pid;
+    return $pid;
+}
+
+my @RedisExtra;    # pids of start_redis_extra()
+
+sub start_redis_extra {
+    my %o = @_;
+    my $bin = _redis_bin() // return undef;
+    my $dir = File::Temp::tempdir('aigw-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    if ($o{tls}) {
+        open my $fh, '>', "$dir/ext.cnf" or die "$dir/ext.cnf: $!";
+        print $fh "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+        close $fh;
+        for my $cmd (
+            [qw(openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=aigw-test-ca),
+             '-keyout', "$dir/ca.key", '-out', "$dir/ca.crt"],
+            [qw(openssl req -newkey rsa:2048 -nodes -subj /CN=localhost),
+             '-keyout', "$dir/server.key", '-out', "$dir/server.csr"],
+            [qw(openssl x509 -req -days 2 -CAcreateserial),
+             '-in', "$dir/server.csr", '-CA', "$dir/ca.crt", '-CAkey', "$dir/ca.key",
+             '-extfile', "$dir/ext.cnf", '-out', "$dir/server.crt"])
+        {
+            my $pid = fork;
+            die "fork: $!" unless defined $pid;
+            if ($pid == 0) {
+                open STDOUT, '>>', "$dir/openssl.log";
+                open STDERR, '>&', \*STDOUT;
+                exec @$cmd or POSIX::_exit(127);
             }
-            Time::HiRes::sleep(0.01);
+            waitpid($pid, 0);
+            bail_out("start_redis_extra: '@$cmd' failed: " . _read_file("$dir/openssl.log"))
+                if $?;
         }
-        kill 'KILL', $pid;
-        waitpid($pid, 0);
     }
-    bail_out("redis-server did not start: " . _read_file("$RedisDir/redis.log"));
+    my @extra;
+    push @extra, '--requirepass', $o{password} if defined $o{password};
+    for my $attempt (1 .. 3) {
+        my $port = _pick_free_port($ServerPort, $RedisPort // ());
+        my $pid = _spawn_redis($bin, $dir, $port, $o{tls}, @extra) // next;
+        push @RedisExtra, $pid;
+        $ENV{TEST_NGINX_REDIS_TLS_CA} = "$dir/ca.crt" if $o{tls};
+        _verbose("extra redis-server pid $pid on 127.0.0.1:$port");
+        return { port => $port, pid => $pid, dir => $dir,
+                 ($o{tls} ? (ca => "$dir/ca.crt") : ()) };
+    }
+    bail_out("extra redis-server did not start: " . _read_file("$dir/redis.log"));
 }
 
 # returns [type, value]; type: + - : $ *
@@ -2587,14 +2699,10 @@ sub _cleanup_all {
     unless ($keep) {
         for my $pid (keys %MockPids) { kill 'KILL', -$pid; waitpid($pid, 0) }
         if ($RedisPid) {
-            kill 'TERM', $RedisPid;
-            my $deadline = Time::HiRes::time() + 2;
-            while (waitpid($RedisPid, POSIX::WNOHANG()) == 0) {
-                if (Time::HiRes::time() > $deadline) { kill 'KILL', $RedisPid; waitpid($RedisPid, 0); last }
-                Time::HiRes::sleep(0.005);
-            }
+            _reap_redis($RedisPid);
             $RedisPid = undef;
         }
+        _reap_redis($_) for splice @RedisExtra;
     }
     for my $h (@CleanupHandlers) { eval { $h->(); 1 } or warn "cleanup handler died: $@" }
     if ($ServerRootIsOurs && !$keep && -e "$ServerRoot/$MarkerFile") {
