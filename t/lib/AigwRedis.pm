@@ -60,7 +60,7 @@ sub module_has_redis {
     return index($so, "aigw_redis\0") >= 0 ? 1 : 0;
 }
 
-sub _skip_all_unless_redis {
+sub skip_all_unless_redis {
     my ($what) = @_;
     return if module_has_redis();
     print "1..0 # SKIP the module has no aigw_redis directive"
@@ -110,7 +110,7 @@ sub script_calls {
 sub run_suite {
     my ($file) = @_;
 
-    _skip_all_unless_redis($file);
+    skip_all_unless_redis($file);
     $ENV{TEST_NGINX_AIGW_REDIS} = 1;
 
     # "do FILE" compiles the file in the caller's package: main, whose
