@@ -10,6 +10,7 @@
 # reports 10 and 500 ($0.005025) after 0.3 s.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
+use AigwRedis;
 
 repeat_each(1);
 workers(2);
@@ -84,6 +85,8 @@ sub tomorrow {
     return sprintf "%04d-%02d-%02dT00:00:00Z", $t[5] + 1900, $t[4] + 1, $t[3];
 }
 
+aigw_redis_mode();
+
 run_tests();
 
 __DATA__
@@ -155,6 +158,7 @@ curl -sS -H "$A" -H 'Content-Type: application/json' -d "$B" $U
 
 
 === TEST 5: budgets of a zone too small for them are never evicted: 503 and an error line, not a silent pass
+--- redis_skip: the budgets are in Redis: no zone to fill
 --- http_config
     aigw_zone aigw 32k;
     aigw_budget user 1/day;

@@ -34,6 +34,7 @@ BEGIN {
 }
 
 use Test::Nginx::Socket 'no_plan';
+use AigwRedis;
 
 repeat_each(1);
 workers(2);
@@ -123,6 +124,8 @@ sub expect {
     my $b2 = $next->($b1 + 60);
     return qr/\A200\n402 0\.007500 used resets at \Q${\ utc($b1)}\E\nat \+\d+\n200\n402 0\.007500 used resets at \Q${\ utc($b2)}\E\n\z/;
 }
+
+aigw_redis_mode();
 
 run_tests();
 

@@ -6,6 +6,7 @@
 # reservation of a request ($0.005 and a little) below the budgets.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
+use AigwRedis;
 
 repeat_each(1);
 
@@ -60,6 +61,8 @@ _EOC_
     $block->set_value(no_error_log => "[error]\n[warn]\n")
         unless $block->{no_error_log} || $block->{error_log};
 });
+
+aigw_redis_mode();
 
 run_tests();
 

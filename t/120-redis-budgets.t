@@ -1,0 +1,6 @@
+# Issue 11, item 6: t/100-budgets.t on the Redis backend (t/lib/AigwRedis.pm):
+# the same blocks, with aigw_redis ... fail=closed in every http_config
+use lib 't/lib';
+use AigwRedis ();
+
+AigwRedis::run_suite('t/100-budgets.t');
