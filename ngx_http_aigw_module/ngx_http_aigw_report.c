@@ -180,7 +180,7 @@ static ngx_int_t ngx_http_aigw_report_redis_rows(ngx_http_request_t *r,
     ngx_rbtree_t *groups, ngx_array_t *list);
 static ngx_int_t ngx_http_aigw_report_answer(ngx_http_request_t *r,
     ngx_http_aigw_report_query_t *q, const ngx_http_aigw_key_t *caller,
-    ngx_http_aigw_report_wait_t *w, redisReply *reply);
+    ngx_http_aigw_report_wait_t *w, redisReply *reply, ngx_int_t rc);
 static ngx_int_t ngx_http_aigw_report_collect(ngx_http_request_t *r,
     const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_query_t *q,
     ngx_rbtree_t *groups, ngx_array_t *list);
@@ -665,6 +665,8 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
 
+    rc = NGX_DONE;
+
     if (amcf->redis && amcf->sh) {
         rc = ngx_http_aigw_report_redis_read(r, &q, caller);
 
@@ -678,21 +680,22 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
         }
     }
 
-    return ngx_http_aigw_report_answer(r, &q, caller, NULL, NULL);
+    return ngx_http_aigw_report_answer(r, &q, caller, NULL, NULL, rc);
 }
 
 
 /*
- * The report of the rows in Redis (reply) or, without a reply, of this
- * node's own rows unless Redis is configured with fail=closed.
+ * The report of the rows in Redis's reply (rc NGX_OK), of this node's own
+ * rows (NGX_DONE: no Redis, or no day of the query is kept), or, when
+ * Redis is unavailable (NGX_DECLINED), of this node's own rows unless
+ * Redis is configured with fail=closed.
  */
 
 static ngx_int_t
 ngx_http_aigw_report_answer(ngx_http_request_t *r,
     ngx_http_aigw_report_query_t *q, const ngx_http_aigw_key_t *caller,
-    ngx_http_aigw_report_wait_t *w, redisReply *reply)
+    ngx_http_aigw_report_wait_t *w, redisReply *reply, ngx_int_t rc)
 {
-    ngx_int_t                   rc;
     ngx_array_t                 list;
     ngx_rbtree_t                groups;
     ngx_rbtree_node_t           sentinel;
@@ -709,10 +712,10 @@ ngx_http_aigw_report_answer(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (reply) {
+    if (rc == NGX_OK) {
         rc = ngx_http_aigw_report_redis_rows(r, w, reply, &groups, &list);
 
-    } else if (amcf->redis && amcf->sh
+    } else if (rc == NGX_DECLINED
                && ngx_http_aigw_redis_fail(amcf->redis)
                   == ngx_http_aigw_redis_fail_closed)
     {
@@ -1533,7 +1536,7 @@ ngx_http_aigw_report_redis_read(ngx_http_request_t *r,
     last = ngx_min(today + 1, q->end);
 
     if (first > last) {
-        return NGX_DECLINED;
+        return NGX_DONE;
     }
 
     n = last - first + 1;
@@ -1576,6 +1579,7 @@ ngx_http_aigw_report_redis_answer(void *data, redisReply *reply)
 {
     ngx_http_aigw_report_wait_t *w = data;
 
+    ngx_int_t            rc;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -1589,9 +1593,11 @@ ngx_http_aigw_report_redis_answer(void *data, redisReply *reply)
         reply = NULL;
     }
 
+    rc = reply ? NGX_OK : NGX_DECLINED;
+
     ngx_http_finalize_request(r, ngx_http_aigw_report_answer(r, &w->q,
                                                              w->caller, w,
-                                                             reply));
+                                                             reply, rc));
     ngx_http_run_posted_requests(c);
 }
 
