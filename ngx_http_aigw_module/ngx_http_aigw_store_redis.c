@@ -33,10 +33,10 @@
  *
  * A counter is a key (limit.c names it "aigw:{METRIC:SCOPE:LEN:ID}" and a
  * window or period after the braces: its hash tag keeps a counter's keys
- * in one slot of a Redis Cluster): a hash ("v": the sum or, of a rate,
- * the GCRA theoretical arrival time in us; "w": warn= crossed) or, for
- * concurrency, a sorted set of leases (member: the lease's random id,
- * score: when it expires, ms).  Every key expires when it is idle: a rate
+ * in one slot of a Redis Cluster): of a rate, a string, the GCRA
+ * theoretical arrival time in us; of a sum, a hash ("v": the sum, "w":
+ * warn= crossed); of concurrency, a sorted set of leases (member: the
+ * lease's random id, score: when it expires, ms).  Every key expires when it is idle: a rate
  * when it is full again, a window or budget period at its end, a lease
  * set after its TTL; the spend of all time never.
  */
@@ -116,7 +116,7 @@ static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_reserve_script = {
     "  if kind == 0 then\n"
     "    local us, tau = now * 1000, period * 1000\n"
     "    local e = math.floor(tau / limit)\n"
-    "    local tat = tonumber(redis.call('HGET', k, 'v')) or 0\n"
+    "    local tat = tonumber(redis.call('GET', k)) or 0\n"
     "    if tat < us then tat = us end\n"
     "    next[i] = tat + e\n"
     "    if next[i] - us <= tau then\n"
@@ -160,15 +160,16 @@ static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_reserve_script = {
     "  local expire, amount = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
     "  local k = KEYS[i]\n"
     "  if kind == 0 then\n"
-    "    redis.call('HSET', k, 'v', next[i])\n"
-    "    redis.call('PEXPIRE', k,"
+    "    redis.call('SET', k, next[i], 'PX',"
     " math.ceil((next[i] - now * 1000) / 1000) + 1000)\n"
     "  elseif kind == 2 then\n"
     "    redis.call('ZADD', k, now + period, ARGV[a + 6])\n"
     "    redis.call('PEXPIRE', k, period)\n"
     "  else\n"
-    "    redis.call('HINCRBY', k, 'v', amount)\n"
-    "    if expire > 0 then redis.call('PEXPIREAT', k, expire + 60000) end\n"
+    "    if redis.call('HINCRBY', k, 'v', amount) == amount"
+    " and expire > 0 then\n"
+    "      redis.call('PEXPIREAT', k, expire + 60000)\n"
+    "    end\n"
     "    if res[2 + (i - 1) * 6 + 6] == 1"
     " and redis.call('HSETNX', k, 'w', 1) == 1 then\n"
     "      res[2 + (i - 1) * 6 + 6] = 3\n"
