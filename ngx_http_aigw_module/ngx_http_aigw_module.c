@@ -28,10 +28,6 @@ static char *ngx_http_aigw_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_aigw_pass_request_headers(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-#if (NGX_HTTP_SSL)
-static ngx_int_t ngx_http_aigw_init_ssl(ngx_conf_t *cf,
-    ngx_http_aigw_main_conf_t *amcf);
-#endif
 
 
 /* every wire format the gateway speaks; the only list that names them */
@@ -657,8 +653,13 @@ ngx_http_aigw_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
 #if (NGX_HTTP_SSL)
-    if (amcf->need_ssl && ngx_http_aigw_init_ssl(cf, amcf) != NGX_OK) {
-        return NGX_CONF_ERROR;
+    if (amcf->need_ssl) {
+        amcf->ssl = ngx_http_aigw_ssl_create(cf, amcf->ssl_verify,
+                                             &amcf->ssl_trusted_certificate,
+                                             amcf->ssl_verify_depth);
+        if (amcf->ssl == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 #endif
 
@@ -668,67 +669,69 @@ ngx_http_aigw_init_main_conf(ngx_conf_t *cf, void *conf)
 
 #if (NGX_HTTP_SSL)
 
-static ngx_int_t
-ngx_http_aigw_init_ssl(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf)
+/*
+ * A client TLS context (to providers, to Redis): TLS 1.2 and 1.3; with
+ * "verify", peers are checked against "trusted" or, when it is empty,
+ * the system trust store.  NULL: an [emerg] was logged.
+ */
+
+ngx_ssl_t *
+ngx_http_aigw_ssl_create(ngx_conf_t *cf, ngx_flag_t verify,
+    ngx_str_t *trusted, ngx_uint_t depth)
 {
+    ngx_ssl_t           *ssl;
     ngx_pool_cleanup_t  *cln;
 
-    amcf->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-    if (amcf->ssl == NULL) {
-        return NGX_ERROR;
+    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (ssl == NULL) {
+        return NULL;
     }
 
-    amcf->ssl->log = cf->log;
+    ssl->log = cf->log;
 
-    if (ngx_ssl_create(amcf->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL) != NGX_OK) {
+        return NULL;
     }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(amcf->ssl);
-        return NGX_ERROR;
+        ngx_ssl_cleanup_ctx(ssl);
+        return NULL;
     }
 
     cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = amcf->ssl;
+    cln->data = ssl;
 
-    if (ngx_ssl_ciphers(cf, amcf->ssl, (ngx_str_t *) &(ngx_str_t)
+    if (ngx_ssl_ciphers(cf, ssl, (ngx_str_t *) &(ngx_str_t)
                         ngx_string("DEFAULT"), 0)
         != NGX_OK)
     {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    if (!amcf->ssl_verify) {
-        return NGX_OK;
+    if (!verify) {
+        return ssl;
     }
 
-    if (amcf->ssl_trusted_certificate.len) {
-        if (ngx_ssl_trusted_certificate(cf, amcf->ssl,
-                                        &amcf->ssl_trusted_certificate,
-                                        amcf->ssl_verify_depth)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+    if (trusted->len) {
+        if (ngx_ssl_trusted_certificate(cf, ssl, trusted, depth) != NGX_OK) {
+            return NULL;
         }
 
-        return NGX_OK;
+        return ssl;
     }
 
     /* the system trust store */
 
-    SSL_CTX_set_verify_depth(amcf->ssl->ctx, amcf->ssl_verify_depth);
+    SSL_CTX_set_verify_depth(ssl->ctx, depth);
 
-    if (SSL_CTX_set_default_verify_paths(amcf->ssl->ctx) != 1) {
+    if (SSL_CTX_set_default_verify_paths(ssl->ctx) != 1) {
         ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
                       "SSL_CTX_set_default_verify_paths() failed");
-        return NGX_ERROR;
+        return NULL;
     }
 
-    return NGX_OK;
+    return ssl;
 }
 
 #endif

@@ -915,6 +915,11 @@ extern ngx_module_t                          ngx_http_aigw_module;
 extern ngx_module_t                          ngx_http_aigw_filter_module;
 extern const ngx_http_aigw_format_t         *ngx_http_aigw_formats[];
 
+#if (NGX_HTTP_SSL)
+ngx_ssl_t *ngx_http_aigw_ssl_create(ngx_conf_t *cf, ngx_flag_t verify,
+    ngx_str_t *trusted, ngx_uint_t depth);
+#endif
+
 ngx_int_t ngx_http_aigw_pass_headers(ngx_http_request_t *r,
     const ngx_http_aigw_format_t *format, ngx_http_aigw_jw_t *w,
     const char *own, ngx_str_t *value);

@@ -136,10 +136,6 @@ static void ngx_http_aigw_redis_script_sha1(
     ngx_http_aigw_redis_script_t *script);
 static char *ngx_http_aigw_redis_parse_url(ngx_conf_t *cf,
     ngx_http_aigw_redis_t *rd, ngx_str_t *url);
-#if (NGX_HTTP_SSL)
-static ngx_int_t ngx_http_aigw_redis_init_ssl(ngx_conf_t *cf,
-    ngx_http_aigw_redis_t *rd);
-#endif
 
 
 static const char  *ngx_http_aigw_redis_fail_names[] = {
@@ -1342,7 +1338,9 @@ ngx_http_aigw_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (rd->tls) {
 #if (NGX_HTTP_SSL)
-        if (ngx_http_aigw_redis_init_ssl(cf, rd) != NGX_OK) {
+        rd->ssl = ngx_http_aigw_ssl_create(cf, rd->ssl_verify,
+                                           &rd->ssl_trusted_certificate, 3);
+        if (rd->ssl == NULL) {
             return NGX_CONF_ERROR;
         }
 #else
@@ -1510,53 +1508,3 @@ invalid:
                        "or rediss://...");
     return NGX_CONF_ERROR;
 }
-
-
-#if (NGX_HTTP_SSL)
-
-static ngx_int_t
-ngx_http_aigw_redis_init_ssl(ngx_conf_t *cf, ngx_http_aigw_redis_t *rd)
-{
-    ngx_pool_cleanup_t  *cln;
-
-    rd->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-    if (rd->ssl == NULL) {
-        return NGX_ERROR;
-    }
-
-    rd->ssl->log = cf->log;
-
-    if (ngx_ssl_create(rd->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(rd->ssl);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = rd->ssl;
-
-    if (!rd->ssl_verify) {
-        return NGX_OK;
-    }
-
-    if (rd->ssl_trusted_certificate.len) {
-        return ngx_ssl_trusted_certificate(cf, rd->ssl,
-                                           &rd->ssl_trusted_certificate, 3);
-    }
-
-    if (SSL_CTX_set_default_verify_paths(rd->ssl->ctx) != 1) {
-        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
-                      "aigw_redis: SSL_CTX_set_default_verify_paths() failed");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-#endif
