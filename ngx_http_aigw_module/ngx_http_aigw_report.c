@@ -1421,7 +1421,7 @@ static ngx_http_aigw_redis_script_t  ngx_http_aigw_report_add_script = {
     "for i = 1, 7 do c[i] = c[i] + tonumber(ARGV[i + 1]) end\n"
     "redis.call('HSET', KEYS[1], ARGV[1], string.format("
     "'%d %d %d %d %d %d %d', c[1], c[2], c[3], c[4], c[5], c[6], c[7]))\n"
-    "redis.call('PEXPIREAT', KEYS[1], ARGV[9])\n"
+    "if not v then redis.call('PEXPIREAT', KEYS[1], ARGV[9]) end\n"
     "return 1\n"),
     "", 0
 };

@@ -34,11 +34,13 @@
  * A counter is a key (limit.c names it "aigw:{METRIC:SCOPE:LEN:ID}" and a
  * window or period after the braces: its hash tag keeps a counter's keys
  * in one slot of a Redis Cluster): of a rate, a string, the GCRA
- * theoretical arrival time in us; of a sum, a hash ("v": the sum, "w":
- * warn= crossed); of concurrency, a sorted set of leases (member: the
- * lease's random id, score: when it expires, ms).  Every key expires when it is idle: a rate
- * when it is full again, a window or budget period at its end, a lease
- * set after its TTL; the spend of all time never.
+ * theoretical arrival time in us; of a sum, a string, the sum (and the
+ * key with ":w" once warn= was crossed); of concurrency, a sorted set of
+ * leases (member: the lease's random id, score: when it expires, ms).
+ * The reserve script reads the rates and sums with one MGET.  Every key
+ * expires when it is idle: a rate when it is full again, a window or
+ * budget period a minute after its end, a lease set after its TTL; the
+ * spend of all time never.
  */
 
 
@@ -104,19 +106,25 @@ static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_reserve_script = {
     ngx_string(
     "local t = redis.call('TIME')\n"
     "local now = t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[1])\n"
-    "local res, all, next = {now, 1}, 1, {}\n"
+    "local res, all, next, keys, at, v = {now, 1}, 1, {}, {}, {}, {}\n"
+    "for i = 1, #KEYS do\n"
+    "  if ARGV[2 + (i - 1) * 7] ~= '2' then\n"
+    "    keys[#keys + 1] = KEYS[i]\n"
+    "    at[i] = #keys\n"
+    "  end\n"
+    "end\n"
+    "if #keys > 0 then v = redis.call('MGET', unpack(keys)) end\n"
     "for i = 1, #KEYS do\n"
     "  local a = 2 + (i - 1) * 7\n"
-    "  local kind, limit, period = tonumber(ARGV[a]), tonumber(ARGV[a + 1]),"
-    " tonumber(ARGV[a + 2])\n"
-    "  local expire, amount, warn = tonumber(ARGV[a + 3]),"
-    " tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])\n"
-    "  local k = KEYS[i]\n"
+    "  local kind, limit, period = tonumber(ARGV[a]), tonumber(ARGV[a +"
+    " 1]), tonumber(ARGV[a + 2])\n"
+    "  local expire, amount, warn = tonumber(ARGV[a + 3]), tonumber(ARGV[a"
+    " + 4]), tonumber(ARGV[a + 5])\n"
     "  local ok, used, left, reset, retry, flags = 0, 0, 0, 0, 0, 0\n"
     "  if kind == 0 then\n"
     "    local us, tau = now * 1000, period * 1000\n"
     "    local e = math.floor(tau / limit)\n"
-    "    local tat = tonumber(redis.call('GET', k)) or 0\n"
+    "    local tat = tonumber(v[at[i]]) or 0\n"
     "    if tat < us then tat = us end\n"
     "    next[i] = tat + e\n"
     "    if next[i] - us <= tau then\n"
@@ -129,28 +137,25 @@ static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_reserve_script = {
     "    end\n"
     "    used = limit - left\n"
     "  elseif kind == 2 then\n"
-    "    redis.call('ZREMRANGEBYSCORE', k, '-inf', now)\n"
-    "    local active = redis.call('ZCARD', k)\n"
+    "    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)\n"
+    "    local active = redis.call('ZCARD', KEYS[i])\n"
     "    if active < limit then ok = 1 else retry = 1000 end\n"
     "    used = active + ok\n"
     "    left = limit - used\n"
     "  else\n"
-    "    local v = tonumber(redis.call('HGET', k, 'v')) or 0\n"
-    "    used = v + amount\n"
+    "    local sum = tonumber(v[at[i]]) or 0\n"
+    "    used = sum + amount\n"
     "    if limit < 0 or used <= limit then ok = 1 end\n"
     "    if expire > 0 then reset = expire - now end\n"
-    "    if ok == 0 then used = v; retry = reset end\n"
+    "    if ok == 0 then used = sum; retry = reset end\n"
     "    if limit < 0 then left = -1 else left = math.max(limit - used, 0)"
     " end\n"
     "    if warn > 0 and used >= warn then flags = 1 end\n"
     "  end\n"
     "  if ok == 0 then all = 0 end\n"
-    "  res[#res + 1] = ok\n"
-    "  res[#res + 1] = used\n"
-    "  res[#res + 1] = left\n"
-    "  res[#res + 1] = reset\n"
-    "  res[#res + 1] = retry\n"
-    "  res[#res + 1] = flags\n"
+    "  for _, x in ipairs({ok, used, left, reset, retry, flags}) do\n"
+    "    res[#res + 1] = x\n"
+    "  end\n"
     "end\n"
     "res[2] = all\n"
     "if all == 0 then return res end\n"
@@ -158,21 +163,22 @@ static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_reserve_script = {
     "  local a = 2 + (i - 1) * 7\n"
     "  local kind, period = tonumber(ARGV[a]), tonumber(ARGV[a + 2])\n"
     "  local expire, amount = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
-    "  local k = KEYS[i]\n"
+    "  local k, f = KEYS[i], 2 + i * 6\n"
     "  if kind == 0 then\n"
-    "    redis.call('SET', k, next[i], 'PX',"
-    " math.ceil((next[i] - now * 1000) / 1000) + 1000)\n"
+    "    redis.call('SET', k, next[i], 'PX', math.ceil((next[i] - now *"
+    " 1000) / 1000) + 1000)\n"
     "  elseif kind == 2 then\n"
     "    redis.call('ZADD', k, now + period, ARGV[a + 6])\n"
     "    redis.call('PEXPIRE', k, period)\n"
     "  else\n"
-    "    if redis.call('HINCRBY', k, 'v', amount) == amount"
-    " and expire > 0 then\n"
-    "      redis.call('PEXPIREAT', k, expire + 60000)\n"
+    "    local keep = expire > 0 and expire + 60000 - now or nil\n"
+    "    if redis.call('INCRBY', k, amount) == amount and keep then\n"
+    "      redis.call('PEXPIRE', k, keep)\n"
     "    end\n"
-    "    if res[2 + (i - 1) * 6 + 6] == 1"
-    " and redis.call('HSETNX', k, 'w', 1) == 1 then\n"
-    "      res[2 + (i - 1) * 6 + 6] = 3\n"
+    "    if res[f] == 1 then\n"
+    "      local w = keep and redis.call('SET', k .. ':w', 1, 'NX', 'PX',"
+    " keep) or redis.call('SET', k .. ':w', 1, 'NX')\n"
+    "      if w then res[f] = 3 end\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -182,21 +188,26 @@ static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_reserve_script = {
 
 
 /*
- * KEYS: the counters; ARGV of each: kind, actual - amount, lease id.  A
- * sum or window that has expired is not made anew.
+ * KEYS: the counters; ARGV of each: kind, actual - amount, expire, lease
+ * id.  A sum whose window or period has ended (and so has expired) is
+ * not made anew.
  */
 
 static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_settle_script = {
     ngx_string(
     "for i = 1, #KEYS do\n"
-    "  local a = (i - 1) * 3\n"
-    "  local kind, delta = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
+    "  local a = (i - 1) * 4\n"
+    "  local kind, delta, expire = ARGV[a + 1], tonumber(ARGV[a + 2]),"
+    " tonumber(ARGV[a + 3])\n"
     "  local k = KEYS[i]\n"
-    "  if kind == 2 then\n"
-    "    redis.call('ZREM', k, ARGV[a + 3])\n"
-    "  elseif delta ~= 0 and redis.call('HEXISTS', k, 'v') == 1 then\n"
-    "    if redis.call('HINCRBY', k, 'v', delta) < 0 then\n"
-    "      redis.call('HSET', k, 'v', 0)\n"
+    "  if kind == '2' then\n"
+    "    redis.call('ZREM', k, ARGV[a + 4])\n"
+    "  elseif delta ~= 0 then\n"
+    "    local v = redis.call('INCRBY', k, delta)\n"
+    "    if v == delta and expire > 0 and redis.call('PTTL', k) == -1 then\n"
+    "      redis.call('DEL', k)\n"
+    "    elseif v < 0 then\n"
+    "      redis.call('SET', k, 0, 'KEEPTTL')\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -209,11 +220,9 @@ static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_settle_script = {
 
 static ngx_http_aigw_redis_script_t  ngx_http_aigw_redis_read_script = {
     ngx_string(
-    "local res = {}\n"
-    "for i = 1, #KEYS do\n"
-    "  res[i] = tonumber(redis.call('HGET', KEYS[i], 'v')) or 0\n"
-    "end\n"
-    "return res\n"),
+    "local v = redis.call('MGET', unpack(KEYS))\n"
+    "for i = 1, #KEYS do v[i] = tonumber(v[i]) or 0 end\n"
+    "return v\n"),
     "", 0
 };
 
@@ -565,7 +574,7 @@ ngx_http_aigw_redis_settle_ops(ngx_http_aigw_redis_t *rd, ngx_pool_t *pool,
     ngx_array_t   keys, args;
 
     if (ngx_array_init(&keys, pool, 1 + n, sizeof(ngx_str_t)) != NGX_OK
-        || ngx_array_init(&args, pool, 3 * n, sizeof(ngx_str_t)) != NGX_OK
+        || ngx_array_init(&args, pool, 4 * n, sizeof(ngx_str_t)) != NGX_OK
         || ngx_array_push(&keys) == NULL)
     {
         return NGX_ERROR;
@@ -592,6 +601,7 @@ ngx_http_aigw_redis_settle_ops(ngx_http_aigw_redis_t *rd, ngx_pool_t *pool,
             || ngx_http_aigw_redis_arg(&args, pool,
                                        ops[i].actual - ops[i].amount)
                != NGX_OK
+            || ngx_http_aigw_redis_arg(&args, pool, ops[i].expire) != NGX_OK
             || ngx_http_aigw_redis_arg(&args, pool, ops[i].held) != NGX_OK)
         {
             return NGX_ERROR;

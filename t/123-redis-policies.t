@@ -175,13 +175,13 @@ R="redis-cli -p $TEST_NGINX_REDIS_PORT"
 curl -sS -o /dev/null -w 'warm %{http_code}\n' -H 'Content-Type: application/json' -d "$B" $U
 $R --scan --pattern 'aigw:{tpm:user:2:fi}*' | sed 's/^/key /' | sed 's/:m:[0-9]*$/:m:N/'
 T=$($R --scan --pattern 'aigw:{tpm:user:2:fi}*')
-echo "tokens $($R hget "$T" v)"
+echo "tokens $($R get "$T")"
 kill -STOP $TEST_NGINX_REDIS_PID
 curl -sS -m 0.5 -o /dev/null -H 'Content-Type: application/json' -d "$B" $U
 kill -CONT $TEST_NGINX_REDIS_PID
 sleep 0.5
 echo "leases $($R zcard 'aigw:{concurrent:user:2:fi}')"
-echo "tokens $($R hget "$T" v)"
+echo "tokens $($R get "$T")"
 curl -sS -o /dev/null -w 'next %{http_code}\n' -H 'Content-Type: application/json' -d "$B" $U
 --- client_output_like: (?s)\Awarm 200\nkey aigw:\{tpm:user:2:fi\}:m:N\ntokens 1500\nleases 0\ntokens 1500\nnext 200\n\z
 --- grep_access_log eval: qr/LIM \d+/
