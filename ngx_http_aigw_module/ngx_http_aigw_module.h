@@ -1176,7 +1176,6 @@ ngx_int_t ngx_http_aigw_redis_send(ngx_http_aigw_redis_t *rd,
     ngx_http_aigw_redis_script_t *script, ngx_uint_t argc, ngx_str_t *argv,
     ngx_http_aigw_redis_handler_pt handler, void *data);
 ngx_uint_t ngx_http_aigw_redis_fail(ngx_http_aigw_redis_t *rd);
-ngx_msec_t ngx_http_aigw_redis_timeout(ngx_http_aigw_redis_t *rd);
 
 /* ms to add to this node's clock to get Redis's (TIME at connect) */
 int64_t ngx_http_aigw_redis_clock(ngx_http_aigw_redis_t *rd);

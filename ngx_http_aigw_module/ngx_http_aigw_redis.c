@@ -197,13 +197,6 @@ ngx_http_aigw_redis_fail(ngx_http_aigw_redis_t *rd)
 }
 
 
-ngx_msec_t
-ngx_http_aigw_redis_timeout(ngx_http_aigw_redis_t *rd)
-{
-    return rd->timeout;
-}
-
-
 int64_t
 ngx_http_aigw_redis_clock(ngx_http_aigw_redis_t *rd)
 {
