@@ -1003,6 +1003,10 @@ ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return ngx_http_aigw_invalid(r, ctx, "an invalid JSON response");
     }
 
+    if (ctx->translate || ctx->stream) {
+        ctx->finish = resp.stop;
+    }
+
     if (ctx->stream) {
 
         /* the provider did not stream: the client gets events anyway */
@@ -1180,6 +1184,10 @@ ngx_http_aigw_client_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         {
             return NGX_ERROR;
         }
+    }
+
+    if (ngx_http_aigw_obs_headers(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     ctx->headers_out = 1;
@@ -1527,6 +1535,8 @@ ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_sse_event_t *sev)
 {
     ngx_int_t                      rc;
+    ngx_uint_t                     i;
+    ngx_http_aigw_event_t         *ev;
     const ngx_http_aigw_format_t  *f;
 
     if (ctx->finished) {
@@ -1544,6 +1554,16 @@ ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     }
 
     if (!ctx->translate) {
+
+        /* the finish reason, for the log */
+
+        ev = ctx->events.elts;
+
+        for (i = 0; i < ctx->events.nelts; i++) {
+            if (ev[i].type == ngx_http_aigw_ev_finish) {
+                ctx->finish = ev[i].stop;
+            }
+        }
 
         if (rc != NGX_DECLINED && sev->raw.len) {
 
@@ -1590,6 +1610,7 @@ ngx_http_aigw_write_events(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
         if (ev[i].type == ngx_http_aigw_ev_finish) {
             ctx->stopped = 1;
+            ctx->finish = ev[i].stop;
         }
 
         if (ctx->client->write_event(r, ctx, &ev[i], &ctx->out) != NGX_OK) {
