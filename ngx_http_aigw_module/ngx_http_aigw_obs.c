@@ -1695,6 +1695,9 @@ ngx_http_aigw_obs_metrics_health(ngx_http_request_t *r, ngx_http_aigw_jw_t *w)
 {
     ngx_str_t                   id, key, label;
     ngx_uint_t                  i, k, s, state;
+    ngx_rbtree_t                seen;
+    ngx_str_node_t             *sn;
+    ngx_rbtree_node_t           sentinel;
     ngx_http_aigw_route_t      *rt;
     ngx_http_aigw_model_t      *m;
     ngx_http_aigw_main_conf_t  *amcf;
@@ -1704,6 +1707,8 @@ ngx_http_aigw_obs_metrics_health(ngx_http_request_t *r, ngx_http_aigw_jw_t *w)
     };
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_aigw_module);
+
+    ngx_rbtree_init(&seen, &sentinel, ngx_str_rbtree_insert_value);
 
     ngx_http_aigw_jw_lit(w, "# HELP aigw_target_health Circuit state of "
                          "each configured provider and model id, 1 for "
@@ -1721,6 +1726,33 @@ ngx_http_aigw_obs_metrics_health(ngx_http_request_t *r, ngx_http_aigw_jw_t *w)
 
         for (k = 0; k < m[i].routes.nelts; k++) {
             ngx_http_aigw_model_id(&m[i], &rt[k], &m[i].slug, &id);
+
+            /* a target of several models is one series */
+
+            if (ngx_http_aigw_obs_key(r->pool, &key, 0, "provider",
+                                      &rt[k].provider->name, "model", &id,
+                                      NULL)
+                != NGX_OK)
+            {
+                w->error = 1;
+                return;
+            }
+
+            sn = (ngx_str_node_t *) ngx_str_rbtree_lookup(&seen, &key,
+                                        ngx_crc32_short(key.data, key.len));
+            if (sn) {
+                continue;
+            }
+
+            sn = ngx_palloc(r->pool, sizeof(ngx_str_node_t));
+            if (sn == NULL) {
+                w->error = 1;
+                return;
+            }
+
+            sn->str = key;
+            sn->node.key = ngx_crc32_short(key.data, key.len);
+            ngx_rbtree_insert(&seen, &sn->node);
 
             state = ngx_http_aigw_health_state(amcf, &rt[k].provider->name,
                                                &id);
