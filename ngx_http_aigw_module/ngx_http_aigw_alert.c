@@ -41,6 +41,7 @@ typedef struct {
     ngx_flag_t                      ssl_verify;
     ngx_str_t                       ssl_trusted_certificate;
     unsigned                        tls:1;
+    unsigned                        host_ip:1;  /* an address, no SNI */
 #if (NGX_HTTP_SSL)
     ngx_ssl_t                      *ssl;
 #endif
@@ -66,6 +67,8 @@ static void ngx_http_aigw_alert_done(ngx_http_aigw_alert_t *al,
     ngx_uint_t level, const char *what);
 #if (NGX_HTTP_SSL)
 static void ngx_http_aigw_alert_ssl_handshake(ngx_connection_t *c);
+static ngx_int_t ngx_http_aigw_alert_check_host(
+    ngx_http_aigw_alert_conf_t *ac, ngx_connection_t *c);
 #endif
 static void ngx_http_aigw_alert_all(ngx_http_request_t *r, ngx_uint_t event,
     const char *name, ngx_str_t *body);
@@ -288,7 +291,7 @@ ngx_http_aigw_alert_post(ngx_log_t *log, ngx_http_aigw_alert_conf_t *ac,
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "aigw: alert %s to %V", event, &ac->url.host);
+                   "aigw: sending alert %s to %V", event, &ac->url.host);
 }
 
 
@@ -316,9 +319,10 @@ ngx_http_aigw_alert_send(ngx_event_t *wev)
             return;
         }
 
-        if (SSL_set_tlsext_host_name(c->ssl->connection,
-                                     (char *) al->conf->url.host.data)
-            == 0)
+        if (!al->conf->host_ip
+            && SSL_set_tlsext_host_name(c->ssl->connection,
+                                        (char *) al->conf->url.host.data)
+               == 0)
         {
             ngx_http_aigw_alert_done(al, NGX_LOG_ERR, "TLS setup failed");
             return;
@@ -383,7 +387,7 @@ ngx_http_aigw_alert_ssl_handshake(ngx_connection_t *c)
         verify = SSL_get_verify_result(c->ssl->connection);
 
         if (verify != X509_V_OK
-            || ngx_ssl_check_host(c, &al->conf->url.host) != NGX_OK)
+            || ngx_http_aigw_alert_check_host(al->conf, c) != NGX_OK)
         {
             ngx_http_aigw_alert_done(al, NGX_LOG_ERR,
                                      "its certificate is not trusted");
@@ -395,6 +399,33 @@ ngx_http_aigw_alert_ssl_handshake(ngx_connection_t *c)
     c->write->handler = ngx_http_aigw_alert_send;
 
     ngx_http_aigw_alert_send(c->write);
+}
+
+
+
+/* the certificate names the host: a DNS name, or an address */
+
+static ngx_int_t
+ngx_http_aigw_alert_check_host(ngx_http_aigw_alert_conf_t *ac,
+    ngx_connection_t *c)
+{
+    int    rc;
+    X509  *cert;
+
+    if (!ac->host_ip) {
+        return ngx_ssl_check_host(c, &ac->url.host);
+    }
+
+    cert = SSL_get_peer_certificate(c->ssl->connection);
+    if (cert == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = X509_check_ip_asc(cert, (char *) ac->url.host.data, 0);
+
+    X509_free(cert);
+
+    return (rc == 1) ? NGX_OK : NGX_ERROR;
 }
 
 #endif
@@ -695,6 +726,20 @@ ngx_http_aigw_alert_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ac->url.host.data = name.data;
 
     ac->host = ac->url.host;
+
+    ac->host_ip = (ngx_inet_addr(ac->url.host.data, ac->url.host.len)
+                   != INADDR_NONE);
+#if (NGX_HAVE_INET6)
+    {
+        u_char  buf[16];
+
+        if (ngx_inet6_addr(ac->url.host.data, ac->url.host.len, buf)
+            == NGX_OK)
+        {
+            ac->host_ip = 1;
+        }
+    }
+#endif
 
     if (!ac->url.no_port && ac->url.port != ac->url.default_port) {
         ac->host.data = ngx_pnalloc(cf->pool, ac->url.host.len + 8);
