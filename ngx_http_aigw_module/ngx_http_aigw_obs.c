@@ -1125,7 +1125,10 @@ ngx_http_aigw_obs_copy(u_char *len, u_char *data, size_t cap, ngx_str_t *s)
     n = ngx_min(s->len, cap);
     n = ngx_min(n, 255);
 
-    ngx_memcpy(data, s->data, n);
+    if (n) {
+        ngx_memcpy(data, s->data, n);
+    }
+
     *len = (u_char) n;
 }
 
