@@ -1535,8 +1535,6 @@ ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_sse_event_t *sev)
 {
     ngx_int_t                      rc;
-    ngx_uint_t                     i;
-    ngx_http_aigw_event_t         *ev;
     const ngx_http_aigw_format_t  *f;
 
     if (ctx->finished) {
@@ -1554,16 +1552,6 @@ ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     }
 
     if (!ctx->translate) {
-
-        /* the finish reason, for the log */
-
-        ev = ctx->events.elts;
-
-        for (i = 0; i < ctx->events.nelts; i++) {
-            if (ev[i].type == ngx_http_aigw_ev_finish) {
-                ctx->finish = ev[i].stop;
-            }
-        }
 
         if (rc != NGX_DECLINED && sev->raw.len) {
 

@@ -329,3 +329,48 @@ node t/e2e/ai-sdk-generation.mjs
 --- no_error_log
 [error]
 [warn]
+
+
+
+=== TEST 12: the Anthropic surface to an Anthropic provider (passthrough): the finish reason of a response and of a stream
+--- http_config
+    aigw_provider ant format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/n key=prov-secret-4;
+    aigw_provider ants format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/s key=prov-secret-5;
+    aigw_model a/m ant:model-a input=3 output=15;
+    aigw_model a/s ants:model-a input=3 output=15;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        access_log off;
+        location /n/v1/messages {
+            default_type application/json;
+            echo -n '{"id":"msg_1","type":"message","role":"assistant","model":"model-a","content":[{"type":"text","text":"a"}],"stop_reason":"max_tokens","stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":5}}';
+        }
+        location /s/v1/messages {
+            default_type text/event-stream;
+            echo -n 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"model-a","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":1}}}\n\n';
+            echo -n 'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}}\n\n';
+            echo -n 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{}"}}\n\n';
+            echo -n 'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n';
+            echo -n 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":7}}\n\n';
+            echo -n 'event: message_stop\ndata: {"type":"message_stop"}\n\n';
+        }
+    }
+--- config
+    location /v1/ {
+        access_log logs/access.log audit;
+        aigw_auth off;
+        aigw_pass;
+    }
+--- request eval
+["POST /v1/messages\n" . '{"model":"a/m","max_tokens":5,"messages":[{"role":"user","content":"x"}]}',
+"POST /v1/messages\n" . '{"model":"a/s","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"x"}]}']
+--- more_headers
+Content-Type: application/json
+anthropic-version: 2023-06-01
+--- response_body_like eval
+[qr/"stop_reason":"max_tokens"/, qr/"stop_reason":"tool_use"/]
+--- grep_access_log eval: qr/"requested".*"finish":"[^"]*"/
+--- grep_access_log_out eval
+qr{\A"requested":"a/m","model":"a/m","provider":"ant","provider_model":"model-a","attempts":"ant:200","attempt_count":"1","in":"10","out":"5","cached":"0","cw":"0","rsn":"0","cost":"0\.000105","ttft":"\d+","provider_ms":"\d+","overhead":"\d+","duration":"\d+","cache":"","limit":"","stream":"0","finish":"length"
+"requested":"a/s","model":"a/s","provider":"ants","provider_model":"model-a","attempts":"ants:200","attempt_count":"1","in":"10","out":"7","cached":"0","cw":"0","rsn":"0","cost":"0\.000135","ttft":"\d+","provider_ms":"\d+","overhead":"\d+","duration":"\d+","cache":"","limit":"","stream":"1","finish":"tool-calls"
+\z}
