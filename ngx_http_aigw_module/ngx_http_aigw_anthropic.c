@@ -493,6 +493,11 @@ ngx_http_aigw_anthropic_parse_response(ngx_http_request_t *r,
     }
 
     if (resp == NULL) {
+
+        /* passthrough: the finish reason, for the log */
+
+        ctx->finish = ngx_http_aigw_anthropic_stop(&j,
+                          ngx_http_aigw_json_get(&j, 0, "stop_reason"));
         return NGX_OK;
     }
 
@@ -797,11 +802,27 @@ ngx_http_aigw_anthropic_stream_delta(ngx_http_aigw_ctx_t *ctx,
         ngx_http_aigw_anthropic_usage(&ctx->eu, 0, &ctx->usage);
     }
 
+    d = ngx_http_aigw_json_get(j, 0, "delta");
+
     if (!ctx->translate) {
+
+        /* the finish reason, for the log: the delta apart */
+
+        if (ngx_http_aigw_json_is(j, d, ngx_http_aigw_json_object)
+            && ngx_http_aigw_json_sub(j, d, &ctx->eu, 1) == NGX_OK)
+        {
+            v = ngx_http_aigw_json_get(&ctx->eu, 0, "stop_reason");
+
+            if (ngx_http_aigw_json_is(&ctx->eu, v,
+                                      ngx_http_aigw_json_string))
+            {
+                ctx->finish = ngx_http_aigw_anthropic_stop(&ctx->eu, v);
+            }
+        }
+
         return NGX_OK;
     }
 
-    d = ngx_http_aigw_json_get(j, 0, "delta");
     v = ngx_http_aigw_json_get(j, d, "stop_reason");
 
     if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {

@@ -151,6 +151,10 @@ ngx_http_aigw_handler(ngx_http_request_t *r)
                                         &endpoints);
     }
 
+    if (ngx_http_aigw_obs_start(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (r->method != NGX_HTTP_POST) {
         return ngx_http_aigw_method_not_allowed(r, ctx, "POST");
     }
@@ -577,6 +581,8 @@ ngx_http_aigw_settle(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_http_aigw_limit_settle(r, ctx);
 
     ngx_http_aigw_report_record(r, ctx);
+
+    ngx_http_aigw_obs_record(r, ctx);
 }
 
 
@@ -1240,6 +1246,20 @@ ngx_http_aigw_gateway_options(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return rc;
     }
 
+    v = ngx_http_aigw_json_get(o, g, "sort");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE) {
+        if (o->toks[v].type != ngx_http_aigw_json_string
+            || ngx_http_aigw_json_str(o, v, &raw) != NGX_OK
+            || ngx_http_aigw_obs_sort_option(r, ctx, &raw) != NGX_OK)
+        {
+            return ngx_http_aigw_send_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                            NULL, "\"providerOptions.gateway"
+                                            ".sort\" must be \"cost\", "
+                                            "\"ttft\" or \"tps\"");
+        }
+    }
+
     v = ngx_http_aigw_json_get(o, g, "user");
 
     if (v != NGX_HTTP_AIGW_JSON_NONE) {
@@ -1470,6 +1490,8 @@ ngx_http_aigw_plan(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "no provider of model \"%V\" "
                                         "serves %V", &ctx->model, &r->uri);
     }
+
+    ngx_http_aigw_obs_sort(r, ctx);
 
     return ngx_http_aigw_cooled_last(r, ctx);
 }

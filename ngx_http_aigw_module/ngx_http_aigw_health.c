@@ -252,7 +252,47 @@ ngx_http_aigw_health_report(ngx_http_request_t *r, ngx_http_aigw_target_t *t,
                       "its circuit is open for %Mms, model \"%V\"",
                       &t->provider->name, failures, amcf->open_time,
                       &t->id);
+
+        ngx_http_aigw_alert_circuit(r, &t->provider->name, &t->id,
+                                    amcf->open_time);
     }
+}
+
+
+/* for the metrics: 0 closed, 1 open, 2 cooling down */
+
+ngx_uint_t
+ngx_http_aigw_health_state(ngx_http_aigw_main_conf_t *amcf,
+    ngx_str_t *provider, ngx_str_t *id)
+{
+    ngx_uint_t                    state;
+    ngx_msec_t                    now;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_aigw_health_node_t  *hn;
+
+    if (amcf->sh == NULL || amcf->sh->health.entries == 0) {
+        return 0;
+    }
+
+    shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
+    now = ngx_current_msec;
+    state = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    hn = ngx_http_aigw_health_lookup(&amcf->sh->health, provider, id,
+                                     ngx_http_aigw_health_hash(provider, id));
+
+    if (hn && hn->open_until > now) {
+        state = 1;
+
+    } else if (hn && hn->cooldown_until > now) {
+        state = 2;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return state;
 }
 
 
@@ -525,6 +565,7 @@ ngx_http_aigw_health_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_aigw_health_rbtree_insert_value);
     ngx_queue_init(&sh->health.queue);
     sh->health.entries = 0;
+    sh->obs = NULL;
 
     ngx_http_aigw_store_shm_init(&sh->counters);
     ngx_http_aigw_report_init_zone(&sh->report);

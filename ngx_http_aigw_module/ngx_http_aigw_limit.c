@@ -1036,6 +1036,9 @@ ngx_http_aigw_limit_decide(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
                               ngx_http_aigw_period_names[b->period],
                               b->warn, op[i].used / 1000000,
                               op[i].used % 1000000);
+
+                ngx_http_aigw_alert_budget(r, &meta[i].label, &op[i].key,
+                                           op[i].used, b->amount, 0);
             }
 
             v.data = ngx_pnalloc(r->pool, 128 + meta[i].label.len);
@@ -1079,6 +1082,9 @@ ngx_http_aigw_limit_decide(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         } else {
             p = ngx_cpymem(reset, "it never resets", 15);
         }
+
+        ngx_http_aigw_alert_budget(r, &ctx->limit, &refused->key,
+                                   refused->used, b->amount, 1);
 
         return ngx_http_aigw_send_error(r, ctx, 402, NULL,
                                         "budget \"%V\" of $%L.%06L per %s "

@@ -280,6 +280,7 @@ typedef struct {
     ngx_http_aigw_health_t          health;
     ngx_http_aigw_counters_t        counters;
     ngx_http_aigw_report_t          report;
+    void                           *obs;        /* ngx_http_aigw_obs.c */
 } ngx_http_aigw_shctx_t;
 
 
@@ -872,6 +873,12 @@ struct ngx_http_aigw_ctx_s {
     /* settled in the log phase */
     int64_t                         cost;      /* micro-USD, -1: unpriced */
 
+    /* observability (obs.c); cache_status is set by the response cache */
+    ngx_str_t                       generation_id;   /* gen_... */
+    ngx_str_t                       cache_status;    /* empty: no cache */
+    ngx_uint_t                      finish;    /* ngx_http_aigw_stop_e */
+    ngx_uint_t                      sort;      /* sort: 0 none, obs.c */
+
     /* the request (handler.c) */
     unsigned                        stream:1;
     unsigned                        include_usage:1;  /* client asked */
@@ -1205,6 +1212,36 @@ extern ngx_module_t  ngx_http_aigw_report_module;
 void ngx_http_aigw_report_init_zone(ngx_http_aigw_report_t *rp);
 void ngx_http_aigw_report_record(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+
+/* ngx_http_aigw_obs.c */
+
+extern ngx_module_t  ngx_http_aigw_obs_module;
+
+ngx_int_t ngx_http_aigw_obs_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_obs_headers(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+void ngx_http_aigw_obs_record(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_obs_sort_option(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *value);
+void ngx_http_aigw_obs_sort(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_obs_add_variables(ngx_conf_t *cf);
+ngx_uint_t ngx_http_aigw_obs_once(ngx_http_request_t *r, ngx_str_t *key,
+    int64_t until);
+void *ngx_http_aigw_obs_alerts(ngx_http_request_t *r);
+
+/* ngx_http_aigw_alert.c */
+
+void ngx_http_aigw_alert_budget(ngx_http_request_t *r, ngx_str_t *budget,
+    ngx_str_t *counter, int64_t used, int64_t amount, ngx_uint_t exceeded);
+void ngx_http_aigw_alert_circuit(ngx_http_request_t *r, ngx_str_t *provider,
+    ngx_str_t *model, ngx_msec_t open);
+
+/* ngx_http_aigw_health.c: 0 closed, 1 open, 2 cooling down */
+
+ngx_uint_t ngx_http_aigw_health_state(ngx_http_aigw_main_conf_t *amcf,
+    ngx_str_t *provider, ngx_str_t *id);
 
 /* ngx_http_aigw_demo.c */
 

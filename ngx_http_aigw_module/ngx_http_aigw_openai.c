@@ -144,6 +144,8 @@ static void ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j,
     ngx_uint_t u, ngx_http_aigw_usage_t *usage);
 static ngx_uint_t ngx_http_aigw_openai_stop(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
+static void ngx_http_aigw_openai_finish_scan(ngx_http_aigw_ctx_t *ctx,
+    ngx_str_t *data);
 static void ngx_http_aigw_openai_write_stop(ngx_http_aigw_jw_t *w,
     ngx_uint_t stop);
 
@@ -525,6 +527,50 @@ ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
 }
 
 
+/*
+ * A passthrough chunk is not parsed: its "finish_reason" string, if any,
+ * is looked up as text, for the log
+ */
+
+static void
+ngx_http_aigw_openai_finish_scan(ngx_http_aigw_ctx_t *ctx, ngx_str_t *data)
+{
+    u_char  *p, *last, *q;
+    size_t   n;
+
+    p = memmem(data->data, data->len, "\"finish_reason\":\"", 17);
+
+    if (p == NULL) {
+        return;
+    }
+
+    p += 17;
+    last = data->data + data->len;
+
+    q = ngx_strlchr(p, last, '"');
+    if (q == NULL) {
+        return;
+    }
+
+    n = q - p;
+
+    if (n == 6 && ngx_strncmp(p, "length", 6) == 0) {
+        ctx->finish = ngx_http_aigw_stop_length;
+
+    } else if ((n == 10 && ngx_strncmp(p, "tool_calls", 10) == 0)
+               || (n == 13 && ngx_strncmp(p, "function_call", 13) == 0))
+    {
+        ctx->finish = ngx_http_aigw_stop_tool;
+
+    } else if (n == 14 && ngx_strncmp(p, "content_filter", 14) == 0) {
+        ctx->finish = ngx_http_aigw_stop_filter;
+
+    } else {
+        ctx->finish = ngx_http_aigw_stop_end;
+    }
+}
+
+
 static ngx_uint_t
 ngx_http_aigw_openai_stop(ngx_http_aigw_json_t *j, ngx_uint_t v)
 {
@@ -596,6 +642,19 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
                                &ctx->usage);
 
     if (resp == NULL) {
+
+        /* passthrough: the finish reason, for the log */
+
+        c = ngx_http_aigw_json_get(&j, 0, "choices");
+
+        if (ngx_http_aigw_json_is(&j, c, ngx_http_aigw_json_array)
+            && j.toks[c].count)
+        {
+            ctx->finish = ngx_http_aigw_openai_stop(&j,
+                              ngx_http_aigw_json_get(&j, c + 1,
+                                                     "finish_reason"));
+        }
+
         return NGX_OK;
     }
 
@@ -768,6 +827,10 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
      * "error" is a key or a whole string value: a quote in a string is
      * escaped)
      */
+
+    if (!ctx->translate) {
+        ngx_http_aigw_openai_finish_scan(ctx, &sev->data);
+    }
 
     if (!ctx->translate
         && memmem(sev->data.data, sev->data.len, "\"usage\"", 7) == NULL

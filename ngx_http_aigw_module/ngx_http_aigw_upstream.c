@@ -1003,6 +1003,10 @@ ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return ngx_http_aigw_invalid(r, ctx, "an invalid JSON response");
     }
 
+    if (ctx->translate || ctx->stream) {
+        ctx->finish = resp.stop;
+    }
+
     if (ctx->stream) {
 
         /* the provider did not stream: the client gets events anyway */
@@ -1180,6 +1184,10 @@ ngx_http_aigw_client_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         {
             return NGX_ERROR;
         }
+    }
+
+    if (ngx_http_aigw_obs_headers(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     ctx->headers_out = 1;
@@ -1590,6 +1598,7 @@ ngx_http_aigw_write_events(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
         if (ev[i].type == ngx_http_aigw_ev_finish) {
             ctx->stopped = 1;
+            ctx->finish = ev[i].stop;
         }
 
         if (ctx->client->write_event(r, ctx, &ev[i], &ctx->out) != NGX_OK) {

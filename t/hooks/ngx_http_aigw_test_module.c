@@ -29,11 +29,17 @@
  * "failed" when the call failed; 503 "declined" when the client declined
  * it (the circuit breaker is open).  The header X-Redis-Clock carries the
  * clock offset of ngx_http_aigw_redis_clock().  t/120-redis-client.t.
+ *
+ * "aigw_test_cache HIT|MISS" (location) stands for the response cache
+ * where the observability code reads it (ctx->cache_status): MISS sets it
+ * and goes on to the providers, HIT sets it and answers at once with a
+ * fixed completion.  t/140-observability.t, t/141-metrics.t.
  */
 
 
 typedef struct {
     ngx_msec_t   suspend;
+    ngx_str_t    cache;
 } ngx_http_aigw_test_loc_conf_t;
 
 
@@ -44,6 +50,8 @@ typedef struct {
 
 static ngx_http_aigw_outcome_e ngx_http_aigw_test_stage(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx);
+static ngx_http_aigw_outcome_e ngx_http_aigw_test_cache(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_str_t *status);
 static void ngx_http_aigw_test_wake(ngx_event_t *ev);
 static void ngx_http_aigw_test_release(void *data);
 static void *ngx_http_aigw_test_create_main_conf(ngx_conf_t *cf);
@@ -81,6 +89,13 @@ static ngx_command_t  ngx_http_aigw_test_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_aigw_test_main_conf_t, clock_offset),
+      NULL },
+
+    { ngx_string("aigw_test_cache"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_aigw_test_loc_conf_t, cache),
       NULL },
 
     { ngx_string("aigw_test_redis"),
@@ -133,6 +148,10 @@ ngx_http_aigw_test_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_test_module);
 
+    if (tlcf->cache.len) {
+        return ngx_http_aigw_test_cache(r, ctx, &tlcf->cache);
+    }
+
     if (tlcf->suspend == 0) {
         return ngx_http_aigw_next;
     }
@@ -160,6 +179,47 @@ ngx_http_aigw_test_stage(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                   "aigw test: suspended for %M ms", tlcf->suspend);
 
     return ngx_http_aigw_suspended;
+}
+
+
+static ngx_http_aigw_outcome_e
+ngx_http_aigw_test_cache(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_str_t *status)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *out;
+
+    static u_char  hit[] = "{\"id\":\"chatcmpl-cached\",\"object\":"
+        "\"chat.completion\",\"created\":1,\"model\":\"cached\","
+        "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":\"c\"},\"finish_reason\":\"stop\"}]}";
+
+    ctx->cache_status = *status;
+
+    if (status->len != 3 || ngx_strncmp(status->data, "HIT", 3) != 0) {
+        return ngx_http_aigw_next;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    out = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || out == NULL) {
+        ctx->rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_aigw_finished;
+    }
+
+    b->pos = hit;
+    b->last = hit + sizeof(hit) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    out->buf = b;
+    out->next = NULL;
+
+    ctx->finish = ngx_http_aigw_stop_end;
+
+    ctx->rc = ngx_http_aigw_send_json(r, NGX_HTTP_OK, out, sizeof(hit) - 1);
+
+    return ngx_http_aigw_finished;
 }
 
 
@@ -218,6 +278,7 @@ ngx_http_aigw_test_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->suspend = NGX_CONF_UNSET_MSEC;
+    ngx_str_null(&conf->cache);
 
     return conf;
 }
@@ -230,6 +291,7 @@ ngx_http_aigw_test_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_aigw_test_loc_conf_t *conf = child;
 
     ngx_conf_merge_msec_value(conf->suspend, prev->suspend, 0);
+    ngx_conf_merge_str_value(conf->cache, prev->cache, "");
 
     return NGX_CONF_OK;
 }
