@@ -385,9 +385,12 @@ ngx_http_aigw_gemini_write_part(ngx_http_request_t *r, ngx_http_aigw_jw_t *w,
 
         ngx_http_aigw_jw_lit(w, "}");
 
-        /* Gemini 3 wants the first call of a turn signed */
+        /*
+         * Gemini 3 wants the first call of a turn signed; the others of
+         * a parallel call never are
+         */
 
-        if (sig->len == 0 && (*calls)++ == 0) {
+        if ((*calls)++ == 0 && sig->len == 0) {
             ngx_str_set(sig, NGX_HTTP_AIGW_GEMINI_SKIP);
         }
 
@@ -1387,6 +1390,10 @@ ngx_http_aigw_gemini_parse_error(ngx_http_request_t *r,
     ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
     j.pool = r->pool;
     j.record = 3;
+
+    /* the body's status (RESOURCE_EXHAUSTED...) is no client's type */
+
+    ngx_http_aigw_error_type(err->status, &err->type);
 
     if (body->len
         && ngx_http_aigw_json_parse(&j, body->data, body->len) == NGX_OK)
