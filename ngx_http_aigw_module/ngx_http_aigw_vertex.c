@@ -59,6 +59,7 @@ struct ngx_http_aigw_vertex_s {
     ngx_str_t                       sni;
     ngx_str_t                       path;
     unsigned                        ssl:1;
+    unsigned                        host_ip:1;     /* an address, no SNI */
 
     /* per worker */
     u_char                          token[NGX_HTTP_AIGW_VERTEX_TOKEN_MAX];
@@ -109,6 +110,8 @@ static ngx_int_t ngx_http_aigw_vertex_jwt(ngx_http_aigw_vertex_t *vx,
 static void ngx_http_aigw_vertex_connected(ngx_event_t *wev);
 #if (NGX_HTTP_SSL)
 static void ngx_http_aigw_vertex_ssl_handshake(ngx_connection_t *c);
+static ngx_int_t ngx_http_aigw_vertex_check_host(ngx_http_aigw_vertex_t *vx,
+    ngx_connection_t *c);
 #endif
 static void ngx_http_aigw_vertex_write(ngx_event_t *wev);
 static void ngx_http_aigw_vertex_read(ngx_event_t *rev);
@@ -435,7 +438,20 @@ ngx_http_aigw_vertex_endpoint(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
         ngx_str_set(&vx->path, "/");
     }
 
-    vx->sni = u.host;
+    /* SSL_set_tlsext_host_name() wants a C string */
+
+    vx->sni.len = u.host.len;
+    vx->sni.data = ngx_pnalloc(cf->pool, u.host.len + 1);
+    if (vx->sni.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_cpystrn(vx->sni.data, u.host.data, u.host.len + 1);
+
+    vx->host_ip = (ngx_inet_addr(vx->sni.data, vx->sni.len) != INADDR_NONE
+                   || ngx_strlchr(vx->sni.data, vx->sni.data + vx->sni.len,
+                                  ':')
+                      != NULL);
 
     if (ngx_strlchr(vx->path.data, vx->path.data + vx->path.len, ' ')
         || ngx_strlchr(vx->path.data, vx->path.data + vx->path.len, '\r')
@@ -947,9 +963,10 @@ ngx_http_aigw_vertex_connected(ngx_event_t *wev)
             return;
         }
 
-        if (SSL_set_tlsext_host_name(c->ssl->connection,
-                                     (char *) vx->sni.data)
-            == 0)
+        if (!vx->host_ip
+            && SSL_set_tlsext_host_name(c->ssl->connection,
+                                        (char *) vx->sni.data)
+               == 0)
         {
             ngx_http_aigw_vertex_done(vx, "TLS setup failed");
             return;
@@ -1004,7 +1021,7 @@ ngx_http_aigw_vertex_ssl_handshake(ngx_connection_t *c)
             return;
         }
 
-        if (ngx_ssl_check_host(c, &vx->sni) != NGX_OK) {
+        if (ngx_http_aigw_vertex_check_host(vx, c) != NGX_OK) {
             ngx_http_aigw_vertex_done(vx, "certificate does not match host");
             return;
         }
@@ -1014,6 +1031,32 @@ ngx_http_aigw_vertex_ssl_handshake(ngx_connection_t *c)
     c->write->handler = ngx_http_aigw_vertex_write;
 
     ngx_http_aigw_vertex_write(c->write);
+}
+
+
+/* the certificate names the host: a DNS name, or an address */
+
+static ngx_int_t
+ngx_http_aigw_vertex_check_host(ngx_http_aigw_vertex_t *vx,
+    ngx_connection_t *c)
+{
+    int    rc;
+    X509  *cert;
+
+    if (!vx->host_ip) {
+        return ngx_ssl_check_host(c, &vx->sni);
+    }
+
+    cert = SSL_get_peer_certificate(c->ssl->connection);
+    if (cert == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = X509_check_ip_asc(cert, (char *) vx->sni.data, 0);
+
+    X509_free(cert);
+
+    return (rc == 1) ? NGX_OK : NGX_ERROR;
 }
 
 #endif

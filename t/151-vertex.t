@@ -5,9 +5,48 @@
 # token.js), which checks the JWT grant (header, claims, RS256 signature
 # against the account's public key) and answers ya29.mock-<n>.  The model
 # mock (t/fixtures/translate/mock.js) records what the provider received.
+#
+# TEST 8 runs the token endpoint over TLS: a throwaway CA and a server
+# certificate for 127.0.0.1 are made with the openssl CLI when the file
+# loads, in a temporary directory removed at the end.
 use lib 't/lib';
+use File::Temp ();
 use Test::Nginx::Socket 'no_plan';
 require './t/fixtures/translate/common.pl';
+
+our $tls = File::Temp::tempdir('aigw-vertex-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+{
+    open my $fh, '>', "$tls/server.ext" or die "$tls/server.ext: $!";
+    print $fh "basicConstraints = CA:FALSE\n",
+              "extendedKeyUsage = serverAuth\n",
+              "subjectAltName = IP:127.0.0.1\n";
+    close $fh;
+
+    open my $err, '>&', \*STDERR or die "dup: $!";
+    open STDERR, '>', '/dev/null' or die "/dev/null: $!";
+
+    for my $cmd (
+        [qw(req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1
+            -nodes -days 2 -subj /CN=aigw-vertex-CA),
+         -addext => 'basicConstraints=critical,CA:TRUE',
+         -addext => 'keyUsage=critical,keyCertSign,cRLSign',
+         -keyout => "$tls/ca.key", -out => "$tls/ca.crt"],
+        [qw(req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1
+            -nodes -subj /CN=127.0.0.1),
+         -keyout => "$tls/server.key", -out => "$tls/server.csr"],
+        [qw(x509 -req -days 2 -set_serial 1),
+         -in => "$tls/server.csr", -CA => "$tls/ca.crt",
+         -CAkey => "$tls/ca.key", -extfile => "$tls/server.ext",
+         -out => "$tls/server.crt"])
+    {
+        system('openssl', @$cmd) == 0 or die "openssl @$cmd failed";
+    }
+
+    open STDERR, '>&', $err or die "dup: $!";
+}
+
+$ENV{TEST_NGINX_TLS_DIR} = $tls;
 
 our $Token = <<'_EOC_';
     js_import tok from $TEST_NGINX_FIXTURES/vertex/token.js;
@@ -217,3 +256,60 @@ Content-Type: application/json
 {"model":"gemini-2.5-flash"}
 --- error_log
 cannot open credentials "/nonexistent/sa.json", the provider is skipped
+
+
+
+=== TEST 8: the token endpoint over TLS: the certificate is verified (aigw_ssl_trusted_certificate, an address checked as an address); an untrusted one is a failed fetch and a failover
+--- providers
+    aigw_ssl_trusted_certificate $TEST_NGINX_TLS_DIR/ca.crt;
+    aigw_provider vg format=gemini url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/gemini/text project=aigw-test location=global credentials=$TEST_NGINX_FIXTURES/vertex/sa.json token_url=https://127.0.0.1:$TEST_NGINX_RAND_PORT_4/token;
+    aigw_model vgem vg:gemini-2.5-flash;
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4 ssl;
+        access_log off;
+        ssl_certificate $TEST_NGINX_TLS_DIR/server.crt;
+        ssl_certificate_key $TEST_NGINX_TLS_DIR/server.key;
+        set $mock_dir $TEST_NGINX_SERVER_ROOT/html;
+        set $mock_fixtures $TEST_NGINX_FIXTURES;
+        set $mock_expires 3599;
+        location / { js_content tok.check; }
+    }
+--- request eval
+["POST /v1/chat/completions\n" . main::oai(model => 'vgem'), "GET /mock_last.json"]
+--- more_headers
+Content-Type: application/json
+--- response_json eval
+[{ choices => [ { finish_reason => "stop" } ] },
+ { uri => "/gemini/text/v1/projects/aigw-test/locations/global/publishers/google/models/gemini-2.5-flash:generateContent",
+   headers => { authorization => "Bearer ya29.mock-1" } }]
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: an untrusted token endpoint certificate: no token, the provider is skipped
+--- providers
+    aigw_provider vg format=gemini url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/gemini/text project=aigw-test location=global credentials=$TEST_NGINX_FIXTURES/vertex/sa.json token_url=https://127.0.0.1:$TEST_NGINX_RAND_PORT_4/token;
+    aigw_provider g format=gemini url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/gemini/text key=gk-test;
+    aigw_model m vg:gemini-2.5-flash g:gemini-2.5-flash;
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_4 ssl;
+        access_log off;
+        ssl_certificate $TEST_NGINX_TLS_DIR/server.crt;
+        ssl_certificate_key $TEST_NGINX_TLS_DIR/server.key;
+        location / { return 500; }
+    }
+--- request eval
+"POST /v1/chat/completions\n" . main::oai(model => 'm')
+--- more_headers
+Content-Type: application/json
+--- response_headers
+X-AIGW-Attempts: vg:no key,g:200
+--- error_log eval
+[qr/token endpoint 127\.0\.0\.1:\d+ certificate verify error/,
+ qr/Vertex AI token of gateway\@aigw-test\.iam\.gserviceaccount\.com: certificate not trusted/]
+--- no_error_log
+[alert]
+[crit]
