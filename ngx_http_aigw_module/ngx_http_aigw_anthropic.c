@@ -15,6 +15,11 @@
  */
 
 
+/* Claude on Vertex AI: in the body, instead of the model */
+#define NGX_HTTP_AIGW_VERTEX_VERSION                                         \
+    "\"anthropic_version\":\"vertex-2023-10-16\""
+
+
 typedef struct {
     ngx_uint_t                 block;      /* open block: a part type */
 } ngx_http_aigw_anthropic_parse_t;
@@ -125,6 +130,9 @@ static ngx_int_t ngx_http_aigw_anthropic_write_input(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_anthropic_request_headers(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_target_t *t, ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_anthropic_target(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t, ngx_str_t *path,
+    ngx_str_t *query);
 static ngx_int_t ngx_http_aigw_anthropic_parse_response(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_str_t *body,
     ngx_http_aigw_response_t *resp);
@@ -228,7 +236,7 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
     ngx_http_aigw_anthropic_parse_event,                /* parse event */
     ngx_http_aigw_anthropic_parse_error,                /* parse error */
     &ngx_http_aigw_sse_framing,                         /* framing */
-    NULL,                                               /* target */
+    ngx_http_aigw_anthropic_target,                     /* target */
     ngx_http_aigw_anthropic_ratelimit_headers,          /* rate limits */
     NULL                                                /* sign */
 };
@@ -282,13 +290,78 @@ ngx_http_aigw_anthropic_passthrough(ngx_http_request_t *r,
 
     *n = 0;
 
-    if (ngx_http_aigw_passthrough_edits(r, ctx, t, edits, n) != NGX_OK) {
+    if (t->provider->vertex && ctx->endpoint == ngx_http_aigw_ep_chat) {
+
+        /* Claude on Vertex: the model is in the path, the version here */
+
+        edits[0].start = ctx->json.toks[ctx->model_tok - 1].start;
+        edits[0].end = ctx->json.toks[ctx->model_tok].end;
+        ngx_str_set(&edits[0].text, NGX_HTTP_AIGW_VERTEX_VERSION);
+        *n = 1;
+
+        if (ctx->options_key
+            && ngx_http_aigw_json_member_range(&ctx->json, 0,
+                                               ctx->options_key,
+                                               &edits[1].start,
+                                               &edits[1].end)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ctx->options_key) {
+            ngx_str_null(&edits[1].text);
+            *n = 2;
+        }
+
+    } else if (ngx_http_aigw_passthrough_edits(r, ctx, t, edits, n)
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     ngx_http_aigw_passthrough_sort(edits, *n);
 
     return NGX_OK;
+}
+
+
+/*
+ * /v1/messages, or on Vertex AI the model's rawPredict (streamRawPredict
+ * for a stream); Vertex counts tokens with the model in the body
+ */
+
+static ngx_int_t
+ngx_http_aigw_anthropic_target(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t, ngx_str_t *path,
+    ngx_str_t *query)
+{
+    ngx_str_t  id, method;
+
+    ngx_str_null(query);
+
+    if (t->provider->vertex == NULL) {
+        *path = t->provider->format->paths[ctx->endpoint];
+        return NGX_OK;
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_count_tokens) {
+        ngx_str_set(&id, "count-tokens");
+        ngx_str_set(&method, "rawPredict");
+
+    } else {
+        id = t->id;
+
+        if (ctx->stream) {
+            ngx_str_set(&method, "streamRawPredict");
+
+        } else {
+            ngx_str_set(&method, "rawPredict");
+        }
+    }
+
+    return ngx_http_aigw_vertex_path(r, t->provider, "anthropic", &id,
+                                     &method, path);
 }
 
 
@@ -313,6 +386,14 @@ ngx_http_aigw_anthropic_request_headers(ngx_http_request_t *r,
            != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    if (t->provider->vertex) {
+
+        /* the version is in the body */
+
+        ngx_http_aigw_vertex_auth(t->provider, w);
+        return NGX_OK;
     }
 
     ngx_http_aigw_jw_lit(w, "anthropic-version: ");
@@ -1956,9 +2037,16 @@ ngx_http_aigw_anthropic_write_request(ngx_http_request_t *r,
               : (int64_t) alcf->max_tokens;
     }
 
-    ngx_http_aigw_jw_lit(w, "{\"model\":\"");
-    ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
-    ngx_http_aigw_jw_lit(w, "\",\"max_tokens\":");
+    if (t->provider->vertex && ctx->endpoint == ngx_http_aigw_ep_chat) {
+        ngx_http_aigw_jw_lit(w, "{" NGX_HTTP_AIGW_VERTEX_VERSION);
+
+    } else {
+        ngx_http_aigw_jw_lit(w, "{\"model\":\"");
+        ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
+        ngx_http_aigw_jw_lit(w, "\"");
+    }
+
+    ngx_http_aigw_jw_lit(w, ",\"max_tokens\":");
     ngx_http_aigw_jw_int(w, max);
 
     ngx_http_aigw_anthropic_write_system(r, w, chat);

@@ -213,6 +213,15 @@ ngx_http_aigw_target_unusable(ngx_http_aigw_ctx_t *ctx,
                       "comes from %V", &t->provider->name,
                       &t->provider->key_source);
 
+    } else if (t->provider->vertex
+               && !ngx_http_aigw_vertex_ready(t->provider))
+    {
+        failure = ngx_http_aigw_failure_no_key;
+
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "aigw: provider \"%V\" skipped: no Vertex AI access "
+                      "token", &t->provider->name);
+
     } else if (t->provider->upstream == NULL) {
         failure = ngx_http_aigw_failure_unresolved;
 

@@ -70,6 +70,9 @@ static char *ngx_http_aigw_param_keepalive(ngx_conf_t *cf,
 static char *ngx_http_aigw_param_tls(ngx_conf_t *cf,
     ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
     ngx_str_t *value);
+static char *ngx_http_aigw_param_vertex(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
 static char *ngx_http_aigw_param_invalid(ngx_conf_t *cf,
     ngx_http_aigw_provider_args_t *a);
 static char *ngx_http_aigw_provider_init(ngx_conf_t *cf,
@@ -144,6 +147,10 @@ static ngx_http_aigw_param_t  ngx_http_aigw_provider_params[] = {
     { ngx_string("max_tokens="), ngx_http_aigw_param_max_tokens, 0 },
     { ngx_string("keepalive="), ngx_http_aigw_param_keepalive, 0 },
     { ngx_string("tls="), ngx_http_aigw_param_tls, 0 },
+    { ngx_string("project="), ngx_http_aigw_param_vertex, 0 },
+    { ngx_string("location="), ngx_http_aigw_param_vertex, 0 },
+    { ngx_string("credentials="), ngx_http_aigw_param_vertex, 0 },
+    { ngx_string("token_url="), ngx_http_aigw_param_vertex, 0 },
     { ngx_null_string, NULL, 0 }
 };
 
@@ -154,6 +161,7 @@ static ngx_http_aigw_param_t  ngx_http_aigw_provider_params[] = {
  *     [key=K | key_env=VAR | key_file=FILE] [optional]
  *     [auth=bearer|x-api-key|api-key|none|header:NAME] [header=Name:Value]
  *     [version=V] [max_tokens=N] [tls=on|off] [keepalive=N]
+ *     [project=P location=L credentials=FILE [token_url=URL]]
  */
 
 char *
@@ -501,6 +509,16 @@ ngx_http_aigw_param_tls(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
 }
 
 
+/* Vertex AI (ngx_http_aigw_vertex.c) */
+
+static char *
+ngx_http_aigw_param_vertex(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    return ngx_http_aigw_vertex_param(cf, a->p, &pm->name, value);
+}
+
+
 static char *
 ngx_http_aigw_param_invalid(ngx_conf_t *cf, ngx_http_aigw_provider_args_t *a)
 {
@@ -571,9 +589,12 @@ ngx_http_aigw_provider_init(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf,
         if (p->path.data == NULL) {
             ngx_str_set(&p->path, "/v1");
 
-            if (p->format->paths[ngx_http_aigw_ep_chat].len > 3
-                && ngx_strncmp(p->format->paths[ngx_http_aigw_ep_chat].data,
-                               "/v1/", 4) == 0)
+            /* a format with a target() hook makes the whole path */
+
+            if (p->format->target != NULL
+                || (p->format->paths[ngx_http_aigw_ep_chat].len > 3
+                    && ngx_strncmp(p->format->paths[ngx_http_aigw_ep_chat].data,
+                                   "/v1/", 4) == 0))
             {
                 ngx_str_null(&p->path);
             }
@@ -601,6 +622,10 @@ ngx_http_aigw_provider_init(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf,
 
     if (p->ssl) {
         amcf->need_ssl = 1;
+    }
+
+    if (p->vertex && ngx_http_aigw_vertex_init(cf, p) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     return ngx_http_aigw_provider_check(cf, p);

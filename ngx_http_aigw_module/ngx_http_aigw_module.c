@@ -35,6 +35,7 @@ static char *ngx_http_aigw_pass_request_headers(ngx_conf_t *cf,
 const ngx_http_aigw_format_t  *ngx_http_aigw_formats[] = {
     &ngx_http_aigw_openai_format,
     &ngx_http_aigw_anthropic_format,
+    &ngx_http_aigw_gemini_format,
     NULL
 };
 
@@ -560,6 +561,10 @@ ngx_http_aigw_postconfiguration(ngx_conf_t *cf)
     *h = ngx_http_aigw_log_handler;
 
     if (ngx_http_aigw_add_core_stages(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_aigw_vertex_add_stage(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -61,12 +61,14 @@ typedef enum {
     ngx_http_aigw_auth_x_api_key,
     ngx_http_aigw_auth_api_key,
     ngx_http_aigw_auth_header,
-    ngx_http_aigw_auth_none
+    ngx_http_aigw_auth_none,
+    ngx_http_aigw_auth_goog_api_key
 } ngx_http_aigw_auth_e;
 
 
 typedef struct ngx_http_aigw_format_s    ngx_http_aigw_format_t;
 typedef struct ngx_http_aigw_ctx_s       ngx_http_aigw_ctx_t;
+typedef struct ngx_http_aigw_vertex_s    ngx_http_aigw_vertex_t;
 
 
 typedef struct {
@@ -95,6 +97,8 @@ typedef struct {
 
     u_char                         *file;
     ngx_uint_t                      line;
+
+    ngx_http_aigw_vertex_t         *vertex;    /* Vertex AI, or NULL */
 
     unsigned                        ssl:1;
     unsigned                        implicit:1;
@@ -1109,6 +1113,23 @@ void ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type);
 
 extern const ngx_http_aigw_format_t  ngx_http_aigw_openai_format;
 extern const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format;
+
+/* ngx_http_aigw_gemini.c */
+
+extern const ngx_http_aigw_format_t  ngx_http_aigw_gemini_format;
+
+/* ngx_http_aigw_vertex.c */
+
+char *ngx_http_aigw_vertex_param(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
+    ngx_str_t *name, ngx_str_t *value);
+char *ngx_http_aigw_vertex_init(ngx_conf_t *cf, ngx_http_aigw_provider_t *p);
+ngx_int_t ngx_http_aigw_vertex_add_stage(ngx_conf_t *cf);
+ngx_uint_t ngx_http_aigw_vertex_ready(ngx_http_aigw_provider_t *p);
+void ngx_http_aigw_vertex_auth(ngx_http_aigw_provider_t *p,
+    ngx_http_aigw_jw_t *w);
+ngx_int_t ngx_http_aigw_vertex_path(ngx_http_request_t *r,
+    ngx_http_aigw_provider_t *p, const char *publisher, ngx_str_t *id,
+    ngx_str_t *method, ngx_str_t *path);
 
 /* ngx_http_aigw_variables.c */
 

@@ -228,6 +228,10 @@ ngx_http_aigw_request_auth(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         ngx_http_aigw_jw_lit(hw, ": ");
         break;
 
+    case ngx_http_aigw_auth_goog_api_key:
+        ngx_http_aigw_jw_lit(hw, "x-goog-api-key: ");
+        break;
+
     default:
         break;
     }

@@ -48,11 +48,11 @@ __DATA__
 
 === TEST 1: unknown provider format
 --- http_config
-    aigw_provider p format=gemini url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1;
+    aigw_provider p format=cohere url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1;
 --- must_die
 --- error_log
 [emerg]
-unknown provider format "gemini" in aigw_provider "p" in
+unknown provider format "cohere" in aigw_provider "p" in
 
 
 
