@@ -35,6 +35,7 @@ static char *ngx_http_aigw_pass_request_headers(ngx_conf_t *cf,
 const ngx_http_aigw_format_t  *ngx_http_aigw_formats[] = {
     &ngx_http_aigw_openai_format,
     &ngx_http_aigw_anthropic_format,
+    &ngx_http_aigw_bedrock_format,
     NULL
 };
 

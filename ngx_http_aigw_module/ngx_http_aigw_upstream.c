@@ -204,10 +204,12 @@ ngx_http_aigw_response_reset(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 static ngx_int_t
 ngx_http_aigw_process_header(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
-    ngx_buf_t            *b;
-    ngx_http_upstream_t  *u;
-    ngx_http_aigw_ctx_t  *ctx;
+    ngx_int_t                       rc;
+    ngx_buf_t                      *b;
+    const char                     *what;
+    ngx_http_upstream_t            *u;
+    ngx_http_aigw_ctx_t            *ctx;
+    const ngx_http_aigw_framing_t  *fr;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
     u = r->upstream;
@@ -292,10 +294,27 @@ ngx_http_aigw_process_header(ngx_http_request_t *r)
 
         case ngx_http_aigw_rs_first_byte:
 
-            /* a stream is committed when its first byte arrived */
+            /*
+             * a stream is committed when its first byte arrived, or,
+             * in a framing that checks it, its first whole frame
+             */
 
             if (b->pos == b->last) {
                 return NGX_AGAIN;
+            }
+
+            fr = ctx->target->provider->format->framing;
+
+            if (fr->first) {
+                rc = fr->first(b->pos, b->last, &what);
+
+                if (rc == NGX_AGAIN) {
+                    return NGX_AGAIN;
+                }
+
+                if (rc == NGX_ERROR) {
+                    return ngx_http_aigw_invalid(r, ctx, what);
+                }
             }
 
             return ngx_http_aigw_client_headers(r, ctx);
