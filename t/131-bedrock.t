@@ -68,8 +68,45 @@ our @ToolStream = (
 our $Tools = [ { type => 'function', function => { name => 'get_weather', description => 'Current weather',
                  parameters => { type => 'object', properties => { city => { type => 'string' } } } } } ];
 
+# a bedrock that is busy, an anthropic that is overloaded, an openai that answers
+
+sub mixed_mocks {
+    start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main::Creds,
+        reply => sub { { status => 429, headers => [ 'Content-Type' => 'application/json' ],
+                         body => '{"message":"Too many requests"}' } }));
+
+    start_mock_http(port => '$TEST_NGINX_RAND_PORT_2', handler => sub {
+        my $r = shift;
+
+        if ($r->{uri} eq '/v1/messages') {
+            return { status => 529, headers => [ 'Content-Type' => 'application/json' ],
+                     body => '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' };
+        }
+
+        my $j = JSON::PP::decode_json($r->{body});
+        return { status => 400, body => "no model\n" } unless $j->{model} eq 'gpt-4.1';
+
+        my $c = sub { 'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4.1",'
+                      . $_[0] . "}\n\n" };
+
+        return { status => 200, headers => [ 'Content-Type' => 'text/event-stream' ],
+                 chunks => [ $c->('"choices":[{"index":0,"delta":{"role":"assistant","content":"from openai"},"finish_reason":null}]'),
+                             $c->('"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]'),
+                             $c->('"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}'),
+                             "data: [DONE]\n\n" ] } if $j->{stream};
+
+        return { status => 200, headers => [ 'Content-Type' => 'application/json' ],
+                 body => '{"id":"c1","object":"chat.completion","created":1,"model":"gpt-4.1","choices":[{"index":0,"message":{"role":"assistant","content":"from openai"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}' };
+    });
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    if ($block->{must_die}) {
+        $block->set_value(suppress_stderr => 1);
+        return;
+    }
 
     $block->set_value(http_config => <<'_EOC_' . ($block->{providers} ? $block->{providers}[0] : ''))
     log_format br 'BR $status p=$aigw_provider pm=$aigw_provider_model in=$aigw_input_tokens out=$aigw_output_tokens cr=$aigw_cached_tokens cw=$aigw_cache_write_tokens a=$aigw_attempts';
@@ -528,3 +565,99 @@ start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main
 --- no_error_log
 [error]
 [warn]
+
+
+
+=== TEST 16: failover across formats in one request: bedrock (429), anthropic (529), openai answers an OpenAI client; the order from providerOptions.gateway.order
+--- init
+main::mixed_mocks();
+--- providers
+    aigw_provider bedrock format=bedrock url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1 region=us-east-1
+                  access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
+    aigw_provider anthropic format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2 key=sk-ant;
+    aigw_provider openai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/v1 key=sk-oai;
+    aigw_model br openai:gpt-4.1 anthropic:claude-sonnet-4-6 bedrock:us.anthropic.claude-sonnet-4-v1:0;
+--- request eval
+main::chat(providerOptions => { gateway => { order => ['bedrock', 'anthropic', 'openai'] } },
+           messages => [ { role => 'user', content => 'hi' } ])
+--- response_json
+{"choices":[{"message":{"content":"from openai"}}]}
+--- grep_access_log eval
+qr/BR .*/
+--- grep_access_log_out
+BR 200 p=openai pm=gpt-4.1 in=5 out=2 cr=0 cw=0 a=bedrock:429,anthropic:529,openai:200
+
+
+
+=== TEST 17: the same failover for a streaming Anthropic client
+--- init
+main::mixed_mocks();
+--- providers
+    aigw_provider bedrock format=bedrock url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1 region=us-east-1
+                  access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
+    aigw_provider anthropic format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2 key=sk-ant;
+    aigw_provider openai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/v1 key=sk-oai;
+    aigw_model br openai:gpt-4.1 anthropic:claude-sonnet-4-6 bedrock:us.anthropic.claude-sonnet-4-v1:0;
+--- request eval
+main::msgs(providerOptions => { gateway => { order => ['bedrock', 'anthropic', 'openai'] } },
+           stream => JSON::PP::true, messages => [ { role => 'user', content => 'hi' } ])
+--- response_body_like
+"text":"from openai"[\s\S]*"stop_reason":"end_turn"[\s\S]*event: message_stop
+--- grep_access_log eval
+qr/BR .*/
+--- grep_access_log_out
+BR 200 p=openai pm=gpt-4.1 in=5 out=2 cr=0 cw=0 a=bedrock:429,anthropic:529,openai:200
+
+
+
+=== TEST 18: format=bedrock without its credentials
+--- http_config
+    aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com;
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "br" needs access_key_env= or access_key_file=, and secret_key_env= or secret_key_file=, or auth=bearer with a key in
+
+
+
+=== TEST 19: auth=sigv4 on a format that does not sign
+--- http_config
+    aigw_provider o format=openai url=https://api.openai.com/v1 auth=sigv4 region=us-east-1
+                  access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "o": auth=sigv4 needs format=bedrock in
+
+
+
+=== TEST 20: an unset credential variable of a provider that is not optional
+--- http_config
+    aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com
+                  access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_UNSET;
+--- must_die
+--- error_log
+[emerg]
+the AWS credential of aigw_provider "br" from environment variable AIGW_T131_UNSET is not set in
+
+
+
+=== TEST 21: no region and a host that does not name one
+--- http_config
+    aigw_provider br format=bedrock url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                  access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "br" needs region= in
+
+
+
+=== TEST 22: AWS credentials with auth=bearer
+--- http_config
+    aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com auth=bearer
+                  key_env=AIGW_T131_BEARER access_key_env=AIGW_T131_AK;
+--- must_die
+--- error_log
+[emerg]
+aigw_provider "br": AWS credentials are for auth=sigv4 in
