@@ -192,17 +192,19 @@ ngx_http_aigw_sigv4_conf(ngx_conf_t *cf, ngx_http_aigw_provider_t *p)
 
     if (aws->params[2].len
         && ngx_http_aigw_sigv4_credential(cf, p, &aws->params[2],
-                                          &aws->token, &source)
+                                          &aws->token, &h)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
 
-    /* an optional provider without all of them is skipped, as keyless */
+    /*
+     * an optional provider without its key or secret is skipped, as one
+     * without its key; without its session token it signs without one
+     * (long-term keys need none)
+     */
 
-    if (aws->access_key.len && aws->secret.len
-        && (aws->params[2].len == 0 || aws->token.len))
-    {
+    if (aws->access_key.len && aws->secret.len) {
         p->key = aws->access_key;
 
     } else if (aws->access_key.len) {

@@ -516,7 +516,28 @@ provider "gone" skipped: no key, the key comes from environment variable AIGW_T1
 
 
 
-=== TEST 14: additionalModelRequestFields: thinking and top_k from the request, the client's providerOptions.bedrock members win
+=== TEST 14: an optional provider whose session token variable is unset signs without a token
+--- init
+start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main::Creds));
+--- providers
+    aigw_provider br format=bedrock url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1 region=us-east-1
+                  access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK
+                  session_token_env=AIGW_T131_UNSET optional;
+    aigw_model br br:m1;
+--- request eval
+[ main::chat(messages => [ { role => 'user', content => 'hi' } ]), "GET /bedrock_last.json" ]
+--- response_json eval
+[ { choices => [ { message => { content => 'Hello from Bedrock' } } ] },
+  { verdict => 'ok', headers => { authorization => '~/SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date, /' } } ]
+--- response_body_unlike eval
+[ qr/^$/, qr/security-token/ ]
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 15: additionalModelRequestFields: thinking and top_k from the request, the client's providerOptions.bedrock members win
 --- init
 start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main::Creds,
     check => sub {
@@ -541,7 +562,7 @@ start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main
 
 
 
-=== TEST 15: stop reasons: max_tokens, a stop sequence (Anthropic's stop_sequence), guardrail_intervened, in both shapes
+=== TEST 16: stop reasons: max_tokens, a stop sequence (Anthropic's stop_sequence), guardrail_intervened, in both shapes
 --- init
 start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main::Creds,
     reply => sub {
@@ -568,7 +589,7 @@ start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main
 
 
 
-=== TEST 16: failover across formats in one request: bedrock (429), anthropic (529), openai answers an OpenAI client; the order from providerOptions.gateway.order
+=== TEST 17: failover across formats in one request: bedrock (429), anthropic (529), openai answers an OpenAI client; the order from providerOptions.gateway.order
 --- init
 main::mixed_mocks();
 --- providers
@@ -589,7 +610,7 @@ BR 200 p=openai pm=gpt-4.1 in=5 out=2 cr=0 cw=0 a=bedrock:429,anthropic:529,open
 
 
 
-=== TEST 17: the same failover for a streaming Anthropic client
+=== TEST 18: the same failover for a streaming Anthropic client
 --- init
 main::mixed_mocks();
 --- providers
@@ -610,7 +631,7 @@ BR 200 p=openai pm=gpt-4.1 in=5 out=2 cr=0 cw=0 a=bedrock:429,anthropic:529,open
 
 
 
-=== TEST 18: format=bedrock without its credentials
+=== TEST 19: format=bedrock without its credentials
 --- http_config
     aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com;
 --- must_die
@@ -620,7 +641,7 @@ aigw_provider "br" needs access_key_env= or access_key_file=, and secret_key_env
 
 
 
-=== TEST 19: auth=sigv4 on a format that does not sign
+=== TEST 20: auth=sigv4 on a format that does not sign
 --- http_config
     aigw_provider o format=openai url=https://api.openai.com/v1 auth=sigv4 region=us-east-1
                   access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
@@ -631,7 +652,7 @@ aigw_provider "o": auth=sigv4 needs format=bedrock in
 
 
 
-=== TEST 20: an unset credential variable of a provider that is not optional
+=== TEST 21: an unset credential variable of a provider that is not optional
 --- http_config
     aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com
                   access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_UNSET;
@@ -642,7 +663,7 @@ the AWS credential of aigw_provider "br" from environment variable AIGW_T131_UNS
 
 
 
-=== TEST 21: no region and a host that does not name one
+=== TEST 22: no region and a host that does not name one
 --- http_config
     aigw_provider br format=bedrock url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1
                   access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
@@ -653,7 +674,7 @@ aigw_provider "br" needs region= in
 
 
 
-=== TEST 22: AWS credentials with auth=bearer
+=== TEST 23: AWS credentials with auth=bearer
 --- http_config
     aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com auth=bearer
                   key_env=AIGW_T131_BEARER access_key_env=AIGW_T131_AK;
