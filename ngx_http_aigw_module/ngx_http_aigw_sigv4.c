@@ -490,7 +490,11 @@ ngx_http_aigw_sigv4_sign(ngx_pool_t *pool, ngx_http_aigw_sigv4_t *s,
     }
 
     *p++ = '\n';
-    p = ngx_cpymem(p, query.data, query.len);
+
+    if (query.len) {
+        p = ngx_cpymem(p, query.data, query.len);
+    }
+
     *p++ = '\n';
 
     for (i = 0; i < s->nheaders; i++) {
