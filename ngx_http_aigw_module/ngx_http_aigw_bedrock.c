@@ -884,7 +884,8 @@ ngx_http_aigw_bedrock_target(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
 /*
  * SigV4 over the request as sent: Content-Type, Host, the body's hash in
- * X-Amz-Content-Sha256, X-Amz-Date, and the session token, if any
+ * X-Amz-Content-Sha256, X-Amz-Date, and the session token, if any (with
+ * auth=bearer, request.c sends the key)
  */
 
 static ngx_int_t
@@ -893,7 +894,7 @@ ngx_http_aigw_bedrock_sign(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 {
     u_char                     date[16], payload[64];
     ngx_tm_t                   tm;
-    ngx_str_t                  auth;
+    ngx_str_t                  auth, *key;
     ngx_uint_t                 n;
     ngx_keyval_t               headers[5];
     ngx_http_aigw_aws_t       *aws;
@@ -905,6 +906,18 @@ ngx_http_aigw_bedrock_sign(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     if (p->auth != ngx_http_aigw_auth_sigv4 || aws == NULL) {
         return NGX_OK;
+    }
+
+    /* a request's BYOK credential for Bedrock is a Bedrock API key */
+
+    key = t->byok ? ngx_http_aigw_byok_key(ctx, p) : NULL;
+
+    if (key) {
+        ngx_http_aigw_jw_lit(sign->headers, "Authorization: Bearer ");
+        ngx_http_aigw_jw_str(sign->headers, key);
+        ngx_http_aigw_jw_lit(sign->headers, CRLF);
+
+        return sign->headers->error ? NGX_ERROR : NGX_OK;
     }
 
     ngx_gmtime(ngx_time(), &tm);

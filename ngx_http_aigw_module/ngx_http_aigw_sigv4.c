@@ -100,7 +100,7 @@ char *
 ngx_http_aigw_sigv4_conf(ngx_conf_t *cf, ngx_http_aigw_provider_t *p)
 {
     u_char               *d;
-    ngx_str_t             source, h;
+    ngx_str_t             source, token_source, h;
     ngx_uint_t            i;
     ngx_http_aigw_aws_t  *aws;
 
@@ -192,7 +192,7 @@ ngx_http_aigw_sigv4_conf(ngx_conf_t *cf, ngx_http_aigw_provider_t *p)
 
     if (aws->params[2].len
         && ngx_http_aigw_sigv4_credential(cf, p, &aws->params[2],
-                                          &aws->token, &h)
+                                          &aws->token, &token_source)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;

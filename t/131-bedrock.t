@@ -537,7 +537,38 @@ start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main
 
 
 
-=== TEST 15: additionalModelRequestFields: thinking and top_k from the request, the client's providerOptions.bedrock members win
+=== TEST 15: a request's BYOK credential for a SigV4 provider goes as a Bedrock API key, unsigned; the configured credentials stay the next target
+--- init
+start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(bearer => 'ABSK-client-own-key'));
+--- providers
+    aigw_provider br format=bedrock url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1 region=us-east-1
+                  access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
+    aigw_model br br:m1;
+    aigw_key max sha256:8341ad2839763984cbd45751ecf4dcea63abc5ff1217f73d4c82212e8514d261 byok;
+--- more_headers
+Content-Type: application/json
+Authorization: Bearer gw-byok-secret
+--- request eval
+[ main::chat(messages => [ { role => 'user', content => 'hi' } ],
+             providerOptions => { gateway => { byok => { br => [ { apiKey => 'ABSK-client-own-key' } ] } } }),
+  "GET /bedrock_last.json" ]
+--- response_json eval
+[ { choices => [ { message => { content => 'Hello from Bedrock' } } ] },
+  { verdict => 'ok', headers => { authorization => 'Bearer ABSK-client-own-key' } } ]
+--- response_body_unlike eval
+[ qr/^$/, qr/x-amz|AKIDEXAMPLE/ ]
+--- grep_access_log eval
+qr/BR .*/
+--- grep_access_log_out
+BR 200 p=br pm=m1 in=11 out=7 cr=0 cw=0 a=br:200
+--- no_error_log
+[error]
+[warn]
+ABSK-client-own-key
+
+
+
+=== TEST 16: additionalModelRequestFields: thinking and top_k from the request, the client's providerOptions.bedrock members win
 --- init
 start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main::Creds,
     check => sub {
@@ -562,7 +593,7 @@ start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main
 
 
 
-=== TEST 16: stop reasons: max_tokens, a stop sequence (Anthropic's stop_sequence), guardrail_intervened, in both shapes
+=== TEST 17: stop reasons: max_tokens, a stop sequence (Anthropic's stop_sequence), guardrail_intervened, in both shapes
 --- init
 start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main::Creds,
     reply => sub {
@@ -589,7 +620,7 @@ start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => bedrock_mock(%main
 
 
 
-=== TEST 17: failover across formats in one request: bedrock (429), anthropic (529), openai answers an OpenAI client; the order from providerOptions.gateway.order
+=== TEST 18: failover across formats in one request: bedrock (429), anthropic (529), openai answers an OpenAI client; the order from providerOptions.gateway.order
 --- init
 main::mixed_mocks();
 --- providers
@@ -610,7 +641,7 @@ BR 200 p=openai pm=gpt-4.1 in=5 out=2 cr=0 cw=0 a=bedrock:429,anthropic:529,open
 
 
 
-=== TEST 18: the same failover for a streaming Anthropic client
+=== TEST 19: the same failover for a streaming Anthropic client
 --- init
 main::mixed_mocks();
 --- providers
@@ -631,7 +662,7 @@ BR 200 p=openai pm=gpt-4.1 in=5 out=2 cr=0 cw=0 a=bedrock:429,anthropic:529,open
 
 
 
-=== TEST 19: format=bedrock without its credentials
+=== TEST 20: format=bedrock without its credentials
 --- http_config
     aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com;
 --- must_die
@@ -641,7 +672,7 @@ aigw_provider "br" needs access_key_env= or access_key_file=, and secret_key_env
 
 
 
-=== TEST 20: auth=sigv4 on a format that does not sign
+=== TEST 21: auth=sigv4 on a format that does not sign
 --- http_config
     aigw_provider o format=openai url=https://api.openai.com/v1 auth=sigv4 region=us-east-1
                   access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
@@ -652,7 +683,7 @@ aigw_provider "o": auth=sigv4 needs format=bedrock in
 
 
 
-=== TEST 21: an unset credential variable of a provider that is not optional
+=== TEST 22: an unset credential variable of a provider that is not optional
 --- http_config
     aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com
                   access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_UNSET;
@@ -663,7 +694,7 @@ the AWS credential of aigw_provider "br" from environment variable AIGW_T131_UNS
 
 
 
-=== TEST 22: no region and a host that does not name one
+=== TEST 23: no region and a host that does not name one
 --- http_config
     aigw_provider br format=bedrock url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1
                   access_key_env=AIGW_T131_AK secret_key_env=AIGW_T131_SK;
@@ -674,7 +705,7 @@ aigw_provider "br" needs region= in
 
 
 
-=== TEST 23: AWS credentials with auth=bearer
+=== TEST 24: AWS credentials with auth=bearer
 --- http_config
     aigw_provider br format=bedrock url=https://bedrock-runtime.us-east-1.amazonaws.com auth=bearer
                   key_env=AIGW_T131_BEARER access_key_env=AIGW_T131_AK;
