@@ -427,14 +427,14 @@ ngx_int_t
 ngx_http_aigw_sigv4_sign(ngx_pool_t *pool, ngx_http_aigw_sigv4_t *s,
     ngx_str_t *authorization)
 {
-    u_char              *p, *cr, *sts, *signed_headers;
-    u_char               hash[EVP_MAX_MD_SIZE], key[32], sig[32];
-    u_char               khex[64], shex[64], secret[NGX_HTTP_AIGW_AWS_SECRET_MAX
-                                                   + 4];
-    size_t               len, slen;
-    unsigned int         n;
-    ngx_str_t            query;
-    ngx_uint_t           i;
+    u_char        *p, *cr, *sts, *signed_headers;
+    u_char         hash[EVP_MAX_MD_SIZE], key[32], sig[32];
+    u_char         khex[64], shex[64];
+    u_char         secret[4 + NGX_HTTP_AIGW_AWS_SECRET_MAX];
+    size_t         len, slen;
+    unsigned int   n;
+    ngx_str_t      query;
+    ngx_uint_t     i;
 
     if (ngx_http_aigw_sigv4_query(pool, &s->query, &query) != NGX_OK) {
         return NGX_ERROR;
