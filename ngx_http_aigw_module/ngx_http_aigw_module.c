@@ -36,6 +36,7 @@ const ngx_http_aigw_format_t  *ngx_http_aigw_formats[] = {
     &ngx_http_aigw_openai_format,
     &ngx_http_aigw_anthropic_format,
     &ngx_http_aigw_gemini_format,
+    &ngx_http_aigw_bedrock_format,
     NULL
 };
 

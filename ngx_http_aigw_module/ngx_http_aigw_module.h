@@ -62,8 +62,27 @@ typedef enum {
     ngx_http_aigw_auth_api_key,
     ngx_http_aigw_auth_header,
     ngx_http_aigw_auth_none,
-    ngx_http_aigw_auth_goog_api_key
+    ngx_http_aigw_auth_goog_api_key,
+    ngx_http_aigw_auth_sigv4           /* AWS Signature Version 4 */
 } ngx_http_aigw_auth_e;
+
+
+/*
+ * AWS credentials of a provider that signs with SigV4 (ngx_http_aigw_sigv4.c):
+ * the parameters as given, what they named, and the signing key of a day,
+ * cached per worker
+ */
+
+typedef struct {
+    ngx_str_t                       region;
+    ngx_str_t                       params[3];  /* access_key_*, secret_key_*,
+                                                   session_token_* */
+    ngx_str_t                       access_key;
+    ngx_str_t                       secret;
+    ngx_str_t                       token;      /* session token, or empty */
+    u_char                          date[8];    /* YYYYMMDD of the key */
+    u_char                          key[32];
+} ngx_http_aigw_aws_t;
 
 
 typedef struct ngx_http_aigw_format_s    ngx_http_aigw_format_t;
@@ -87,6 +106,7 @@ typedef struct {
     ngx_uint_t                      auth;
     ngx_str_t                       auth_header;
     ngx_array_t                    *headers;   /* ngx_keyval_t */
+    ngx_http_aigw_aws_t            *aws;       /* format=bedrock, or NULL */
 
     ngx_str_t                       version;   /* anthropic-version */
     ngx_uint_t                      max_tokens;
@@ -1130,6 +1150,39 @@ void ngx_http_aigw_vertex_auth(ngx_http_aigw_provider_t *p,
 ngx_int_t ngx_http_aigw_vertex_path(ngx_http_request_t *r,
     ngx_http_aigw_provider_t *p, const char *publisher, ngx_str_t *id,
     ngx_str_t *method, ngx_str_t *path);
+
+/* ngx_http_aigw_bedrock.c, ngx_http_aigw_sigv4.c */
+
+extern const ngx_http_aigw_format_t  ngx_http_aigw_bedrock_format;
+
+/*
+ * A request to sign: the headers to sign have lower-case names, trimmed
+ * values and are sorted by name; the path is the one sent; date is
+ * "YYYYMMDDTHHMMSSZ"; payload the hex SHA-256 of the body.  The signing
+ * key is derived, or taken from and kept in "aws" (NULL: derived).
+ */
+
+typedef struct {
+    ngx_str_t                       access_key;
+    ngx_str_t                       secret;
+    ngx_str_t                       region;
+    ngx_str_t                       service;
+    ngx_str_t                       method;
+    ngx_str_t                       path;
+    ngx_str_t                       query;
+    ngx_keyval_t                   *headers;
+    ngx_uint_t                      nheaders;
+    u_char                         *date;      /* 16 bytes */
+    u_char                         *payload;   /* 64 hex digits */
+    ngx_http_aigw_aws_t            *aws;
+} ngx_http_aigw_sigv4_t;
+
+ngx_int_t ngx_http_aigw_sigv4_param(ngx_conf_t *cf,
+    ngx_http_aigw_provider_t *p, ngx_str_t *param);
+char *ngx_http_aigw_sigv4_conf(ngx_conf_t *cf, ngx_http_aigw_provider_t *p);
+ngx_int_t ngx_http_aigw_sigv4_hash(ngx_chain_t *body, u_char *hex);
+ngx_int_t ngx_http_aigw_sigv4_sign(ngx_pool_t *pool, ngx_http_aigw_sigv4_t *s,
+    ngx_str_t *authorization);
 
 /* ngx_http_aigw_variables.c */
 

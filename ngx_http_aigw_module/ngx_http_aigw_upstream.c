@@ -34,6 +34,8 @@
 static ngx_int_t ngx_http_aigw_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_first_frame(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_buf_t *b, const char **what);
 static ngx_int_t ngx_http_aigw_header_line(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_headers_done(ngx_http_request_t *r,
@@ -201,13 +203,76 @@ ngx_http_aigw_response_reset(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 }
 
 
+/*
+ * The first frame of a stream, for a framing that checks it before the
+ * stream is committed: the body's bytes so far, out of their chunks if
+ * chunked (a copy: the chunked parser decodes in place)
+ */
+
+static ngx_int_t
+ngx_http_aigw_first_frame(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_buf_t *b, const char **what)
+{
+    u_char                         *copy, *data, *p, *last;
+    size_t                          n;
+    ngx_int_t                       rc;
+    ngx_str_t                       chunk;
+    ngx_http_aigw_chunked_t         ch;
+    const ngx_http_aigw_framing_t  *fr;
+
+    fr = ctx->target->provider->format->framing;
+
+    if (!ctx->chunked_body) {
+        return fr->first(b->pos, b->last, what);
+    }
+
+    n = b->last - b->pos;
+
+    copy = ngx_pnalloc(r->pool, 2 * n);
+    if (copy == NULL) {
+        *what = "no memory";
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(copy, b->pos, n);
+
+    data = copy + n;
+    p = copy;
+    last = copy + n;
+    n = 0;
+
+    ngx_memzero(&ch, sizeof(ngx_http_aigw_chunked_t));
+
+    for ( ;; ) {
+        rc = ngx_http_aigw_chunked_parse(&ch, &p, last, &chunk);
+
+        if (rc == NGX_OK) {
+            ngx_memcpy(data + n, chunk.data, chunk.len);
+            n += chunk.len;
+            continue;
+        }
+
+        if (rc == NGX_ERROR) {
+            *what = "an invalid chunked stream";
+            return NGX_ERROR;
+        }
+
+        break;
+    }
+
+    return fr->first(data, data + n, what);
+}
+
+
 static ngx_int_t
 ngx_http_aigw_process_header(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
-    ngx_buf_t            *b;
-    ngx_http_upstream_t  *u;
-    ngx_http_aigw_ctx_t  *ctx;
+    ngx_int_t                       rc;
+    ngx_buf_t                      *b;
+    const char                     *what;
+    ngx_http_upstream_t            *u;
+    ngx_http_aigw_ctx_t            *ctx;
+    const ngx_http_aigw_framing_t  *fr;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
     u = r->upstream;
@@ -292,10 +357,27 @@ ngx_http_aigw_process_header(ngx_http_request_t *r)
 
         case ngx_http_aigw_rs_first_byte:
 
-            /* a stream is committed when its first byte arrived */
+            /*
+             * a stream is committed when its first byte arrived, or,
+             * in a framing that checks it, its first whole frame
+             */
 
             if (b->pos == b->last) {
                 return NGX_AGAIN;
+            }
+
+            fr = ctx->target->provider->format->framing;
+
+            if (fr->first) {
+                rc = ngx_http_aigw_first_frame(r, ctx, b, &what);
+
+                if (rc == NGX_AGAIN) {
+                    return NGX_AGAIN;
+                }
+
+                if (rc == NGX_ERROR) {
+                    return ngx_http_aigw_invalid(r, ctx, what);
+                }
             }
 
             return ngx_http_aigw_client_headers(r, ctx);
