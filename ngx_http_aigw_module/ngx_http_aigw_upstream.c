@@ -127,6 +127,10 @@ ngx_http_aigw_upstream_start(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_http_aigw_cache_start(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_upstream_init(r);
 
     return NGX_OK;
@@ -212,6 +216,10 @@ ngx_http_aigw_process_header(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
     u = r->upstream;
     b = &u->buffer;
+
+    if (r->cached) {
+        return ngx_http_aigw_cache_hit(r, ctx);
+    }
 
     for ( ;; ) {
 
@@ -1184,7 +1192,7 @@ ngx_http_aigw_client_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     ctx->headers_out = 1;
 
-    return NGX_OK;
+    return ngx_http_aigw_cache_response(r, ctx);
 }
 
 
@@ -1290,6 +1298,17 @@ ngx_http_aigw_filter_init(void *data)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
     u = r->upstream;
+
+    if (u->buffering) {
+
+        /* an answer to store: nginx's pipe takes it from u->buffer */
+
+        ngx_http_aigw_cache_pipe_init(r);
+        ngx_http_aigw_first_byte(ctx);
+        ctx->finished = 1;
+
+        return NGX_OK;
+    }
 
     if (ctx->rstate == ngx_http_aigw_rs_done && !ctx->close_delimited) {
 
@@ -1646,6 +1665,52 @@ ngx_http_aigw_first_byte(ngx_http_aigw_ctx_t *ctx)
 
 
 /* a complete response turned into stream events, for a stream request */
+
+/*
+ * A stored answer in the client's format, as the events of a stream in
+ * that format (a stream request served from the cache)
+ */
+
+ngx_int_t
+ngx_http_aigw_response_sse(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_str_t *body, ngx_chain_t **out)
+{
+    ngx_http_aigw_usage_t     usage;
+    ngx_http_aigw_response_t  resp;
+
+    ngx_memzero(&resp, sizeof(ngx_http_aigw_response_t));
+
+    if (ngx_array_init(&resp.parts, r->pool, 2, sizeof(ngx_http_aigw_part_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    usage = ctx->usage;
+
+    if (ctx->client->parse_response(r, ctx, body, &resp) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "aigw: cached answer is not valid");
+        return NGX_ERROR;
+    }
+
+    ctx->usage = usage;
+    ctx->translate = 1;
+
+    if (ngx_http_aigw_response_events(r, ctx, &resp) != NGX_OK
+        || ctx->out.error || ctx->out.out == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_first_byte(ctx);
+
+    *out = ctx->out.out;
+    ngx_http_aigw_out_handed(ctx);
+
+    return NGX_OK;
+}
+
 
 static ngx_int_t
 ngx_http_aigw_response_events(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
