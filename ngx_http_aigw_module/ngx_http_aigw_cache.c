@@ -1340,6 +1340,16 @@ ngx_http_aigw_cache_pipe_init(ngx_http_request_t *r)
 }
 
 
+/* a stale answer may stand in for an error (stale-if-error) */
+
+ngx_uint_t
+ngx_http_aigw_cache_stale_error(ngx_http_request_t *r)
+{
+    return r->cache && r->upstream->cache_status == NGX_HTTP_CACHE_EXPIRED
+           && r->cache->stale_error;
+}
+
+
 static ngx_int_t
 ngx_http_aigw_cache_status_header(ngx_http_request_t *r)
 {

@@ -992,6 +992,7 @@ ngx_int_t ngx_http_aigw_cache_hit(ngx_http_request_t *r,
 ngx_int_t ngx_http_aigw_cache_response(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 void ngx_http_aigw_cache_pipe_init(ngx_http_request_t *r);
+ngx_uint_t ngx_http_aigw_cache_stale_error(ngx_http_request_t *r);
 
 /* ngx_http_aigw_balancer.c */
 

@@ -483,6 +483,18 @@ ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
+    if (ctx->status >= 500 && ngx_http_aigw_cache_stale_error(r)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: provider \"%V\" returned %ui, the stale "
+                      "cached answer is sent", &p->name, ctx->status);
+
+        /* nginx sends it when no try is left (stale-if-error) */
+
+        ctx->rstate = ngx_http_aigw_rs_done;
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
     u->headers_in.status_n = ctx->status;
 
     /*
