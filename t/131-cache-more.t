@@ -1,0 +1,228 @@
+# Issue 12, continued: stale-while-revalidate, the cache lock, stream
+# requests served from the cache, embeddings, reload, accounting.  The mock provider (start_mock_http)
+# logs every request it gets, so "the provider was called once" is checked
+# at the provider.
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use POSIX ();
+
+repeat_each(1);
+
+our $OPENAI = '{"id":"chatcmpl-c1","object":"chat.completion","created":1,"model":"gpt-x",'
+    . '"choices":[{"index":0,"message":{"role":"assistant","content":"cached hello"},'
+    . '"finish_reason":"stop"}],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}';
+
+our $ANTHROPIC = '{"id":"msg_c1","type":"message","role":"assistant","model":"claude-x",'
+    . '"content":[{"type":"text","text":"cached hello"}],"stop_reason":"end_turn",'
+    . '"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":7}}';
+
+sub mock {
+    my %o = @_;
+    start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => sub {
+        my $r = shift;
+        select(undef, undef, undef, $o{delay}) if $o{delay};
+        POSIX::_exit(0) if $r->{body} =~ /"user":"hangup"/;
+        if ($o{status} || $r->{body} =~ /"user":"fail"/) {
+            return { status => $o{status} // 503, headers => ['Content-Type' => 'application/json'],
+                     body => '{"error":{"message":"down","type":"server_error"}}' };
+        }
+        my $body = $r->{uri} =~ m{/messages} ? $ANTHROPIC
+                 : $r->{uri} =~ m{/embeddings}
+                   ? '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,0.25]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}'
+                 : $OPENAI;
+        return { status => 200, headers => ['Content-Type' => 'application/json',
+                                            @{ $o{headers} // [] }], body => $body };
+    });
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value(http_config => <<'_EOC_' . ($block->http_config // ''));
+    aigw_cache_path cache levels=1:2 keys_zone=llm:1m use_temp_path=off;
+    log_format cache escape=none 'GW $status cache=$aigw_cache_status in=$aigw_input_tokens usage="$aigw_cache_usage"';
+    aigw_provider oa format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1 key=sk-oa;
+    aigw_provider an format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1 key=sk-an;
+    aigw_model gpt-x oa:gpt-x;
+    aigw_model claude-x an:claude-x;
+    aigw_model oa-for-anthropic oa:gpt-x;
+_EOC_
+
+    $block->set_value(config => <<'_EOC_') unless defined $block->config;
+    location /v1/ {
+        access_log logs/access.log cache;
+        aigw_cache llm;
+        aigw_pass;
+    }
+_EOC_
+
+    $block->set_value(init => "main::mock();") unless defined $block->init;
+});
+
+sub chat {
+    my ($extra, $model) = @_;
+    $extra //= '';
+    $model //= 'gpt-x';
+    return "POST /v1/chat/completions\n{\"model\":\"$model\",\"max_tokens\":20$extra,"
+           . "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+}
+
+sub later {
+    my ($req, $secs) = @_;
+    return [{ value => $req, delay_before => $secs }];
+}
+
+sub messages {
+    my ($extra, $model) = @_;
+    $extra //= '';
+    $model //= 'claude-x';
+    return "POST /v1/messages\n{\"model\":\"$model\",\"max_tokens\":20$extra,"
+           . "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: stale-while-revalidate: the stale answer goes out at once while exactly one refresh runs, then the refreshed answer is a HIT
+--- init
+main::mock(delay => 0.5);
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=1, stale-while-revalidate=60
+--- request eval
+main::chat()
+--- response_headers
+X-AIGW-Cache: MISS
+--- client_cmd
+B='{"model":"gpt-x","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}'
+req() { curl -s -o /dev/null -D - -H 'Content-Type: application/json' -H 'Cache-Control: max-age=1, stale-while-revalidate=60' -d "$B" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions | grep -i '^x-aigw-cache' | tr -d '\r'; }
+sleep 2.1
+req > a.out & sleep 0.15
+req > b.out & req > c.out
+wait
+sleep 1; req > d.out
+cat a.out b.out c.out d.out; rm -f a.out b.out c.out d.out
+--- client_output_like
+\AX-AIGW-Cache: STALE
+X-AIGW-Cache: UPDATING
+X-AIGW-Cache: UPDATING
+X-AIGW-Cache: HIT
+\z
+--- mock_request_count: 2
+
+
+
+=== TEST 2: the cache lock: 10 identical concurrent misses make one provider call, the others wait and get the stored answer
+--- init
+main::mock(delay => 1);
+--- client_cmd
+B='{"model":"gpt-x","max_tokens":20,"messages":[{"role":"user","content":"ten"}]}'
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  curl -s -o body.$i -D - -H 'Content-Type: application/json' -H 'Cache-Control: max-age=60' -d "$B" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions | grep -i '^x-aigw-cache' | tr -d '\r' > h.$i &
+done
+wait
+cat h.* | sort | uniq -c | sed 's/^ *//'
+cat body.* | sort -u | wc -l
+rm -f h.* body.*
+--- client_output_like
+\A9 X-AIGW-Cache: HIT
+1 X-AIGW-Cache: MISS
+1
+\z
+--- mock_request_count: 1
+
+
+
+=== TEST 3: aigw_cache_lock off: concurrent misses each go to the provider
+--- init
+main::mock(delay => 1);
+--- config
+    location /v1/ {
+        aigw_cache llm;
+        aigw_cache_lock off;
+        aigw_pass;
+    }
+--- client_cmd
+B='{"model":"gpt-x","max_tokens":20,"messages":[{"role":"user","content":"three"}]}'
+for i in 1 2 3; do
+  curl -s -o /dev/null -D - -H 'Content-Type: application/json' -H 'Cache-Control: max-age=60' -d "$B" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions | grep -i '^x-aigw-cache' | tr -d '\r' > h.$i &
+done
+wait
+cat h.*; rm -f h.*
+--- client_output_like
+\AX-AIGW-Cache: MISS
+X-AIGW-Cache: MISS
+X-AIGW-Cache: MISS
+\z
+--- mock_request_count: 3
+
+
+
+=== TEST 4: aigw_cache_lock_timeout: a waiter gives up after it and asks the provider itself (not stored twice)
+--- init
+main::mock(delay => 1.5);
+--- config
+    location /v1/ {
+        aigw_cache llm;
+        aigw_cache_lock_timeout 500ms;
+        aigw_pass;
+    }
+--- client_cmd
+B='{"model":"gpt-x","max_tokens":20,"messages":[{"role":"user","content":"lock"}]}'
+req() { curl -s -o /dev/null -D - -H 'Content-Type: application/json' -H 'Cache-Control: max-age=60' -d "$B" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions | grep -i '^x-aigw-cache' | tr -d '\r'; }
+req > a.out & sleep 0.2
+req > b.out
+wait
+cat a.out b.out; rm -f a.out b.out
+--- client_output_like
+\AX-AIGW-Cache: MISS
+X-AIGW-Cache: MISS
+\z
+--- mock_request_count: 2
+
+
+
+=== TEST 5: embeddings are cached too
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- request eval
+["POST /v1/embeddings\n{\"model\":\"gpt-x\",\"input\":\"cache me\"}",
+ "POST /v1/embeddings\n{\"model\":\"gpt-x\",\"input\":\"cache me\"}",
+ "POST /v1/embeddings\n{\"model\":\"gpt-x\",\"input\":\"cache me too\"}"]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT", "X-AIGW-Cache: MISS"]
+--- response_body eval
+['{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,0.25]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}',
+ '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,0.25]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}',
+ '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,0.25]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}']
+--- mock_request_count: 2
+
+
+
+=== TEST 6: the cache survives a reload (keys zone in shared memory, answers on disk): the new workers answer from it
+--- config
+    location /v1/ {
+        aigw_cache llm;
+        aigw_pass;
+    }
+    location = /gen { return 200 "gen-1"; }
+--- request eval
+main::chat()
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- response_headers
+X-AIGW-Cache: MISS
+--- client_cmd
+R=$TEST_NGINX_SERVER_ROOT; B='{"model":"gpt-x","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}'
+sed -i 's/gen-1/gen-2/g' $R/conf/nginx.conf && kill -HUP $(cat $R/logs/nginx.pid)
+n=0; for i in $(seq 100); do if curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/gen | grep -q gen-2; then n=$((n+1)); [ $n -ge 3 ] && break; else n=0; fi; sleep 0.1; done
+curl -s -D - -H 'Content-Type: application/json' -H 'Cache-Control: max-age=60' -d "$B" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions | tr -d '\r' | grep -i '^x-aigw-cache\|cached hello'
+--- client_output_like
+\AX-AIGW-Cache: HIT
+\{"id":"chatcmpl-c1".*"cached hello".*\}\n\z
+--- mock_request_count: 1
+--- error_log
+reconfiguring
