@@ -226,3 +226,75 @@ curl -s -D - -H 'Content-Type: application/json' -H 'Cache-Control: max-age=60' 
 --- mock_request_count: 1
 --- error_log
 reconfiguring
+
+
+
+=== TEST 7: OpenAI: a stream request whose non-stream twin is cached is answered from the cache as SSE, event by event, usage included
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- request eval
+[main::chat(),
+ main::chat(',"stream":true,"stream_options":{"include_usage":true}')]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT\nContent-Type: text/event-stream"]
+--- response_body_like eval
+[qr/\A\Q$main::OPENAI\E\z/, qr/\A
+data:\ \{"id":"chatcmpl-c1","object":"chat.completion.chunk","created":\d+,"model":"gpt-x","choices":\[\{"index":0,"delta":\{"role":"assistant","content":""\},"finish_reason":null\}\]\}\n\n
+data:\ \{"id":"chatcmpl-c1","object":"chat.completion.chunk","created":\d+,"model":"gpt-x","choices":\[\{"index":0,"delta":\{"content":"cached\ hello"\},"finish_reason":null\}\]\}\n\n
+data:\ \{"id":"chatcmpl-c1","object":"chat.completion.chunk","created":\d+,"model":"gpt-x","choices":\[\{"index":0,"delta":\{\},"finish_reason":"stop"\}\]\}\n\n
+data:\ \{"id":"chatcmpl-c1","object":"chat.completion.chunk","created":\d+,"model":"gpt-x","choices":\[\],"usage":\{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18,"prompt_tokens_details":\{"cached_tokens":0\},"completion_tokens_details":\{"reasoning_tokens":0\}\}\}\n\n
+data:\ \[DONE\]\n\n
+\z/x]
+--- mock_request_count: 1
+--- grep_access_log eval: qr/^GW .*/
+--- grep_access_log_out
+GW 200 cache=MISS in=11 usage=""
+GW 200 cache=HIT in=0 usage="input=11 output=7 cached=0 cache_write=0 reasoning=0"
+
+
+
+=== TEST 8: Anthropic: a stream request served from the cache gets the Messages events, usage included
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- request eval
+[main::messages(), main::messages(',"stream":true')]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT\nContent-Type: text/event-stream"]
+--- response_body eval
+[$main::ANTHROPIC, 'event: message_start
+data: {"type":"message_start","message":{"id":"msg_c1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":11,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":7}}}
+
+event: ping
+data: {"type":"ping"}
+
+event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"cached hello"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":0}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":11,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":7}}
+
+event: message_stop
+data: {"type":"message_stop"}
+
+']
+--- mock_request_count: 1
+
+
+
+=== TEST 9: a stream request that misses goes to the provider and is not stored (only non-stream answers fill the cache)
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- request eval
+[main::chat(',"stream":true'), main::chat(',"stream":true'), main::chat(), main::chat(',"stream":true')]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: MISS", "X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT"]
+--- mock_request_count: 3
