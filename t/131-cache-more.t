@@ -298,3 +298,44 @@ Cache-Control: max-age=60
 --- response_headers eval
 ["X-AIGW-Cache: MISS", "X-AIGW-Cache: MISS", "X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT"]
 --- mock_request_count: 3
+
+
+
+=== TEST 10: accounting: a hit costs no tokens and no dollars (the key's budget and spend see one answer), but counts toward the request rate
+--- http_config
+    aigw_zone acct 1m;
+    aigw_key k1 sk-gw-one budget=1/total rpm=4;
+    aigw_model priced oa:gpt-x input=1000 output=1000;
+--- config
+    location = /v1/credits {
+        aigw_credits;
+    }
+    location /v1/ {
+        access_log logs/access.log cache;
+        aigw_cache llm;
+        aigw_pass;
+    }
+--- request_gap: 0.05
+--- more_headers eval
+["Content-Type: application/json\nCache-Control: max-age=60\nAuthorization: Bearer sk-gw-one",
+ "Content-Type: application/json\nCache-Control: max-age=60\nAuthorization: Bearer sk-gw-one",
+ "Content-Type: application/json\nCache-Control: max-age=60\nAuthorization: Bearer sk-gw-one",
+ "Authorization: Bearer sk-gw-one",
+ "Content-Type: application/json\nCache-Control: max-age=60\nAuthorization: Bearer sk-gw-one",
+ "Content-Type: application/json\nCache-Control: max-age=60\nAuthorization: Bearer sk-gw-one"]
+--- request eval
+[main::chat('', 'priced'), main::chat('', 'priced'), main::chat(',"stream":true', 'priced'),
+ "GET /v1/credits", main::chat('', 'priced'), main::chat('', 'priced')]
+--- error_code eval
+[200, 200, 200, 200, 200, 429]
+--- response_body_like eval
+[qr/cached hello/, qr/cached hello/, qr/cached hello/,
+ qr/\A\{"balance":"0\.982","total_used":"0\.018"\}\n\z/, qr/cached hello/, qr/rate/]
+--- mock_request_count: 1
+--- grep_access_log eval: qr/^GW .*/
+--- grep_access_log_out
+GW 200 cache=MISS in=11 usage=""
+GW 200 cache=HIT in=0 usage="input=11 output=7 cached=0 cache_write=0 reasoning=0"
+GW 200 cache=HIT in=0 usage="input=11 output=7 cached=0 cache_write=0 reasoning=0"
+GW 200 cache=HIT in=0 usage="input=11 output=7 cached=0 cache_write=0 reasoning=0"
+GW 429 cache= in=0 usage=""
