@@ -339,3 +339,31 @@ GW 200 cache=HIT in=0 usage="input=11 output=7 cached=0 cache_write=0 reasoning=
 GW 200 cache=HIT in=0 usage="input=11 output=7 cached=0 cache_write=0 reasoning=0"
 GW 200 cache=HIT in=0 usage="input=11 output=7 cached=0 cache_write=0 reasoning=0"
 GW 429 cache= in=0 usage=""
+
+
+
+=== TEST 11: the background refresh of stale-while-revalidate is a provider call and is accounted: the key's spend has both answers
+--- http_config
+    aigw_zone acct 1m;
+    aigw_key k1 sk-gw-one budget=1/total;
+    aigw_model priced oa:gpt-x input=1000 output=1000;
+--- config
+    location = /v1/credits {
+        aigw_credits;
+    }
+    location /v1/ {
+        aigw_cache llm;
+        aigw_pass;
+    }
+--- request_gap: 0.05
+--- more_headers eval
+["Content-Type: application/json\nCache-Control: max-age=1, stale-while-revalidate=60\nAuthorization: Bearer sk-gw-one",
+ "Content-Type: application/json\nCache-Control: max-age=1, stale-while-revalidate=60\nAuthorization: Bearer sk-gw-one",
+ "Authorization: Bearer sk-gw-one"]
+--- request eval
+[main::chat('', 'priced'), main::later(main::chat('', 'priced'), 2.1), main::later("GET /v1/credits", 0.5)]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: STALE", ""]
+--- response_body_like eval
+[qr/cached hello/, qr/cached hello/, qr/\A\{"balance":"0\.964","total_used":"0\.036"\}\n\z/]
+--- mock_request_count: 2
