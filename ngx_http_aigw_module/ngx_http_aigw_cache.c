@@ -244,6 +244,12 @@ static ngx_http_variable_t  ngx_http_aigw_cache_vars[] = {
 };
 
 
+/* where answers are written first with use_temp_path=on: proxy's place */
+
+#ifndef NGX_HTTP_PROXY_TEMP_PATH
+#define NGX_HTTP_PROXY_TEMP_PATH  "proxy_temp"
+#endif
+
 static ngx_path_init_t  ngx_http_aigw_cache_temp_path = {
     ngx_string(NGX_HTTP_PROXY_TEMP_PATH), { 1, 2, 0 }
 };
@@ -878,7 +884,7 @@ ngx_http_aigw_cache_make_key(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     /* length-prefixed parts: no two requests hash the same bytes */
 
-    p = ngx_pnalloc(r->pool, 4 * NGX_INT_T_LEN + ctx->client->name.len
+    p = ngx_pnalloc(r->pool, 4 * (NGX_INT_T_LEN + 1) + ctx->client->name.len
                              + scope.len + ctx->model.len);
     if (p == NULL) {
         goto done;
@@ -1378,11 +1384,9 @@ ngx_http_aigw_cache_var_status(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_uint_t                  n;
-    ngx_http_request_t         *mr;
     ngx_http_aigw_cache_ctx_t  *cctx;
 
-    mr = r;
-    cctx = ngx_http_get_module_ctx(mr, ngx_http_aigw_cache_module);
+    cctx = ngx_http_get_module_ctx(r, ngx_http_aigw_cache_module);
 
     if (cctx == NULL) {
         v->not_found = 1;

@@ -5,6 +5,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use POSIX ();
+use Digest::MD5 ();
 
 repeat_each(1);
 
@@ -15,6 +16,10 @@ our $OPENAI = '{"id":"chatcmpl-c1","object":"chat.completion","created":1,"model
 our $ANTHROPIC = '{"id":"msg_c1","type":"message","role":"assistant","model":"claude-x",'
     . '"content":[{"type":"text","text":"cached hello"}],"stop_reason":"end_turn",'
     . '"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":7}}';
+
+our $BIG = '{"id":"chatcmpl-big","object":"chat.completion","created":1,"model":"gpt-x",'
+    . '"choices":[{"index":0,"message":{"role":"assistant","content":"' . ('0123456789' x 30000)
+    . '"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}';
 
 sub mock {
     my %o = @_;
@@ -395,3 +400,29 @@ Cache-Control: max-age=1, stale-if-error=60
 [$main::OPENAI, $main::OPENAI, $main::OPENAI, qr/"down"/]
 --- mock_request_count: 6
 --- ignore_error_log
+
+
+
+=== TEST 20: a large answer (300 KB, more than the pipe's buffers) is stored whole and served whole, with the default use_temp_path
+--- http_config
+    aigw_cache_path cache2 keys_zone=big:1m;
+--- config
+    location /v1/ {
+        aigw_cache big;
+        aigw_pass;
+    }
+--- init
+start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => sub {
+    return { status => 200, headers => ['Content-Type' => 'application/json'], body => $main::BIG };
+});
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- request eval
+[main::chat(), main::chat()]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT"]
+--- response_body_filters: md5_hex
+--- response_body eval
+[Digest::MD5::md5_hex($main::BIG), Digest::MD5::md5_hex($main::BIG)]
+--- mock_request_count: 1
