@@ -70,6 +70,8 @@ typedef struct {
     time_t                          sie;
     ngx_http_aigw_usage_t           usage;     /* of a cached answer */
     ngx_chain_t                    *in;        /* a stream hit's body */
+    ngx_http_cache_t               *cache;     /* held for a stream */
+    ngx_http_aigw_jw_t              sent;      /* the stream as sent */
 
     unsigned                        bypass:1;  /* no lookup */
     unsigned                        no_store:1;
@@ -77,6 +79,7 @@ typedef struct {
     unsigned                        sse:1;     /* a stream hit */
     unsigned                        sse_done:1;
     unsigned                        cached:1;  /* the answer came from it */
+    unsigned                        fill:1;    /* a stream to store */
 } ngx_http_aigw_cache_ctx_t;
 
 
@@ -120,8 +123,17 @@ static ngx_int_t ngx_http_aigw_cache_var_flag(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_aigw_cache_var_usage(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_aigw_cache_hold(ngx_http_request_t *r,
+    ngx_http_aigw_cache_ctx_t *cctx);
+static void ngx_http_aigw_cache_release(void *data);
+static ngx_int_t ngx_http_aigw_cache_store_stream(ngx_http_request_t *r,
+    ngx_http_aigw_cache_ctx_t *cctx);
+static ngx_int_t ngx_http_aigw_cache_write(ngx_http_request_t *r,
+    ngx_http_aigw_cache_ctx_t *cctx, ngx_str_t *answer);
 static ngx_int_t ngx_http_aigw_cache_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_aigw_cache_fill_filter(ngx_http_request_t *r,
+    ngx_http_aigw_cache_ctx_t *cctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_aigw_cache_sse(ngx_http_request_t *r,
     ngx_http_aigw_cache_ctx_t *cctx, ngx_chain_t **out);
 
@@ -1105,6 +1117,12 @@ ngx_http_aigw_cache_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     u = r->upstream;
     c = r->cache;
 
+    if (c && u->cacheable && !cctx->no_store && ctx->stream
+        && ctx->status == NGX_HTTP_OK)
+    {
+        return ngx_http_aigw_cache_hold(r, cctx);
+    }
+
     if (c == NULL || !u->cacheable || cctx->no_store
         || ctx->status != NGX_HTTP_OK || ctx->stream
         || ctx->rstate != ngx_http_aigw_rs_done || ctx->close_delimited
@@ -1160,6 +1178,185 @@ ngx_http_aigw_cache_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "aigw cache: storing %uz bytes for %T s",
                    (size_t) (b->last - b->pos), cctx->ttl);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A stream that may fill the cache: nginx's non-buffered path would free
+ * the entry (and the cache lock) at once, so the request holds it here,
+ * out of nginx's sight, until the stream ended; the body filter keeps
+ * what the client got, and a complete stream is stored as the non-stream
+ * answer (ngx_http_aigw_cache_store_stream()).  The entry is freed when
+ * the request is, if it was not stored.
+ */
+
+static ngx_int_t
+ngx_http_aigw_cache_hold(ngx_http_request_t *r,
+    ngx_http_aigw_cache_ctx_t *cctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (r->upstream->cache_status == NGX_HTTP_CACHE_BYPASS
+        && ngx_http_file_cache_create(r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_aigw_cache_release;
+    cln->data = cctx;
+
+    cctx->cache = r->cache;
+    cctx->fill = 1;
+    r->cache = NULL;
+
+    ngx_http_aigw_jw_init(&cctx->sent, r->pool, 4096);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_aigw_cache_release(void *data)
+{
+    ngx_http_aigw_cache_ctx_t  *cctx = data;
+
+    if (cctx->cache) {
+        ngx_http_file_cache_free(cctx->cache, NULL);
+        cctx->cache = NULL;
+    }
+}
+
+
+/* the stream ended: its answer, if it is a complete one */
+
+static ngx_int_t
+ngx_http_aigw_cache_store_stream(ngx_http_request_t *r,
+    ngx_http_aigw_cache_ctx_t *cctx)
+{
+    ngx_int_t             rc;
+    ngx_str_t             sse, answer;
+    ngx_http_aigw_jw_t    w;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+
+    if (ctx == NULL || r->connection->error
+        || ngx_http_aigw_jw_flatten(&cctx->sent, &sse) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_aigw_jw_init(&w, r->pool, 4096);
+
+    rc = ngx_http_aigw_stream_response(r, ctx, &sse, &w);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_aigw_jw_flatten(&w, &answer) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_aigw_cache_write(r, cctx, &answer);
+}
+
+
+/* what the buffered pipe does for a non-stream answer, done here */
+
+static ngx_int_t
+ngx_http_aigw_cache_write(ngx_http_request_t *r,
+    ngx_http_aigw_cache_ctx_t *cctx, ngx_str_t *answer)
+{
+    u_char                 *p, *start;
+    size_t                  size;
+    ngx_buf_t               b;
+    ngx_chain_t             cl;
+    ngx_http_cache_t       *c;
+    ngx_temp_file_t        *tf;
+    ngx_http_aigw_ctx_t    *ctx;
+    ngx_http_aigw_usage_t  *us;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
+    c = cctx->cache;
+    us = &ctx->usage;
+
+    size = c->header_start + sizeof(NGX_HTTP_AIGW_CACHE_STATUS) - 1
+           + sizeof(NGX_HTTP_AIGW_CACHE_USAGE) - 1 + 5 * (NGX_INT64_LEN + 1)
+           + 2 * (sizeof(CRLF) - 1) + answer->len;
+
+    start = ngx_pnalloc(r->pool, size);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(start + c->header_start,
+                    NGX_HTTP_AIGW_CACHE_STATUS NGX_HTTP_AIGW_CACHE_USAGE
+                    "%L %L %L %L %L" CRLF CRLF,
+                    us->input, us->output, us->cache_read, us->cache_write,
+                    us->reasoning);
+
+    if (p - start > 65535 - 1) {
+        return NGX_DECLINED;
+    }
+
+    c->body_start = (u_short) (p - start);
+    c->date = ngx_time();
+    c->valid_sec = c->date + cctx->ttl;
+    c->updating_sec = cctx->swr;
+    c->error_sec = cctx->sie;
+    c->last_modified = -1;
+    ngx_str_null(&c->etag);
+
+    p = ngx_cpymem(p, answer->data, answer->len);
+
+    tf = ngx_pcalloc(r->pool, sizeof(ngx_temp_file_t));
+    if (tf == NULL) {
+        return NGX_ERROR;
+    }
+
+    tf->file.fd = NGX_INVALID_FILE;
+    tf->file.log = r->connection->log;
+    tf->path = c->file_cache->use_temp_path ? r->upstream->conf->temp_path
+                                            : c->file_cache->path;
+    tf->pool = r->pool;
+    tf->persistent = 1;
+
+    ngx_memzero(&b, sizeof(ngx_buf_t));
+    b.start = start;
+    b.pos = start;
+    b.last = p;
+    b.end = p;
+    b.memory = 1;
+
+    cl.buf = &b;
+    cl.next = NULL;
+
+    /* nginx's calls take the entry from r->cache */
+
+    r->cache = c;
+
+    if (ngx_http_file_cache_set_header(r, start) != NGX_OK
+        || ngx_write_chain_to_temp_file(tf, &cl) == NGX_ERROR)
+    {
+        r->cache = NULL;
+        return NGX_ERROR;
+    }
+
+    ngx_http_file_cache_update(r, tf);
+
+    r->cache = NULL;
+    cctx->cache = NULL;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "aigw cache: stream stored as %uz bytes", answer->len);
 
     return NGX_OK;
 }
@@ -1486,6 +1683,10 @@ ngx_http_aigw_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     cctx = ngx_http_get_module_ctx(r, ngx_http_aigw_cache_module);
 
+    if (cctx && cctx->fill) {
+        return ngx_http_aigw_cache_fill_filter(r, cctx, in);
+    }
+
     if (cctx == NULL || !cctx->sse || r != r->main) {
         return ngx_http_next_body_filter(r, in);
     }
@@ -1561,6 +1762,57 @@ ngx_http_aigw_cache_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     return ngx_http_next_body_filter(r, out);
+}
+
+
+/* a stream that may fill the cache: what the client gets is kept */
+
+static ngx_int_t
+ngx_http_aigw_cache_fill_filter(ngx_http_request_t *r,
+    ngx_http_aigw_cache_ctx_t *cctx, ngx_chain_t *in)
+{
+    ngx_int_t                  rc;
+    ngx_uint_t                 last;
+    ngx_chain_t               *cl;
+    ngx_http_aigw_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_aigw_module);
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (ngx_buf_in_memory(cl->buf) && cl->buf->last > cl->buf->pos) {
+            ngx_http_aigw_jw_raw(&cctx->sent, cl->buf->pos,
+                                 cl->buf->last - cl->buf->pos);
+        }
+
+        if (cl->buf->last_buf) {
+            last = 1;
+        }
+    }
+
+    if (cctx->sent.size > alcf->max_response_size || cctx->sent.error) {
+
+        /* too large to keep: not stored, the entry is freed now */
+
+        cctx->fill = 0;
+        ngx_http_aigw_cache_release(cctx);
+    }
+
+    rc = ngx_http_next_body_filter(r, in);
+
+    if (last && cctx->fill) {
+        cctx->fill = 0;
+
+        if (ngx_http_aigw_cache_store_stream(r, cctx) == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "aigw: the stream's answer could not be cached");
+        }
+
+        ngx_http_aigw_cache_release(cctx);
+    }
+
+    return rc;
 }
 
 

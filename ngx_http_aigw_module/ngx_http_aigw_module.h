@@ -980,6 +980,8 @@ void ngx_http_aigw_response_reset(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 ngx_int_t ngx_http_aigw_response_sse(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out);
+ngx_int_t ngx_http_aigw_stream_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *sse, ngx_http_aigw_jw_t *w);
 
 /* ngx_http_aigw_cache.c */
 

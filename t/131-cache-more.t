@@ -16,6 +16,24 @@ our $ANTHROPIC = '{"id":"msg_c1","type":"message","role":"assistant","model":"cl
     . '"content":[{"type":"text","text":"cached hello"}],"stop_reason":"end_turn",'
     . '"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":7}}';
 
+our $OC = '{"id":"chatcmpl-s1","object":"chat.completion.chunk","created":1,"model":"gpt-x","choices":';
+our @OPENAI_SSE = (
+    "data: $OC" . '[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}' . "\n\n",
+    "data: $OC" . '[{"index":0,"delta":{"content":"streamed "},"finish_reason":null}]}' . "\n\n",
+    "data: $OC" . '[{"index":0,"delta":{"content":"hello"},"finish_reason":null}]}' . "\n\n",
+    "data: $OC" . '[{"index":0,"delta":{},"finish_reason":"stop"}]}' . "\n\n",
+    "data: $OC" . '[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}' . "\n\n",
+    "data: [DONE]\n\n");
+
+our @ANTHROPIC_SSE = (
+    "event: message_start\ndata: " . '{"type":"message_start","message":{"id":"msg_s1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1}}}' . "\n\n",
+    "event: content_block_start\ndata: " . '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}' . "\n\n",
+    "event: content_block_delta\ndata: " . '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"streamed "}}' . "\n\n",
+    "event: content_block_delta\ndata: " . '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hello"}}' . "\n\n",
+    "event: content_block_stop\ndata: " . '{"type":"content_block_stop","index":0}' . "\n\n",
+    "event: message_delta\ndata: " . '{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}}' . "\n\n",
+    "event: message_stop\ndata: " . '{"type":"message_stop"}' . "\n\n");
+
 sub mock {
     my %o = @_;
     start_mock_http(port => '$TEST_NGINX_RAND_PORT_1', handler => sub {
@@ -25,6 +43,12 @@ sub mock {
         if ($o{status} || $r->{body} =~ /"user":"fail"/) {
             return { status => $o{status} // 503, headers => ['Content-Type' => 'application/json'],
                      body => '{"error":{"message":"down","type":"server_error"}}' };
+        }
+        if ($r->{body} =~ /"stream":true/ && !$o{json}) {
+            my @ev = $r->{uri} =~ m{/messages} ? @ANTHROPIC_SSE : @OPENAI_SSE;
+            pop @ev, pop @ev if $o{broken};
+            return { status => 200, headers => ['Content-Type' => 'text/event-stream'],
+                     chunks => [map { ($_, 0.01) } @ev], ($o{broken} ? (incomplete => 1) : ()) };
         }
         my $body = $r->{uri} =~ m{/messages} ? $ANTHROPIC
                  : $r->{uri} =~ m{/embeddings}
@@ -289,15 +313,112 @@ data: {"type":"message_stop"}
 
 
 
-=== TEST 9: a stream request that misses goes to the provider and is not stored (only non-stream answers fill the cache)
+=== TEST 9: a stream request that misses is streamed from the provider (JSON from a provider that did not stream) and its answer fills the cache for both
+--- init
+main::mock(json => 1);
 --- more_headers
 Content-Type: application/json
 Cache-Control: max-age=60
 --- request eval
-[main::chat(',"stream":true'), main::chat(',"stream":true'), main::chat(), main::chat(',"stream":true')]
+[main::chat(',"stream":true'), main::chat(',"stream":true'), main::chat()]
 --- response_headers eval
-["X-AIGW-Cache: MISS", "X-AIGW-Cache: MISS", "X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT"]
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT", "X-AIGW-Cache: HIT"]
+--- response_body_like eval
+[qr/\Adata: .*"cached hello".*data: \[DONE\]\n\n\z/s, qr/\Adata: .*"cached hello".*data: \[DONE\]\n\n\z/s,
+ qr/\A\{"id":"chatcmpl-c1","object":"chat\.completion",.*"content":"cached hello".*"finish_reason":"stop".*"prompt_tokens":11,"completion_tokens":7/]
+--- mock_request_count: 1
+
+
+
+=== TEST 9b: OpenAI: a live stream that misses is assembled into the non-stream answer and stored; then a non-stream HIT and a stream HIT; one provider call
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- request eval
+[main::chat(',"stream":true,"stream_options":{"include_usage":true}'), main::chat(), main::chat(',"stream":true')]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT", "X-AIGW-Cache: HIT"]
+--- response_body_like eval
+[qr/\A(?:data: \{[^\n]+\n\n){5}data: \[DONE\]\n\n\z/,
+ qr/\A\{"id":"chatcmpl-s1","object":"chat\.completion","created":\d+,"model":"gpt-x","choices":\[\{"index":0,"message":\{"role":"assistant","content":"streamed hello"[^\n]*"finish_reason":"stop"\}\],"usage":\{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7/,
+ qr/\A(?:data: \{[^\n]+\n\n){3}data: \[DONE\]\n\n\z/]
+--- mock_request_count: 1
+--- grep_access_log eval: qr/^GW .*/
+--- grep_access_log_out
+GW 200 cache=MISS in=5 usage=""
+GW 200 cache=HIT in=0 usage="input=5 output=2 cached=0 cache_write=0 reasoning=0"
+GW 200 cache=HIT in=0 usage="input=5 output=2 cached=0 cache_write=0 reasoning=0"
+
+
+
+=== TEST 9c: Anthropic: a live stream that misses fills the cache with the Messages answer; translated too (OpenAI client of an Anthropic provider)
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- request eval
+[main::messages(',"stream":true'), main::messages(),
+ main::chat(',"stream":true', 'claude-x'), main::chat('', 'claude-x')]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT", "X-AIGW-Cache: MISS", "X-AIGW-Cache: HIT"]
+--- response_body_like eval
+[qr/event: message_stop/,
+ qr/\A\{"id":"msg_s1","type":"message","role":"assistant","model":"claude-x","content":\[\{"type":"text","text":"streamed hello"\}\],"stop_reason":"end_turn","stop_sequence":null,"usage":\{"input_tokens":5,.*"output_tokens":2\}\}/,
+ qr/data: \[DONE\]/,
+ qr/\A\{"id":"msg_s1","object":"chat\.completion",.*"content":"streamed hello".*"finish_reason":"stop".*"prompt_tokens":5,"completion_tokens":2/]
+--- mock_request_count: 2
+
+
+
+=== TEST 9d: a broken stream (no finish, no end) is never stored; nor a stream the client asked not to store
+--- init
+main::mock(broken => 1);
+--- more_headers eval
+["Content-Type: application/json\nCache-Control: max-age=60",
+ "Content-Type: application/json\nCache-Control: max-age=60",
+ "Content-Type: application/json\nCache-Control: no-store"]
+--- request eval
+[main::chat(',"stream":true'), main::chat(',"stream":true'), main::chat(',"stream":true,"temperature":1')]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: MISS", "X-AIGW-Cache: BYPASS"]
+--- incomplete_body
+--- response_body_like eval
+[qr/"error"/, qr/"error"/, qr/"error"/]
 --- mock_request_count: 3
+--- ignore_error_log
+
+
+
+=== TEST 9f: a stream with no-cache is a refresh: no lookup, its answer is stored
+--- more_headers eval
+["Content-Type: application/json\nCache-Control: max-age=60",
+ "Content-Type: application/json\nCache-Control: no-cache, max-age=60",
+ "Content-Type: application/json\nCache-Control: max-age=60"]
+--- request eval
+[main::chat(), main::chat(',"stream":true'), main::chat()]
+--- response_headers eval
+["X-AIGW-Cache: MISS", "X-AIGW-Cache: BYPASS", "X-AIGW-Cache: HIT"]
+--- response_body_like eval
+[qr/"cached hello"/, qr/"streamed "/, qr/"streamed hello"/]
+--- mock_request_count: 2
+
+
+
+=== TEST 9e: the cache lock holds for a stream: concurrent identical stream requests make one provider call, the others get the stored answer as a stream
+--- client_cmd
+B='{"model":"gpt-x","max_tokens":20,"stream":true,"messages":[{"role":"user","content":"lock"}]}'
+for i in 1 2 3 4; do
+  curl -s -o body.$i -D - -H 'Content-Type: application/json' -H 'Cache-Control: max-age=60' -d "$B" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions | grep -i '^x-aigw-cache' | tr -d '\r' > h.$i &
+done
+wait
+cat h.* | sort | uniq -c | sed 's/^ *//'
+grep -l 'streamed ' body.* | wc -l
+rm -f h.* body.*
+--- client_output_like
+\A3 X-AIGW-Cache: HIT
+1 X-AIGW-Cache: MISS
+4
+\z
+--- mock_request_count: 1
 
 
 
