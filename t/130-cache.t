@@ -160,17 +160,31 @@ Cache-Control: max-age=60, s-maxage=1
 
 
 
-=== TEST 6: expiry: max-age=1, then the entry is EXPIRED, fetched again and stored again; Age counts
+=== TEST 6: expiry: max-age=1, then the entry is EXPIRED, fetched again and stored again
 --- more_headers
 Content-Type: application/json
 Cache-Control: max-age=1
 --- request eval
-[main::chat(), main::later(main::chat(), 1.1), main::later(main::chat(), 1.1), main::chat()]
+[main::chat(), main::chat(), main::later(main::chat(), 2.1), main::chat()]
 --- response_headers eval
 ["X-AIGW-Cache: MISS\n! Age", "X-AIGW-Cache: HIT", "X-AIGW-Cache: EXPIRED\n! Age", "X-AIGW-Cache: HIT"]
 --- response_headers_like eval
-["", "Age: [12]", "", "Age: [01]"]
+["", "Age: [01]", "", "Age: [01]"]
 --- mock_request_count: 2
+
+
+
+=== TEST 6b: Age counts the seconds since the answer was stored
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=60
+--- request eval
+[main::chat(), main::later(main::chat(), 2.1)]
+--- response_headers eval
+["X-AIGW-Cache: MISS\n! Age", "X-AIGW-Cache: HIT"]
+--- response_headers_like eval
+["", "Age: [23]"]
+--- mock_request_count: 1
 
 
 
