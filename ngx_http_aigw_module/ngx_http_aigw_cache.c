@@ -123,6 +123,8 @@ static ngx_int_t ngx_http_aigw_cache_var_flag(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_aigw_cache_var_usage(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static u_char *ngx_http_aigw_cache_head(ngx_http_request_t *r,
+    ngx_http_cache_t *c, ngx_http_aigw_usage_t *us, size_t len, u_char **pos);
 static ngx_int_t ngx_http_aigw_cache_hold(ngx_http_request_t *r,
     ngx_http_aigw_cache_ctx_t *cctx);
 static void ngx_http_aigw_cache_release(void *data);
@@ -1096,12 +1098,10 @@ ngx_int_t
 ngx_http_aigw_cache_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     u_char                     *p, *start;
-    size_t                      size;
     ngx_buf_t                  *b;
     ngx_chain_t                *cl;
     ngx_http_cache_t           *c;
     ngx_http_upstream_t        *u;
-    ngx_http_aigw_usage_t      *us;
     ngx_http_aigw_cache_ctx_t  *cctx;
 
     cctx = ngx_http_get_module_ctx(r, ngx_http_aigw_cache_module);
@@ -1134,26 +1134,9 @@ ngx_http_aigw_cache_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_OK;
     }
 
-    us = &ctx->usage;
-
-    size = c->header_start + sizeof(NGX_HTTP_AIGW_CACHE_STATUS) - 1
-           + sizeof(NGX_HTTP_AIGW_CACHE_USAGE) - 1 + 5 * (NGX_INT64_LEN + 1)
-           + 2 * (sizeof(CRLF) - 1) + ctx->out.size;
-
-    start = ngx_pnalloc(r->pool, size);
+    start = ngx_http_aigw_cache_head(r, c, &ctx->usage, ctx->out.size, &p);
     if (start == NULL) {
         return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(start + c->header_start,
-                    NGX_HTTP_AIGW_CACHE_STATUS NGX_HTTP_AIGW_CACHE_USAGE
-                    "%L %L %L %L %L" CRLF CRLF,
-                    us->input, us->output, us->cache_read, us->cache_write,
-                    us->reasoning);
-
-    if (p - start > 65535 - 1) {
-        u->cacheable = 0;
-        return NGX_OK;
     }
 
     b = &u->buffer;
@@ -1180,6 +1163,38 @@ ngx_http_aigw_cache_response(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                    (size_t) (b->last - b->pos), cctx->ttl);
 
     return NGX_OK;
+}
+
+
+/*
+ * What is stored before an answer: room for the cache file's header, the
+ * status line and the usage; *pos is where the answer of len bytes goes
+ * (the buffer has room for it).  The head is far below the 64k that
+ * body_start can say: the key is short.
+ */
+
+static u_char *
+ngx_http_aigw_cache_head(ngx_http_request_t *r, ngx_http_cache_t *c,
+    ngx_http_aigw_usage_t *us, size_t len, u_char **pos)
+{
+    u_char  *start;
+
+    start = ngx_pnalloc(r->pool, c->header_start
+                                 + sizeof(NGX_HTTP_AIGW_CACHE_STATUS) - 1
+                                 + sizeof(NGX_HTTP_AIGW_CACHE_USAGE) - 1
+                                 + 5 * (NGX_INT64_LEN + 1)
+                                 + 2 * (sizeof(CRLF) - 1) + len);
+    if (start == NULL) {
+        return NULL;
+    }
+
+    *pos = ngx_sprintf(start + c->header_start,
+                       NGX_HTTP_AIGW_CACHE_STATUS NGX_HTTP_AIGW_CACHE_USAGE
+                       "%L %L %L %L %L" CRLF CRLF,
+                       us->input, us->output, us->cache_read, us->cache_write,
+                       us->reasoning);
+
+    return start;
 }
 
 
@@ -1275,36 +1290,19 @@ static ngx_int_t
 ngx_http_aigw_cache_write(ngx_http_request_t *r,
     ngx_http_aigw_cache_ctx_t *cctx, ngx_str_t *answer)
 {
-    u_char                 *p, *start;
-    size_t                  size;
-    ngx_buf_t               b;
-    ngx_chain_t             cl;
-    ngx_http_cache_t       *c;
-    ngx_temp_file_t        *tf;
-    ngx_http_aigw_ctx_t    *ctx;
-    ngx_http_aigw_usage_t  *us;
+    u_char               *p, *start;
+    ngx_buf_t             b;
+    ngx_chain_t           cl;
+    ngx_http_cache_t     *c;
+    ngx_temp_file_t      *tf;
+    ngx_http_aigw_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
     c = cctx->cache;
-    us = &ctx->usage;
 
-    size = c->header_start + sizeof(NGX_HTTP_AIGW_CACHE_STATUS) - 1
-           + sizeof(NGX_HTTP_AIGW_CACHE_USAGE) - 1 + 5 * (NGX_INT64_LEN + 1)
-           + 2 * (sizeof(CRLF) - 1) + answer->len;
-
-    start = ngx_pnalloc(r->pool, size);
+    start = ngx_http_aigw_cache_head(r, c, &ctx->usage, answer->len, &p);
     if (start == NULL) {
         return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(start + c->header_start,
-                    NGX_HTTP_AIGW_CACHE_STATUS NGX_HTTP_AIGW_CACHE_USAGE
-                    "%L %L %L %L %L" CRLF CRLF,
-                    us->input, us->output, us->cache_read, us->cache_write,
-                    us->reasoning);
-
-    if (p - start > 65535 - 1) {
-        return NGX_DECLINED;
     }
 
     c->body_start = (u_short) (p - start);
