@@ -647,6 +647,7 @@ ngx_int_t
 ngx_http_aigw_cache_start(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
     ngx_http_upstream_t              *u;
+    ngx_http_upstream_conf_t         *ucf;
     ngx_http_aigw_cache_ctx_t        *cctx;
     ngx_http_aigw_cache_loc_conf_t   *clcf;
     ngx_http_aigw_cache_main_conf_t  *cmcf;
@@ -678,6 +679,25 @@ ngx_http_aigw_cache_start(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     u->caches = &cmcf->caches;
     u->create_key = ngx_http_aigw_cache_create_key;
+
+    if (ctx->stream) {
+
+        /*
+         * a stream is not refreshed in the background (nginx's refresh
+         * sends nothing, so it would not read the stream): a stale answer
+         * is fetched again at once, and stored; the requests that come
+         * meanwhile get the stale one (UPDATING)
+         */
+
+        ucf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
+        if (ucf == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ucf = *u->conf;
+        ucf->cache_background_update = 0;
+        u->conf = ucf;
+    }
 
     u->pipe = ngx_pcalloc(r->pool, sizeof(ngx_event_pipe_t));
     if (u->pipe == NULL) {

@@ -137,6 +137,34 @@ X-AIGW-Cache: HIT
 
 
 
+=== TEST 1b: a stream request that finds a stale answer fetches it again at once and stores it (no background refresh for streams); the others meanwhile get the stale one
+--- init
+main::mock(delay => 0.5);
+--- request eval
+main::chat(',"stream":true')
+--- more_headers
+Content-Type: application/json
+Cache-Control: max-age=1, stale-while-revalidate=60
+--- response_headers
+X-AIGW-Cache: MISS
+--- client_cmd
+B='{"model":"gpt-x","max_tokens":20,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+req() { curl -s -o /dev/null -D - -H 'Content-Type: application/json' -H 'Cache-Control: max-age=1, stale-while-revalidate=60' -d "$B" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/v1/chat/completions | grep -i '^x-aigw-cache' | tr -d '\r'; }
+sleep 2.1
+req > a.out & sleep 0.2
+req > b.out
+wait
+req > c.out
+cat a.out b.out c.out; rm -f a.out b.out c.out
+--- client_output_like
+\AX-AIGW-Cache: EXPIRED
+X-AIGW-Cache: UPDATING
+X-AIGW-Cache: HIT
+\z
+--- mock_request_count: 2
+
+
+
 === TEST 2: the cache lock: 10 identical concurrent misses make one provider call, the others wait and get the stored answer
 --- init
 main::mock(delay => 1);
