@@ -440,3 +440,34 @@ Cache-Control: max-age=60
 --- response_body eval
 [Digest::MD5::md5_hex($main::BIG), Digest::MD5::md5_hex($main::BIG)]
 --- mock_request_count: 1
+
+
+
+=== TEST 21: nginx -t: aigw_cache naming a zone no aigw_cache_path declares
+--- config
+    location /v1/ {
+        aigw_cache nosuch;
+        aigw_pass;
+    }
+--- init
+--- must_die
+--- suppress_stderr
+--- error_log
+[emerg]
+zero size shared memory zone "nosuch"
+
+
+
+=== TEST 22: nginx -t: an invalid aigw_cache_default
+--- config
+    location /v1/ {
+        aigw_cache llm;
+        aigw_cache_default "max-age=soon";
+        aigw_pass;
+    }
+--- init
+--- must_die
+--- suppress_stderr
+--- error_log
+[emerg]
+invalid "aigw_cache_default" value "max-age=soon"
