@@ -75,7 +75,6 @@ typedef struct {
 
     unsigned                        bypass:1;  /* no lookup */
     unsigned                        no_store:1;
-    unsigned                        policy:1;  /* the cache is involved */
     unsigned                        sse:1;     /* a stream hit */
     unsigned                        sse_done:1;
     unsigned                        cached:1;  /* the answer came from it */
@@ -781,8 +780,6 @@ ngx_http_aigw_cache_policy(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
                       &value);
         return NGX_OK;
     }
-
-    cctx->policy = 1;
 
     if (cc.no_store) {
         return NGX_OK;
