@@ -535,6 +535,8 @@ ngx_http_aigw_log_handler(ngx_http_request_t *r)
  * drops the module's context, and the log phase then finds none; the
  * reservations are settled here instead, once, when the request is freed.
  * With the context in place the log phase settles (cleanups run first).
+ * A subrequest (the background refresh of a cached answer) has no log
+ * phase: it is settled here too.
  */
 
 static void
@@ -547,7 +549,8 @@ ngx_http_aigw_settle_cleanup(void *data)
     r = ctx->request;
 
     if (!ctx->settled
-        && ngx_http_get_module_ctx(r, ngx_http_aigw_module) != ctx)
+        && (r != r->main
+            || ngx_http_get_module_ctx(r, ngx_http_aigw_module) != ctx))
     {
         ngx_http_aigw_settle(r, ctx);
     }

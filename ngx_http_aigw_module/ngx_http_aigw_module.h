@@ -1014,6 +1014,23 @@ ngx_int_t ngx_http_aigw_upstream_start(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 void ngx_http_aigw_response_reset(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_response_sse(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out);
+ngx_int_t ngx_http_aigw_stream_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *sse, ngx_http_aigw_jw_t *w);
+
+/* ngx_http_aigw_cache.c */
+
+extern ngx_module_t  ngx_http_aigw_cache_module;
+
+ngx_int_t ngx_http_aigw_cache_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_cache_hit(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_cache_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+void ngx_http_aigw_cache_pipe_init(ngx_http_request_t *r);
+ngx_uint_t ngx_http_aigw_cache_stale_error(ngx_http_request_t *r);
 
 /* ngx_http_aigw_balancer.c */
 
