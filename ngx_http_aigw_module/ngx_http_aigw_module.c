@@ -554,6 +554,16 @@ ngx_http_aigw_postconfiguration(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
+    /*
+     * the module's many long $aigw_* names, with nginx's own and
+     * other modules', do not fit nginx's default variables hash (a [warn]
+     * at every start): room for them, unless the configuration gave more
+     */
+
+    if (cmcf->variables_hash_bucket_size < 128) {
+        cmcf->variables_hash_bucket_size = 128;
+    }
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
