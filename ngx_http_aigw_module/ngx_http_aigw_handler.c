@@ -62,6 +62,8 @@ static ngx_uint_t ngx_http_aigw_in_list(ngx_array_t *list, ngx_str_t *s);
 static ngx_uint_t ngx_http_aigw_path_id(ngx_http_aigw_provider_t *p,
     ngx_str_t *id);
 static ngx_int_t ngx_http_aigw_add_slug(ngx_array_t *slugs, ngx_str_t *s);
+static ngx_int_t ngx_http_aigw_json_output(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_canonical(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_count_tokens(ngx_http_request_t *r,
@@ -1062,6 +1064,10 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return ngx_http_aigw_send_error_record(r, ctx, &ctx->error);
     }
 
+    if (rc == NGX_OK && ctx->chat->json_output) {
+        return ngx_http_aigw_json_output(r, ctx);
+    }
+
     if (rc == NGX_OK) {
         return NGX_DECLINED;
     }
@@ -1088,6 +1094,52 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ctx->plan.nelts = n;
     ctx->chat = NULL;
     ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * JSON output (response_format) is written by the client's own format
+ * (passthrough) and by Gemini (generationConfig); targets of the other
+ * formats are left out, and without targets it is a 400
+ */
+
+static ngx_int_t
+ngx_http_aigw_json_output(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t               i, n;
+    ngx_http_aigw_target_t  *t;
+
+    t = ctx->plan.elts;
+
+    for (i = 0, n = 0; i < ctx->plan.nelts; i++) {
+        if (t[i].provider->format == ctx->client
+            || t[i].provider->format == &ngx_http_aigw_gemini_format)
+        {
+            t[n++] = t[i];
+        }
+    }
+
+    if (n == 0) {
+        if (ngx_http_aigw_reject(r, ctx, "\"response_format\" other than "
+                                 "text cannot be translated for this "
+                                 "provider", NULL)
+            != NGX_DECLINED)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_aigw_send_error_record(r, ctx, &ctx->error);
+    }
+
+    if (n < ctx->plan.nelts) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "aigw: providers that cannot write JSON output are "
+                      "left out");
+    }
+
+    ctx->plan.nelts = n;
 
     return NGX_DECLINED;
 }
@@ -1604,6 +1656,12 @@ ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
             }
 
             if (p->format->paths[ctx->endpoint].len == 0) {
+                continue;
+            }
+
+            /* Vertex AI providers serve no embeddings */
+
+            if (p->vertex && ctx->endpoint == ngx_http_aigw_ep_embeddings) {
                 continue;
             }
 

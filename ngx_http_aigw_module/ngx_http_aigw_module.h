@@ -506,7 +506,25 @@ typedef struct {
     ngx_uint_t                      thinking;
     int64_t                         thinking_budget;
     ngx_str_t                       effort;
+
+    /* JSON output: OpenAI response_format json_object or json_schema */
+    ngx_uint_t                      json_output;      /* json_output_e */
+    ngx_str_t                       json_schema;      /* raw JSON, or "" */
+    ngx_str_t                       json_schema_name;
+    ngx_str_t                       json_schema_strict;  /* raw JSON */
+
+    /* /v1/embeddings: the texts (escaped), whether "input" was an array */
+    ngx_array_t                     inputs;    /* ngx_str_t */
+    ngx_uint_t                      input_array;
+    int64_t                         dimensions;       /* -1: unset */
 } ngx_http_aigw_chat_t;
+
+
+typedef enum {
+    ngx_http_aigw_json_output_none = 0,
+    ngx_http_aigw_json_output_object,
+    ngx_http_aigw_json_output_schema
+} ngx_http_aigw_json_output_e;
 
 
 typedef enum {
@@ -528,6 +546,8 @@ typedef struct {
     ngx_array_t                     parts;     /* ngx_http_aigw_part_t */
     ngx_uint_t                      stop;
     ngx_str_t                       stop_sequence;
+    ngx_array_t                    *embeddings;    /* ngx_str_t: raw JSON
+                                                      arrays of numbers */
 } ngx_http_aigw_response_t;
 
 
