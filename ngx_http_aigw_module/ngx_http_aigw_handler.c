@@ -908,6 +908,12 @@ ngx_http_aigw_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return 1;
     }
 
+    /* a surface no provider speaks (the AI SDK's) is always translated */
+
+    if (ctx->client->passthrough == NULL) {
+        return NGX_HTTP_AIGW_JSON_RECORD_ALL;
+    }
+
     p = ctx->body.data;
     last = p + ctx->body.len;
 
