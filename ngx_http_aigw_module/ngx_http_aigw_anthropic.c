@@ -238,7 +238,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
     &ngx_http_aigw_sse_framing,                         /* framing */
     ngx_http_aigw_anthropic_target,                     /* target */
     ngx_http_aigw_anthropic_ratelimit_headers,          /* rate limits */
-    NULL                                                /* sign */
+    NULL,                                               /* sign */
+    NULL,                                               /* request model */
+    ngx_null_string                                     /* models path */
 };
 
 

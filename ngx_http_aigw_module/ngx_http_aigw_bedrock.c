@@ -116,7 +116,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_bedrock_format = {
     &ngx_http_aigw_eventstream_framing,                 /* framing */
     ngx_http_aigw_bedrock_target,                       /* target */
     NULL,                                               /* rate limits */
-    ngx_http_aigw_bedrock_sign                          /* sign */
+    ngx_http_aigw_bedrock_sign,                         /* sign */
+    NULL,                                               /* request model */
+    ngx_null_string                                     /* models path */
 };
 
 

@@ -127,7 +127,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_gemini_format = {
     &ngx_http_aigw_sse_framing,                         /* framing */
     ngx_http_aigw_gemini_target,                        /* target */
     NULL,                                               /* rate limits */
-    NULL                                                /* sign */
+    NULL,                                               /* sign */
+    NULL,                                               /* request model */
+    ngx_null_string                                     /* models path */
 };
 
 

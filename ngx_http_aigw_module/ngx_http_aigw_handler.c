@@ -681,12 +681,24 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return rc;
     }
 
+    j = &ctx->json;
+
+    if (ctx->client->request_model) {
+
+        /* the model and streaming are given in request headers */
+
+        rc = ctx->client->request_model(r, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        goto options;
+    }
+
     rc = ngx_http_aigw_model_field(r, ctx);
     if (rc != NGX_DECLINED) {
         return rc;
     }
-
-    j = &ctx->json;
 
     /* stream */
 
@@ -715,6 +727,8 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "\"stream\" is not supported on "
                                         "this endpoint");
     }
+
+options:
 
     rc = ngx_http_aigw_gateway_options(r, ctx);
     if (rc != NGX_DECLINED) {
@@ -897,6 +911,12 @@ ngx_http_aigw_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     if (ctx->endpoint != ngx_http_aigw_ep_chat) {
         return 1;
+    }
+
+    /* a surface no provider speaks (the AI SDK's) is always translated */
+
+    if (ctx->client->passthrough == NULL) {
+        return NGX_HTTP_AIGW_JSON_RECORD_ALL;
     }
 
     p = ctx->body.data;

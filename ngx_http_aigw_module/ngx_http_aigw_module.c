@@ -37,6 +37,7 @@ const ngx_http_aigw_format_t  *ngx_http_aigw_formats[] = {
     &ngx_http_aigw_anthropic_format,
     &ngx_http_aigw_gemini_format,
     &ngx_http_aigw_bedrock_format,
+    &ngx_http_aigw_aisdk_format,
     NULL
 };
 
@@ -103,6 +104,20 @@ ngx_http_aigw_classify(ngx_http_request_t *r,
 
     if (best) {
         return ngx_http_aigw_route_api;
+    }
+
+    /* a format's own model list: GET {base}/config of the AI SDK */
+
+    for (f = ngx_http_aigw_formats; *f; f++) {
+        cp = &(*f)->models_path;
+
+        if (cp->len
+            && (size_t) (last - p) >= cp->len
+            && ngx_strncmp(last - cp->len, cp->data, cp->len) == 0)
+        {
+            *format = *f;
+            return ngx_http_aigw_route_models;
+        }
     }
 
     *format = ngx_http_aigw_default_format;

@@ -819,6 +819,17 @@ struct ngx_http_aigw_format_s {
                                         ngx_http_aigw_ctx_t *ctx,
                                         ngx_http_aigw_target_t *t,
                                         ngx_http_aigw_sign_t *sign);
+
+    /*
+     * client side: the model and streaming come from request headers,
+     * not from the body's "model" and "stream" (NULL: from the body);
+     * it returns NGX_DECLINED to go on, as the handler's stages do
+     */
+    ngx_int_t                     (*request_model)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx);
+
+    /* client side: the URI suffix of its own model list, or empty */
+    ngx_str_t                       models_path;
 };
 
 
@@ -1174,6 +1185,10 @@ extern const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format;
 /* ngx_http_aigw_gemini.c */
 
 extern const ngx_http_aigw_format_t  ngx_http_aigw_gemini_format;
+
+/* ngx_http_aigw_aisdk.c */
+
+extern const ngx_http_aigw_format_t  ngx_http_aigw_aisdk_format;
 
 /* ngx_http_aigw_vertex.c */
 

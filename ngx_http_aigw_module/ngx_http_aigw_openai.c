@@ -232,7 +232,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
     &ngx_http_aigw_sse_framing,                         /* framing */
     NULL,                                               /* target */
     ngx_http_aigw_openai_ratelimit_headers,             /* rate limits */
-    NULL                                                /* sign */
+    NULL,                                               /* sign */
+    NULL,                                               /* request model */
+    ngx_null_string                                     /* models path */
 };
 
 
