@@ -14,7 +14,8 @@
 #      nodes answer and share Redis: an rpm limit across both nodes.
 #
 # Environment: AIGW_DOCKER_REBUILD_BASE=1 makes the base again even when
-# the image exists; AIGW_DOCKER_KEEP=1 leaves the containers running.
+# the image exists; AIGW_DOCKER_COMPOSE=0 runs the fleet without
+# podman-compose; AIGW_DOCKER_KEEP=1 leaves the containers running.
 # It stops and removes only the containers it started (names aigw-test-*
 # and the compose project aigw-test).
 
@@ -288,7 +289,8 @@ fleet_check() {    # PORT1 PORT2: both nodes answer, and share the limit
     check "fleet: another user is not limited" test "$b1" = 200
 }
 
-if command -v podman-compose >/dev/null 2>&1; then
+if [ "${AIGW_DOCKER_COMPOSE:-1}" != 0 ] \
+   && command -v podman-compose >/dev/null 2>&1; then
     log "podman-compose up (docker/compose.yaml, project $PROJECT)"
     PUB=$(free_port)
     COMPOSE_UP=1
