@@ -241,6 +241,8 @@ for my $b (@bad) {
 
     my $log = slurp("$dir/stderr.log");
     unlike($log, qr/\[(?:emerg|alert|crit)\]/, 'no emerg/alert/crit');
+    unlike($log, qr/AddressSanitizer|runtime error:/,
+           'no sanitizer report (make sanitize)');
     like(-f "$dir/access.log" ? slurp("$dir/access.log") : '',
          qr/model=demo\/echo/, 'the access log has the request');
 }
