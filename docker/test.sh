@@ -70,6 +70,8 @@ cleanup() {
         (cd "$ROOT/docker" && podman-compose -p "$PROJECT" -f compose.yaml \
             --podman-args="${PODMAN[*]:1}" down -t 2) \
             >"$WORK/compose-down.log" 2>&1
+        # podman-compose 1.0 leaves the project's network behind
+        podman network rm "${PROJECT}_default" >>"$WORK/compose-down.log" 2>&1
     fi
     for c in "${STARTED[@]}"; do
         "${PODMAN[@]}" rm -f -t 2 "$c" >/dev/null 2>&1
