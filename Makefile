@@ -8,6 +8,8 @@
 #   make stop    stop it
 #   make test    build, then run every test suite under t/ with prove
 #   make bench   benchmarks (wrk), never part of `make test`
+#   make docker-test  build docker/Dockerfile with podman (base image from
+#                Debian packages), run it and the docker/compose.yaml fleet
 #   make sanitize  every test suite with the module built with
 #                AddressSanitizer and UndefinedBehaviorSanitizer
 #
@@ -54,7 +56,8 @@ SRCS := $(wildcard ngx_http_aigw_module/*.c ngx_http_aigw_module/*.h \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps deps-check run stop test sanitize bench clean
+.PHONY: all build deps deps-check run stop test sanitize bench clean \
+        docker-test
 
 all: build
 
@@ -154,6 +157,14 @@ bench: deps build
 	@command -v wrk >/dev/null 2>&1 && command -v strace >/dev/null 2>&1 || \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk strace
 	BUILD=$(BUILD) NGINX=$(NGINX) bench/run
+
+docker-test:
+	@command -v podman >/dev/null 2>&1 && command -v mmdebstrap >/dev/null 2>&1 || \
+	    { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	      $(SUDO) apt-get install -y -q --no-install-recommends podman \
+	        mmdebstrap runc uidmap fuse-overlayfs slirp4netns podman-compose \
+	        golang-github-containernetworking-plugin-dnsname curl; }
+	docker/test.sh
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) t/servroot*
