@@ -301,3 +301,37 @@ my $e = sub { { error => { message => $_[0], type => "invalid_request_error" } }
   undef ]
 --- no_error_log
 [alert]
+
+
+
+=== TEST 10: budgets and the spend report: an image generation reserves n x image= up front (a key's budget=0.10/day takes one of n=2 at $0.04, not a second); the spend report counts $0.08
+--- providers
+    aigw_provider oai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/translate/openai-images-b64/v1 key=sk-oai;
+    aigw_model img oai:dall-e-3 image=0.04;
+    aigw_zone aigw 1m;
+    aigw_key k1 sha256:3b256f451f98330c67236eb5cbc1b61fe284e2c01ece772d555ad736af2ffc9c budget=0.10/day;
+--- http_config eval: $::Log
+--- config eval: "    location = /v1/report { aigw_report; }\n" . $::Config
+--- request_gap: 0.05
+--- request eval
+use POSIX qw(strftime);
+my $today = strftime('%Y-%m-%d', gmtime);
+["POST /v1/images/generations\n$::R{img}", "POST /v1/images/generations\n$::R{img}",
+ "GET /v1/report?start_date=$today&end_date=$today&group_by=model"]
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer k1-secret",
+ "Content-Type: application/json\nAuthorization: Bearer k1-secret",
+ "Authorization: Bearer k1-secret"]
+--- error_code eval
+[200, 402, 200]
+--- response_json eval
+[{ created => 1700000000 },
+ { error => { type => "billing_error", message => "~/budget .{0,2}key:budget.{0,2} of \\\$0\\.100000 per day is exhausted: \\\$0\\.080000 used/" } },
+ { results => [ { model => "img", total_cost => 0.08, request_count => 1, input_tokens => 0,
+                  output_tokens => 0 } ] }]
+--- grep_access_log eval: qr/^AIGW \/v1\/images.*/
+--- grep_access_log_out
+AIGW /v1/images/generations 200 m=img p=oai pm=dall-e-3 s=openai in=0 out=0 a=oai:200 cost=0.080000
+AIGW /v1/images/generations 402 m=img p=- pm=- s=openai in=0 out=0 a=- cost=-
+--- no_error_log
+[alert]
