@@ -15,7 +15,9 @@
  * only: POST {base}/language-model takes LanguageModelV3 call options
  * with the model in the "ai-language-model-id" header and streaming in
  * "ai-language-model-streaming", and answers a GenerateResult or a
- * stream of V3 stream parts; GET {base}/config lists the models.  Every
+ * stream of V3 stream parts; POST {base}/embedding-model and
+ * {base}/image-model take the model in "ai-model-id" and {values} or
+ * {prompt, n, size, ...}; GET {base}/config lists the models.  Every
  * provider is reached by translation through the canonical form.
  */
 
@@ -58,8 +60,22 @@ static ngx_int_t ngx_http_aigw_aisdk_parse_file(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_aisdk_parse_result(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
     ngx_http_aigw_part_t *part);
+static ngx_int_t ngx_http_aigw_aisdk_validate_other(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+static ngx_int_t ngx_http_aigw_aisdk_parse_values(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_aisdk_parse_image(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat);
 static ngx_int_t ngx_http_aigw_aisdk_write_response(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_aisdk_write_embeddings(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_response_t *resp, ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_aisdk_write_images(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_response_t *resp, ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_aisdk_write_gateway(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_jw_t *w);
 static void ngx_http_aigw_aisdk_write_input(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_part_t *part);
@@ -94,8 +110,9 @@ static ngx_int_t ngx_http_aigw_aisdk_ratelimit_headers(ngx_http_request_t *r,
 /* top-level fields and the types they must have, checked on every request */
 
 static const ngx_http_aigw_field_t  ngx_http_aigw_aisdk_fields[] = {
-    { ngx_string("prompt"),
-      ngx_http_aigw_json_array, 0, 0, "an array" },
+    { ngx_string("prompt"),                     /* a string: images */
+      ngx_http_aigw_json_array, ngx_http_aigw_json_string, 0,
+      "an array" },
 
     { ngx_string("maxOutputTokens"),
       ngx_http_aigw_json_number, 0, 1, "an integer" },
@@ -134,7 +151,8 @@ const ngx_http_aigw_format_t  ngx_http_aigw_aisdk_format = {
     0,                                                  /* own credential */
     { ngx_string("/ai/language-model"),                 /* client paths */
       ngx_null_string,
-      ngx_null_string },
+      ngx_string("/ai/embedding-model"),
+      ngx_string("/ai/image-model") },
     ngx_null_string,                                    /* client header */
 
     ngx_http_aigw_aisdk_fields,                         /* fields */
@@ -263,6 +281,10 @@ ngx_http_aigw_aisdk_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_uint_t             v, key;
     ngx_http_aigw_json_t  *j;
 
+    if (ctx->endpoint != ngx_http_aigw_ep_chat) {
+        return ngx_http_aigw_aisdk_validate_other(r, ctx);
+    }
+
     j = &ctx->json;
 
     v = ngx_http_aigw_json_get_unique(j, 0, "prompt", &key);
@@ -271,9 +293,74 @@ ngx_http_aigw_aisdk_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return ngx_http_aigw_reject(r, ctx, "duplicate field \"prompt\"");
     }
 
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        return ngx_http_aigw_reject(r, ctx, "\"prompt\" must be an array");
+    }
+
     if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_array)) {
         return ngx_http_aigw_reject(r, ctx, "missing required field "
                                     "\"prompt\" (an array of messages)");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * embedding-model: {values: [string, ...]}; image-model: {prompt: string,
+ * n, size, aspectRatio, seed}, and no input images (edits are not served)
+ */
+
+static ngx_int_t
+ngx_http_aigw_aisdk_validate_other(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t             v, e, key;
+    ngx_http_aigw_json_t  *j;
+
+    j = &ctx->json;
+
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        v = ngx_http_aigw_json_get_unique(j, 0, "values", &key);
+
+        if (key == NGX_HTTP_AIGW_JSON_NONE) {
+            return ngx_http_aigw_reject(r, ctx, "duplicate field "
+                                        "\"values\"");
+        }
+
+        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_array)
+            || j->toks[v].count == 0)
+        {
+            return ngx_http_aigw_reject(r, ctx, "missing required field "
+                                        "\"values\" (a non-empty array of "
+                                        "strings)");
+        }
+
+        return NGX_OK;
+    }
+
+    v = ngx_http_aigw_json_get_unique(j, 0, "prompt", &key);
+
+    if (key == NGX_HTTP_AIGW_JSON_NONE) {
+        return ngx_http_aigw_reject(r, ctx, "duplicate field \"prompt\"");
+    }
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        return ngx_http_aigw_reject(r, ctx, "missing required field "
+                                    "\"prompt\" (a string)");
+    }
+
+    e = ngx_http_aigw_json_get(j, 0, "files");
+    v = ngx_http_aigw_json_get(j, 0, "mask");
+
+    if ((e != NGX_HTTP_AIGW_JSON_NONE
+         && j->toks[e].type != ngx_http_aigw_json_null)
+        || (v != NGX_HTTP_AIGW_JSON_NONE
+            && j->toks[v].type != ngx_http_aigw_json_null))
+    {
+        return ngx_http_aigw_reject(r, ctx, "image edits (\"files\", "
+                                    "\"mask\") are not supported by the "
+                                    "gateway");
     }
 
     return NGX_OK;
@@ -293,6 +380,14 @@ ngx_http_aigw_aisdk_parse_request(ngx_http_request_t *r,
 
     chat->max_tokens = -1;
     chat->parallel_tools = -1;
+
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        return ngx_http_aigw_aisdk_parse_values(r, ctx, j, chat);
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        return ngx_http_aigw_aisdk_parse_image(r, ctx, j, chat);
+    }
 
     for (k = 1; k < j->toks[0].next; k = j->toks[k + 1].next) {
 
@@ -332,6 +427,101 @@ ngx_http_aigw_aisdk_parse_request(ngx_http_request_t *r,
             return rc;
         }
     }
+
+    return NGX_OK;
+}
+
+
+/* {values: [string, ...]}: the texts to embed */
+
+static ngx_int_t
+ngx_http_aigw_aisdk_parse_values(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   v, e;
+
+    chat->dimensions = -1;
+    chat->input_array = 1;
+
+    v = ngx_http_aigw_json_get(j, 0, "values");
+
+    if (ngx_array_init(&chat->inputs, r->pool, j->toks[v].count,
+                       sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+        if (j->toks[e].type != ngx_http_aigw_json_string) {
+            return ngx_http_aigw_reject(r, ctx, "each of \"values\" must be "
+                                        "a string");
+        }
+
+        s = ngx_array_push(&chat->inputs);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, e, s);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * {prompt, n, size, aspectRatio, seed}: the providers take the prompt, n
+ * and size; an aspect ratio or a seed is answered with a warning
+ */
+
+static ngx_int_t
+ngx_http_aigw_aisdk_parse_image(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat)
+{
+    int64_t     n;
+    ngx_uint_t  v;
+
+    chat->n = -1;
+
+    v = ngx_http_aigw_json_get(j, 0, "prompt");
+    ngx_http_aigw_json_str_raw(j, v, &chat->prompt);
+
+    v = ngx_http_aigw_json_get(j, 0, "n");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && j->toks[v].type != ngx_http_aigw_json_null)
+    {
+        if (ngx_http_aigw_json_int(j, v, &n) != NGX_OK || n < 1 || n > 10) {
+            return ngx_http_aigw_reject(r, ctx, "\"n\" must be an integer "
+                                        "from 1 to 10");
+        }
+
+        chat->n = n;
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "size");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && j->toks[v].type != ngx_http_aigw_json_null)
+    {
+        if (j->toks[v].type != ngx_http_aigw_json_string) {
+            return ngx_http_aigw_reject(r, ctx, "\"size\" must be a string");
+        }
+
+        ngx_http_aigw_json_str_raw(j, v, &chat->size);
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "aspectRatio");
+    chat->aspect_ratio = (v != NGX_HTTP_AIGW_JSON_NONE
+                          && j->toks[v].type != ngx_http_aigw_json_null);
+
+    v = ngx_http_aigw_json_get(j, 0, "seed");
+    chat->seed = (v != NGX_HTTP_AIGW_JSON_NONE
+                  && j->toks[v].type != ngx_http_aigw_json_null);
 
     return NGX_OK;
 }
@@ -787,6 +977,14 @@ ngx_http_aigw_aisdk_write_response(ngx_http_request_t *r,
     ngx_uint_t             i, n;
     ngx_http_aigw_part_t  *part;
 
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        return ngx_http_aigw_aisdk_write_embeddings(ctx, resp, w);
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        return ngx_http_aigw_aisdk_write_images(ctx, resp, w);
+    }
+
     part = resp->parts.elts;
 
     ngx_http_aigw_jw_lit(w, "{\"content\":[");
@@ -923,7 +1121,18 @@ ngx_http_aigw_aisdk_write_finish(ngx_http_aigw_ctx_t *ctx, ngx_uint_t stop,
                             ? u->output - u->reasoning : 0);
     ngx_http_aigw_jw_lit(w, ",\"reasoning\":");
     ngx_http_aigw_jw_int(w, u->reasoning);
-    ngx_http_aigw_jw_lit(w, "}},\"providerMetadata\":{\"gateway\":{");
+    ngx_http_aigw_jw_lit(w, "}},");
+    ngx_http_aigw_aisdk_write_gateway(ctx, w);
+}
+
+
+/* "providerMetadata":{"gateway":{generationId, cost}} */
+
+static void
+ngx_http_aigw_aisdk_write_gateway(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_jw_lit(w, "\"providerMetadata\":{\"gateway\":{");
 
     if (ctx->generation_id.len) {
         ngx_http_aigw_jw_lit(w, "\"generationId\":\"");
@@ -941,6 +1150,96 @@ ngx_http_aigw_aisdk_write_finish(ngx_http_aigw_ctx_t *ctx, ngx_uint_t stop,
     }
 
     ngx_http_aigw_jw_lit(w, "}}");
+}
+
+
+/* {embeddings: [[...]], usage: {tokens}, providerMetadata} */
+
+static ngx_int_t
+ngx_http_aigw_aisdk_write_embeddings(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_response_t *resp, ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t   *e;
+    ngx_uint_t   i, n;
+
+    e = resp->embeddings ? resp->embeddings->elts : NULL;
+    n = resp->embeddings ? resp->embeddings->nelts : 0;
+
+    ngx_http_aigw_jw_lit(w, "{\"embeddings\":[");
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            ngx_http_aigw_jw_lit(w, ",");
+        }
+
+        ngx_http_aigw_jw_str(w, &e[i]);
+    }
+
+    ngx_http_aigw_jw_lit(w, "],\"usage\":{\"tokens\":");
+    ngx_http_aigw_jw_int(w, ctx->usage.input);
+    ngx_http_aigw_jw_lit(w, "},");
+    ngx_http_aigw_aisdk_write_gateway(ctx, w);
+    ngx_http_aigw_jw_lit(w, ",\"warnings\":[]}\n");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * {images: [base64, ...], warnings, usage (when the provider counts
+ * tokens), providerMetadata}
+ */
+
+static ngx_int_t
+ngx_http_aigw_aisdk_write_images(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_response_t *resp, ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t   *e;
+    ngx_uint_t   i, n;
+
+    e = resp->images ? resp->images->elts : NULL;
+    n = resp->images ? resp->images->nelts : 0;
+
+    ngx_http_aigw_jw_lit(w, "{\"images\":[");
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            ngx_http_aigw_jw_lit(w, ",");
+        }
+
+        ngx_http_aigw_jw_qstr(w, &e[i]);
+    }
+
+    ngx_http_aigw_jw_lit(w, "],\"warnings\":[");
+
+    if (ctx->chat && ctx->chat->aspect_ratio) {
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"unsupported\","
+                                "\"feature\":\"aspectRatio\","
+                                "\"details\":\"use size instead\"}");
+    }
+
+    if (ctx->chat && ctx->chat->seed) {
+        ngx_http_aigw_jw_cstr(w, ctx->chat->aspect_ratio ? "," : "");
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"unsupported\","
+                                "\"feature\":\"seed\"}");
+    }
+
+    ngx_http_aigw_jw_lit(w, "],");
+
+    if (ctx->usage.seen) {
+        ngx_http_aigw_jw_lit(w, "\"usage\":{\"inputTokens\":");
+        ngx_http_aigw_jw_int(w, ctx->usage.input);
+        ngx_http_aigw_jw_lit(w, ",\"outputTokens\":");
+        ngx_http_aigw_jw_int(w, ctx->usage.output);
+        ngx_http_aigw_jw_lit(w, ",\"totalTokens\":");
+        ngx_http_aigw_jw_int(w, ctx->usage.input + ctx->usage.output);
+        ngx_http_aigw_jw_lit(w, "},");
+    }
+
+    ngx_http_aigw_aisdk_write_gateway(ctx, w);
+    ngx_http_aigw_jw_lit(w, "}\n");
+
+    return w->error ? NGX_ERROR : NGX_OK;
 }
 
 

@@ -89,6 +89,8 @@ static char *ngx_http_aigw_provider_key(ngx_conf_t *cf,
     ngx_http_aigw_provider_t *p, ngx_str_t *value);
 static char *ngx_http_aigw_price(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, int64_t *price);
+static char *ngx_http_aigw_image_price(ngx_conf_t *cf, ngx_str_t *value,
+    int64_t *price);
 static ngx_int_t ngx_http_aigw_model_fallbacks(ngx_conf_t *cf,
     ngx_http_aigw_model_t *m, ngx_str_t *v);
 static ngx_int_t ngx_http_aigw_model_route(ngx_conf_t *cf,
@@ -1223,6 +1225,9 @@ ngx_http_aigw_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         } else if (ngx_http_aigw_param(v, "cache_write=")) {
             rv = ngx_http_aigw_price(cf, v, 12, &m->price_cache_write);
 
+        } else if (ngx_http_aigw_param(v, "image=")) {
+            rv = ngx_http_aigw_image_price(cf, v, &m->price_image);
+
         } else if (ngx_http_aigw_param(v, "fallback=")) {
             rc = ngx_http_aigw_model_fallbacks(cf, m, v);
 
@@ -1271,7 +1276,7 @@ ngx_http_aigw_model(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    m->priced = (m->price_input || m->price_output);
+    m->priced = (m->price_input || m->price_output || m->price_image);
 
     return NGX_CONF_OK;
 
@@ -1405,6 +1410,29 @@ ngx_http_aigw_price(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid price \"%V\": at most %L USD per 1M "
                            "tokens", value,
+                           NGX_HTTP_AIGW_PRICE_MAX / 1000000);
+        return NGX_CONF_ERROR;
+    }
+
+    *price = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* image=USD: the price of one generated image, in micro-USD */
+
+static char *
+ngx_http_aigw_image_price(ngx_conf_t *cf, ngx_str_t *value, int64_t *price)
+{
+    ngx_int_t  n;
+
+    n = ngx_atofp(value->data + 6, value->len - 6, 6);
+
+    if (n == NGX_ERROR || (int64_t) n > NGX_HTTP_AIGW_PRICE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid price \"%V\": expected USD per image, "
+                           "at most %L, e.g. \"image=0.04\"", value,
                            NGX_HTTP_AIGW_PRICE_MAX / 1000000);
         return NGX_CONF_ERROR;
     }

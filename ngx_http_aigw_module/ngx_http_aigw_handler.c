@@ -909,14 +909,14 @@ ngx_http_aigw_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ngx_http_aigw_route_t      *rt;
     ngx_http_aigw_main_conf_t  *amcf;
 
-    if (ctx->endpoint != ngx_http_aigw_ep_chat) {
-        return 1;
-    }
-
     /* a surface no provider speaks (the AI SDK's) is always translated */
 
     if (ctx->client->passthrough == NULL) {
         return NGX_HTTP_AIGW_JSON_RECORD_ALL;
+    }
+
+    if (ctx->endpoint != ngx_http_aigw_ep_chat) {
+        return 1;
     }
 
     p = ctx->body.data;

@@ -447,16 +447,18 @@ ngx_http_aigw_limit_caps(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
 /*
  * The estimated cost: the tokens at the highest prices among the models
- * the request may reach (the model asked for and its fallbacks).
+ * the request may reach (the model asked for and its fallbacks), and the
+ * images an image generation asks for ("n", 1 by default) at the highest
+ * price of an image.
  */
 
 static int64_t
 ngx_http_aigw_limit_price(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     int64_t input, int64_t output)
 {
-    int64_t                     pin, pout;
+    int64_t                     pin, pout, pimg, images;
     ngx_str_t                  *s;
-    ngx_uint_t                  i, k, n;
+    ngx_uint_t                  i, k, n, v;
     ngx_array_t                *lists[3];
     ngx_http_aigw_model_t      *m, *first;
     ngx_http_aigw_loc_conf_t   *alcf;
@@ -467,6 +469,7 @@ ngx_http_aigw_limit_price(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     pin = 0;
     pout = 0;
+    pimg = 0;
 
     first = ngx_http_aigw_find_model(amcf, &ctx->model);
 
@@ -483,6 +486,7 @@ ngx_http_aigw_limit_price(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
             pin = ngx_max(pin, m->price_input);
             pin = ngx_max(pin, m->price_cache_write);
             pout = ngx_max(pout, m->price_output);
+            pimg = ngx_max(pimg, m->price_image);
         }
 
         while (k < 3 && (lists[k] == NULL || i >= lists[k]->nelts)) {
@@ -499,7 +503,22 @@ ngx_http_aigw_limit_price(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         m = ngx_http_aigw_find_model(amcf, &s[n]);
     }
 
-    return (input * pin + output * pout + 999999) / 1000000;
+    images = 0;
+
+    if (ctx->endpoint == ngx_http_aigw_ep_images && pimg) {
+        v = ngx_http_aigw_json_get(&ctx->json, 0, "n");
+
+        if (v == NGX_HTTP_AIGW_JSON_NONE
+            || ngx_http_aigw_json_int(&ctx->json, v, &images) != NGX_OK
+            || images < 1)
+        {
+            images = 1;
+        }
+
+        images = ngx_min(images, 100);
+    }
+
+    return (input * pin + output * pout + 999999) / 1000000 + images * pimg;
 }
 
 

@@ -33,6 +33,7 @@ typedef enum {
     ngx_http_aigw_ep_chat = 0,         /* chat/completions or messages */
     ngx_http_aigw_ep_count_tokens,
     ngx_http_aigw_ep_embeddings,
+    ngx_http_aigw_ep_images,           /* image generations */
     ngx_http_aigw_ep_last
 } ngx_http_aigw_endpoint_e;
 
@@ -145,6 +146,7 @@ typedef struct {
     int64_t                         price_output;
     int64_t                         price_cached;
     int64_t                         price_cache_write;
+    int64_t                         price_image;   /* micro-USD an image */
 
     unsigned                        wildcard:1;
     unsigned                        priced:1;
@@ -517,6 +519,13 @@ typedef struct {
     ngx_array_t                     inputs;    /* ngx_str_t */
     ngx_uint_t                      input_array;
     int64_t                         dimensions;       /* -1: unset */
+
+    /* image generations: the prompt (escaped), how many, the size */
+    ngx_str_t                       prompt;
+    int64_t                         n;                /* -1: unset */
+    ngx_str_t                       size;
+    unsigned                        aspect_ratio:1;   /* asked, unsupported */
+    unsigned                        seed:1;
 } ngx_http_aigw_chat_t;
 
 
@@ -548,6 +557,8 @@ typedef struct {
     ngx_str_t                       stop_sequence;
     ngx_array_t                    *embeddings;    /* ngx_str_t: raw JSON
                                                       arrays of numbers */
+    ngx_array_t                    *images;        /* ngx_str_t: base64,
+                                                      escaped */
 } ngx_http_aigw_response_t;
 
 
@@ -927,6 +938,7 @@ struct ngx_http_aigw_ctx_s {
 
     /* settled in the log phase */
     int64_t                         cost;      /* micro-USD, -1: unpriced */
+    ngx_uint_t                      images;    /* images the provider made */
 
     /* observability (obs.c); cache_status is set by the response cache */
     ngx_str_t                       generation_id;   /* gen_... */

@@ -52,6 +52,17 @@ static ngx_int_t ngx_http_aigw_openai_write_embeddings(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_openai_parse_response_format(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_uint_t v, ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_images(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_response_t *resp);
+static ngx_int_t ngx_http_aigw_openai_parse_vectors(ngx_http_request_t *r,
+    ngx_http_aigw_json_t *j, ngx_http_aigw_response_t *resp);
+static ngx_int_t ngx_http_aigw_openai_write_inputs(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_openai_write_prompt(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w);
 static ngx_int_t ngx_http_aigw_openai_parse_embeddings(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat);
@@ -205,12 +216,14 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
     ngx_string("openai"),
     { ngx_string("/chat/completions"),                 /* chat */
       ngx_null_string,                                  /* count tokens */
-      ngx_string("/embeddings") },                      /* embeddings */
+      ngx_string("/embeddings"),                        /* embeddings */
+      ngx_string("/images/generations") },              /* images */
     ngx_http_aigw_auth_bearer,
     0,                                                  /* own credential */
     { ngx_string("/chat/completions"),                 /* client paths */
       ngx_null_string,
-      ngx_string("/embeddings") },
+      ngx_string("/embeddings"),
+      ngx_string("/images/generations") },
     ngx_null_string,                                    /* client header */
 
     ngx_http_aigw_openai_fields,                        /* fields */
@@ -265,6 +278,21 @@ ngx_http_aigw_openai_validate(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         {
             return ngx_http_aigw_reject(r, ctx, "\"input\" must be a string "
                                         "or an array");
+        }
+
+        return NGX_OK;
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        v = ngx_http_aigw_json_get_unique(j, 0, "prompt", &key);
+
+        if (key == NGX_HTTP_AIGW_JSON_NONE) {
+            return ngx_http_aigw_reject(r, ctx, "duplicate field \"prompt\"");
+        }
+
+        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "missing required field "
+                                        "\"prompt\" (a string)");
         }
 
         return NGX_OK;
@@ -649,8 +677,17 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        return ngx_http_aigw_openai_parse_images(r, ctx, &j, resp);
+    }
+
     ngx_http_aigw_openai_usage(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
                                &ctx->usage);
+
+    if (resp && ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        (void) ngx_http_aigw_json_get_str(&j, 0, "model", &resp->model);
+        return ngx_http_aigw_openai_parse_vectors(r, &j, resp);
+    }
 
     if (resp == NULL) {
 
@@ -2318,6 +2355,14 @@ ngx_http_aigw_openai_write_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
     ngx_http_aigw_jw_t *w)
 {
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        return ngx_http_aigw_openai_write_inputs(r, ctx, t, w);
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        return ngx_http_aigw_openai_write_prompt(r, ctx, t, w);
+    }
+
     ngx_http_aigw_jw_lit(w, "{\"model\":\"");
     ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
     ngx_http_aigw_jw_lit(w, "\",\"messages\":[");
@@ -2881,4 +2926,203 @@ ngx_http_aigw_openai_ratelimit_headers(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * An images response: the images made (counted for per-image prices, all
+ * of them, whatever their form), the usage gpt-image models report
+ * (input_tokens, output_tokens), and for a translation the base64 images
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_images(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_response_t *resp)
+{
+    int64_t     n;
+    ngx_str_t  *s;
+    ngx_uint_t  u, d, e;
+
+    d = ngx_http_aigw_json_get(j, 0, "data");
+
+    if (!ngx_http_aigw_json_is(j, d, ngx_http_aigw_json_array)) {
+        return NGX_ERROR;
+    }
+
+    ctx->images = j->toks[d].count;
+
+    u = ngx_http_aigw_json_get(j, 0, "usage");
+
+    if (ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
+        ctx->usage.seen = 1;
+
+        if (ngx_http_aigw_json_get_count(j, u, "input_tokens",
+                                         NGX_HTTP_AIGW_TOKENS_MAX, &n)
+            == NGX_OK)
+        {
+            ctx->usage.input = n;
+        }
+
+        if (ngx_http_aigw_json_get_count(j, u, "output_tokens",
+                                         NGX_HTTP_AIGW_TOKENS_MAX, &n)
+            == NGX_OK)
+        {
+            ctx->usage.output = n;
+        }
+    }
+
+    if (resp == NULL) {
+        return NGX_OK;
+    }
+
+    resp->images = ngx_array_create(r->pool, ngx_max(ctx->images, 1),
+                                    sizeof(ngx_str_t));
+    if (resp->images == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (e = d + 1; e < j->toks[d].next; e = j->toks[e].next) {
+        s = ngx_array_push(resp->images);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* an image given by URL only cannot be passed on as base64 */
+
+        if (!ngx_http_aigw_json_get_str(j, e, "b64_json", s)) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "aigw: provider \"%V\" sent an image without "
+                          "\"b64_json\"", &ctx->target->provider->name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the embeddings of a translated request: data[].embedding, in order */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_vectors(ngx_http_request_t *r,
+    ngx_http_aigw_json_t *j, ngx_http_aigw_response_t *resp)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   d, e, v;
+
+    d = ngx_http_aigw_json_get(j, 0, "data");
+
+    if (!ngx_http_aigw_json_is(j, d, ngx_http_aigw_json_array)) {
+        return NGX_ERROR;
+    }
+
+    resp->embeddings = ngx_array_create(r->pool, ngx_max(j->toks[d].count, 1),
+                                        sizeof(ngx_str_t));
+    if (resp->embeddings == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (e = d + 1; e < j->toks[d].next; e = j->toks[e].next) {
+        v = ngx_http_aigw_json_get(j, e, "embedding");
+
+        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_array)) {
+            return NGX_ERROR;
+        }
+
+        s = ngx_array_push(resp->embeddings);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_raw(j, v, s);
+    }
+
+    return NGX_OK;
+}
+
+
+/* translation: the canonical texts into an embeddings request */
+
+static ngx_int_t
+ngx_http_aigw_openai_write_inputs(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t             *in;
+    ngx_uint_t             i;
+    ngx_http_aigw_chat_t  *chat;
+
+    chat = ctx->chat;
+    in = chat->inputs.elts;
+
+    ngx_http_aigw_jw_lit(w, "{\"model\":\"");
+    ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
+    ngx_http_aigw_jw_lit(w, "\",\"input\":[");
+
+    for (i = 0; i < chat->inputs.nelts; i++) {
+        if (i) {
+            ngx_http_aigw_jw_lit(w, ",");
+        }
+
+        ngx_http_aigw_jw_qstr(w, &in[i]);
+    }
+
+    ngx_http_aigw_jw_lit(w, "],\"encoding_format\":\"float\"");
+
+    if (chat->dimensions > 0) {
+        ngx_http_aigw_jw_lit(w, ",\"dimensions\":");
+        ngx_http_aigw_jw_int(w, chat->dimensions);
+    }
+
+    if (chat->user.len) {
+        ngx_http_aigw_jw_lit(w, ",\"user\":");
+        ngx_http_aigw_jw_qstr(w, &chat->user);
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * translation: an image generation; base64 images are asked for, except
+ * of the gpt-image models, which make nothing else and refuse the field
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_write_prompt(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_http_aigw_chat_t  *chat;
+
+    chat = ctx->chat;
+
+    ngx_http_aigw_jw_lit(w, "{\"model\":\"");
+    ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
+    ngx_http_aigw_jw_lit(w, "\",\"prompt\":");
+    ngx_http_aigw_jw_qstr(w, &chat->prompt);
+
+    if (chat->n > 0) {
+        ngx_http_aigw_jw_lit(w, ",\"n\":");
+        ngx_http_aigw_jw_int(w, chat->n);
+    }
+
+    if (chat->size.len) {
+        ngx_http_aigw_jw_lit(w, ",\"size\":");
+        ngx_http_aigw_jw_qstr(w, &chat->size);
+    }
+
+    if (!(t->id.len >= 10 && ngx_strncmp(t->id.data, "gpt-image-", 10) == 0)
+        && !(t->id.len >= 14
+             && ngx_strncmp(t->id.data, "chatgpt-image-", 14) == 0))
+    {
+        ngx_http_aigw_jw_lit(w, ",\"response_format\":\"b64_json\"");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
 }

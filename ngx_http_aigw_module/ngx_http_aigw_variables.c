@@ -124,7 +124,10 @@ ngx_http_aigw_last_target(ngx_http_aigw_ctx_t *ctx)
 }
 
 
-/* micro-USD: prices are micro-USD per 1M tokens */
+/*
+ * micro-USD: prices are micro-USD per 1M tokens, and per image for the
+ * images a provider made
+ */
 
 int64_t
 ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m)
@@ -143,7 +146,8 @@ ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m)
     return ((plain > 0 ? plain : 0) * m->price_input
             + u->cache_read * cached
             + u->cache_write * write
-            + u->output * m->price_output + 500000) / 1000000;
+            + u->output * m->price_output + 500000) / 1000000
+           + (int64_t) ctx->images * m->price_image;
 }
 
 

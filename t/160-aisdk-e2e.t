@@ -1,8 +1,10 @@
 # Real client: the Vercel AI SDK (`ai` + @ai-sdk/gateway) speaking its own
 # gateway protocol to the gateway (issue 14, item 1): generateText and
 # streamText with tools on POST {base}/language-model under /v1/ai, /v3/ai
-# and /v4/ai, getAvailableModels() on GET {base}/config, file parts, and
-# the SDK's error classes from gateway and provider errors.
+# and /v4/ai, embed and embedMany on {base}/embedding-model,
+# generateImage on {base}/image-model, getAvailableModels() on GET
+# {base}/config, file parts, and the SDK's error classes from gateway and
+# provider errors.
 # t/e2e/ai-sdk-protocol.mjs starts the mock providers itself on
 # $TEST_NGINX_RAND_PORT_1 (OpenAI, /v1) and $TEST_NGINX_RAND_PORT_2
 # (Anthropic).
@@ -22,7 +24,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: AI SDK gateway protocol, no gateway keys: generateText, streamText with a tool, a tool round trip, file parts, getAvailableModels(), model/provider errors
+=== TEST 1: AI SDK gateway protocol, no gateway keys: generateText, streamText with a tool, embed, embedMany, generateImage, a tool round trip, file parts, getAvailableModels(), model/provider errors
 --- http_config
     aigw_provider oai format=openai key=sk-oai-mock
                       url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1;
@@ -32,6 +34,11 @@ __DATA__
                              cached_input=1.25;
     aigw_model anthropic/claude-sonnet-4.6 ant:claude-sonnet-4-6 input=3
                                            output=15;
+    aigw_model openai/text-embedding-3-small oai:text-embedding-3-small
+                                             input=0.02;
+    aigw_model openai/dall-e-3 oai:dall-e-3 image=0.04;
+    aigw_model openai/gpt-image-1 oai:gpt-image-1 input=5 output=40
+                                  image=0.01;
 --- config
     location / {
         aigw_pass;
@@ -39,7 +46,7 @@ __DATA__
 --- client_cmd
 node t/e2e/ai-sdk-protocol.mjs open
 --- client_output_like
-# 7/7 passed
+# 9/9 passed
 --- no_error_log
 [alert]
 [crit]

@@ -2,8 +2,9 @@
 // (t/160-aisdk-e2e.t): `ai` + @ai-sdk/gateway's createGateway({ baseURL })
 // and plain-string models through globalThis.AI_SDK_DEFAULT_PROVIDER,
 // against POST {base}/language-model (generateText, streamText with
-// tools), GET {base}/config (getAvailableModels()) and the protocol's
-// errors, translated to an OpenAI-format mock and an Anthropic-format
+// tools), POST {base}/embedding-model (embed, embedMany), POST
+// {base}/image-model (generateImage), GET {base}/config
+// (getAvailableModels()) and the protocol's errors, translated to an OpenAI-format mock and an Anthropic-format
 // mock.  The argument picks the tests of a block ("open": no gateway
 // keys; "keys": gateway keys with limits).
 //
@@ -12,13 +13,18 @@
 //   ant -> Anthropic mock of this script on $TEST_NGINX_RAND_PORT_2
 //   models: openai/gpt-4o (oai:gpt-4o-2024-08-06, $2.50 / $10 per 1M,
 //           cached $1.25), anthropic/claude-sonnet-4.6
-//           (ant:claude-sonnet-4-6, $3 / $15)
+//           (ant:claude-sonnet-4-6, $3 / $15),
+//           openai/text-embedding-3-small (oai:text-embedding-3-small,
+//           $0.02 per 1M), openai/dall-e-3 (oai:dall-e-3, $0.04 an image),
+//           openai/gpt-image-1 (oai:gpt-image-1, $5 / $40 per 1M, $0.01
+//           an image)
 //   keys of the "keys" block: a ("sec-a"), rate ("sec-rate", rpm=1),
 //   poor ("sec-poor", budget=0.001/total)
 
 import { inspect } from 'node:util';
 import {
-    generateText, streamText, jsonSchema, tool, createGateway,
+    generateText, streamText, jsonSchema, tool, createGateway, embed,
+    embedMany, generateImage,
 } from 'ai';
 import {
     assert, test, run, Mock, GW, envPort, sendJson, sendSse, oaiCompletion,
@@ -39,6 +45,8 @@ const gw = (prefix, apiKey = 'client-key') =>
 
 // plain-string model ids resolve through the global default provider
 globalThis.AI_SDK_DEFAULT_PROVIDER = gw('/v3/ai');
+// warnings are asserted on results, not printed
+globalThis.AI_SDK_LOG_WARNINGS = false;
 
 function weatherTool(calls) {
     return tool({
@@ -231,6 +239,83 @@ test('open: file parts: inline bytes reach the provider as a data URL; an http(s
     assert.equal(e.statusCode, 400);
     assert.match(e.message, /http\(s\) URLs are not fetched by the gateway/);
     assert.equal(oai.requests.length, 0);
+});
+
+test('open: embed and embedMany with plain-string models: the vectors, usage tokens, the cost; the texts reach the provider as an embeddings request', async () => {
+    oai.on((req, res) => sendJson(res, 200, {
+        object: 'list', model: req.json.model,
+        data: req.json.input.map((t, i) => ({
+            object: 'embedding', index: i, embedding: [i, t.length / 10],
+        })),
+        usage: { prompt_tokens: 1000, total_tokens: 1000 },
+    }));
+
+    const one = await embed({ ...common, model: 'openai/text-embedding-3-small',
+                              value: 'sunny day' });
+    assert.deepEqual(one.embedding, [0, 0.9]);
+    assert.equal(one.usage.tokens, 1000);
+    assert.equal(one.providerMetadata.gateway.cost, '0.00002');
+
+    const got = oai.only();
+    assert.equal(got.url, '/v1/embeddings');
+    assert.equal(got.json.model, 'text-embedding-3-small');
+    assert.deepEqual(got.json.input, ['sunny day']);
+
+    const many = await embedMany({
+        ...common, model: gw('/v1/ai').embeddingModel('openai/text-embedding-3-small'),
+        values: ['a', 'bb', 'ccc "q"'],
+    });
+    assert.deepEqual(many.embeddings, [[0, 0.1], [1, 0.2], [2, 0.7]]);
+    assert.equal(many.usage.tokens, 1000);
+
+    assert.equal(oai.requests.length, 2);
+    assert.deepEqual(oai.last().json.input, ['a', 'bb', 'ccc "q"']);
+});
+
+test('open: generateImage: base64 images as the SDK\'s files, warnings, the gateway cost; gpt-image usage; the request translated', async () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2]).toString('base64');
+    oai.on((req, res) => sendJson(res, 200, {
+        created: 1700000000,
+        data: Array.from({ length: req.json.n || 1 },
+                         () => ({ b64_json: png })),
+        ...(req.json.model === 'gpt-image-1'
+            ? { usage: { input_tokens: 100, output_tokens: 1000,
+                         total_tokens: 1100 } }
+            : {}),
+    }));
+
+    const r = await generateImage({
+        ...common, model: gw('/v3/ai').imageModel('openai/dall-e-3'),
+        prompt: 'a red cat', n: 2, size: '1024x1024', aspectRatio: '1:1',
+    });
+    assert.equal(r.images.length, 2);
+    assert.equal(r.image.base64, png);
+    assert.deepEqual([...r.image.uint8Array], [0x89, 0x50, 0x4e, 0x47, 1, 2]);
+    assert.equal(r.image.mediaType, 'image/png');
+    assert.ok(r.warnings.some((w) => w.feature === 'aspectRatio'),
+              inspect(r.warnings));
+    assert.equal(r.providerMetadata.gateway.cost, '0.08');
+
+    let got = oai.only();
+    assert.equal(got.url, '/v1/images/generations');
+    assert.deepEqual(got.json, { model: 'dall-e-3', prompt: 'a red cat', n: 2,
+                                 size: '1024x1024',
+                                 response_format: 'b64_json' });
+
+    const g = await generateImage({
+        ...common, model: gw('/v3/ai').imageModel('openai/gpt-image-1'),
+        prompt: 'a dog',
+    });
+    assert.equal(g.images.length, 1);
+    assert.equal(g.usage.inputTokens, 100);
+    assert.equal(g.usage.outputTokens, 1000);
+    // 100 x $5 + 1000 x $40 per 1M, and one image at $0.01
+    assert.equal(g.providerMetadata.gateway.cost, '0.0505');
+
+    assert.equal(oai.requests.length, 2);
+    got = oai.last();
+    assert.equal(got.json.model, 'gpt-image-1');
+    assert.equal(got.json.response_format, undefined);
 });
 
 test('open: getAvailableModels(): the configured models with specification, modelType and per-token prices', async () => {
