@@ -2348,6 +2348,15 @@ ngx_http_aigw_anthropic_write_params(ngx_http_aigw_jw_t *w,
         ngx_http_aigw_jw_lit(w, "}");
     }
 
+    /* structured outputs */
+
+    if (chat->json_schema.len) {
+        ngx_http_aigw_jw_lit(w, ",\"output_config\":{\"format\":"
+                                "{\"type\":\"json_schema\",\"schema\":");
+        ngx_http_aigw_jw_str(w, &chat->json_schema);
+        ngx_http_aigw_jw_lit(w, "}}");
+    }
+
     if (ctx->stream) {
         ngx_http_aigw_jw_lit(w, ",\"stream\":true");
     }

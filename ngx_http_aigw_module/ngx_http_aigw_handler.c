@@ -942,7 +942,7 @@ ngx_http_aigw_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     rt = m->routes.elts;
 
-    return (rt[0].provider->format == ctx->client)
+    return (ngx_http_aigw_target_format(ctx, rt[0].provider) == ctx->client)
            ? 1 : NGX_HTTP_AIGW_JSON_RECORD_ALL;
 }
 
@@ -998,7 +998,8 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     same = 0;
 
     for (i = 0; i < ctx->plan.nelts; i++) {
-        same += (t[i].provider->format == ctx->client);
+        same += (ngx_http_aigw_target_format(ctx, t[i].provider)
+                 == ctx->client);
     }
 
     if (same == ctx->plan.nelts) {
@@ -1077,7 +1078,7 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                   "other formats are left out: %V", &ctx->error.message);
 
     for (i = 0, n = 0; i < ctx->plan.nelts; i++) {
-        if (t[i].provider->format == ctx->client) {
+        if (ngx_http_aigw_target_format(ctx, t[i].provider) == ctx->client) {
             t[n++] = t[i];
         }
     }

@@ -2493,6 +2493,11 @@ ngx_http_aigw_openai_write_params(ngx_http_aigw_jw_t *w,
         ngx_http_aigw_jw_qstr(w, &chat->effort);
     }
 
+    if (chat->response_format.len) {
+        ngx_http_aigw_jw_lit(w, ",\"response_format\":");
+        ngx_http_aigw_jw_str(w, &chat->response_format);
+    }
+
     if (ctx->stream) {
         ngx_http_aigw_jw_lit(w, ",\"stream\":true,\"stream_options\":"
                                 "{\"include_usage\":true}");
