@@ -681,6 +681,18 @@ ngx_http_aigw_gemini_write_config(ngx_http_request_t *r,
         ngx_http_aigw_jw_lit(w, "]");
     }
 
+    /* structured output: JSON, with its schema when there is one */
+
+    if (chat->response_format.len) {
+        ngx_http_aigw_gemini_member("responseMimeType");
+        ngx_http_aigw_jw_lit(w, "\"application/json\"");
+    }
+
+    if (chat->json_schema.len) {
+        ngx_http_aigw_gemini_member("responseJsonSchema");
+        ngx_http_aigw_jw_str(w, &chat->json_schema);
+    }
+
     level = (ngx_strlcasestrn(t->id.data, t->id.data + t->id.len,
                               (u_char *) "gemini-3", 8 - 1)
              != NULL);

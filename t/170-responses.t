@@ -512,3 +512,24 @@ GET /v1/models
 --- must_die
 --- error_log
 the Responses API is a client surface
+
+
+
+=== TEST 17: a Gemini provider gets the json_schema as generationConfig.responseJsonSchema, with the JSON mime type
+--- providers
+    aigw_provider g format=gemini url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/gemini/text key=gk-test;
+    aigw_model m g:gemini-2.5-flash;
+--- request eval
+["POST /v1/responses\n" . main::json({ model => 'm', input => 'hi', max_output_tokens => 99,
+    text => { format => { type => 'json_schema', name => 'o', schema => { type => 'object' } } } }),
+ "GET /mock_last.json"]
+--- more_headers
+Content-Type: application/json
+--- response_json eval
+[{ object => "response", status => "completed", output => [ { type => "reasoning" }, { type => "message" } ] },
+ { uri => "/gemini/text/v1beta/models/gemini-2.5-flash:generateContent",
+   body => { generationConfig => { maxOutputTokens => 99, responseMimeType => "application/json",
+                                   responseJsonSchema => { type => "object" } },
+             contents => [ { role => "user", parts => [ { text => "hi" } ] } ] } }]
+--- no_error_log
+[error]
