@@ -533,3 +533,44 @@ Content-Type: application/json
              contents => [ { role => "user", parts => [ { text => "hi" } ] } ] } }]
 --- no_error_log
 [error]
+
+
+
+=== TEST 18: the gateway's own errors on the Responses surface: a missing key (401), a key over its rpm (429 with the x-ratelimit headers), in the OpenAI shape
+--- providers
+    aigw_zone aigw 1m;
+    aigw_key k1 secret-one rpm=1;
+    aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/translate/openai-text/v1 key=sk-oai;
+    aigw_model m oai:gpt-5.4;
+--- request eval
+["POST /v1/responses\n$::R{plain}", "POST /v1/responses\n$::R{plain}", "POST /v1/responses\n$::R{plain}"]
+--- more_headers eval
+["Content-Type: application/json", "Content-Type: application/json\nAuthorization: Bearer secret-one",
+ "Content-Type: application/json\nAuthorization: Bearer secret-one"]
+--- error_code eval
+[401, 200, 429]
+--- response_headers eval
+[{ "Content-Type" => "application/json" }, { "x-ratelimit-limit-requests" => 1 },
+ { "x-ratelimit-limit-requests" => 1, "x-ratelimit-remaining-requests" => 0 }]
+--- response_json eval
+[{ error => { type => "~/auth|invalid_request/", message => "<ANY>" } },
+ { object => "response", status => "completed" },
+ { error => { message => "<ANY>" } }]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 19: a translated request without input is a 400
+--- providers
+    aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/translate/openai-text/v1 key=sk-oai;
+    aigw_model m oai:gpt-5.4;
+--- request eval
+"POST /v1/responses\n" . main::json({ model => 'm', instructions => 'x' })
+--- more_headers
+Content-Type: application/json
+--- error_code: 400
+--- response_json
+{"error":{"type":"invalid_request_error","message":"missing required field \"input\""}}
+--- no_error_log
+[alert]
