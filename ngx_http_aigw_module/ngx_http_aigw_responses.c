@@ -992,7 +992,7 @@ ngx_http_aigw_responses_write_response(ngx_http_request_t *r,
 }
 
 
-/* "resp_" and the provider's id (escaped), or "resp_aigw" */
+/* "resp_" and the provider's id (escaped) unless it has it, or "resp_aigw" */
 
 static ngx_int_t
 ngx_http_aigw_responses_id(ngx_pool_t *pool, ngx_str_t *id, ngx_str_t *out)
@@ -1001,6 +1001,11 @@ ngx_http_aigw_responses_id(ngx_pool_t *pool, ngx_str_t *id, ngx_str_t *out)
 
     if (id->len == 0) {
         ngx_str_set(out, "resp_aigw");
+        return NGX_OK;
+    }
+
+    if (id->len > 5 && ngx_strncmp(id->data, "resp_", 5) == 0) {
+        *out = *id;
         return NGX_OK;
     }
 

@@ -574,3 +574,26 @@ Content-Type: application/json
 {"error":{"type":"invalid_request_error","message":"missing required field \"input\""}}
 --- no_error_log
 [alert]
+
+
+
+=== TEST 20: a native provider that answers a stream request with a whole response: the client still gets the events
+--- providers
+    aigw_provider nat format=openai responses=on url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/responses/whole/v1 key=sk-nat;
+    aigw_model m nat:gpt-5.4;
+--- request eval
+"POST /v1/responses\n$::R{stream}"
+--- more_headers
+Content-Type: application/json
+--- sse_events eval
+["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+ "response.output_text.delta", "response.output_text.done", "response.content_part.done",
+ "response.output_item.done", "response.completed"]
+--- sse_data eval
+[ { response => { id => "resp_native1" } }, {}, {}, {}, { delta => "Native h\x{e9}llo" }, {}, {}, {},
+  { sequence_number => 8, response => { status => "completed",
+    output => [ { type => "message", content => [ { text => "Native h\x{e9}llo" } ] } ],
+    usage => { input_tokens => 812, input_tokens_details => { cached_tokens => 512 },
+               output_tokens => 140, output_tokens_details => { reasoning_tokens => 64 } } } } ]
+--- no_error_log
+[error]
