@@ -28,6 +28,7 @@ typedef struct {
     ngx_str_t                  text;       /* escaped: text, arguments or
                                               summary, once complete */
     ngx_http_aigw_jw_t         acc;        /* the deltas, while open */
+    unsigned                   custom:1;   /* a custom tool's call */
 } ngx_http_aigw_responses_item_t;
 
 
@@ -113,7 +114,13 @@ static void ngx_http_aigw_responses_item(ngx_http_aigw_jw_t *w,
     ngx_str_t *rid, ngx_uint_t n, ngx_http_aigw_responses_item_t *item,
     ngx_uint_t done);
 static void ngx_http_aigw_responses_item_id(ngx_http_aigw_jw_t *w,
-    ngx_str_t *rid, ngx_uint_t n, ngx_uint_t type);
+    ngx_str_t *rid, ngx_uint_t n, ngx_http_aigw_responses_item_t *item);
+static ngx_uint_t ngx_http_aigw_responses_is_custom(ngx_http_aigw_ctx_t *ctx,
+    ngx_str_t *name);
+static ngx_int_t ngx_http_aigw_responses_custom_input(ngx_pool_t *pool,
+    ngx_http_aigw_responses_item_t *item);
+static ngx_int_t ngx_http_aigw_responses_custom_call(ngx_http_request_t *r,
+    ngx_http_aigw_json_t *j, ngx_uint_t e, ngx_http_aigw_part_t *part);
 static void ngx_http_aigw_responses_echo(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_jw_t *w);
 static const char *ngx_http_aigw_responses_status(ngx_uint_t stop);
@@ -149,6 +156,18 @@ static void ngx_http_aigw_responses_usage(ngx_http_aigw_json_t *j,
 static ngx_int_t ngx_http_aigw_responses_ratelimit_headers(
     ngx_http_request_t *r, const char *what, int64_t limit, int64_t remaining,
     int64_t reset, int64_t now);
+
+
+/*
+ * A custom tool (free-form text input, as Codex's apply_patch) goes to
+ * other providers as a function of one string; this schema, by its
+ * address, tells its calls from those of functions
+ */
+
+static ngx_str_t  ngx_http_aigw_responses_custom_schema =
+    ngx_string("{\"type\":\"object\",\"properties\":{\"input\":"
+               "{\"type\":\"string\"}},\"required\":[\"input\"],"
+               "\"additionalProperties\":false}");
 
 
 /* top-level fields and the types they must have, checked on every request */
@@ -472,7 +491,7 @@ ngx_http_aigw_responses_parse_tools(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat)
 {
-    ngx_uint_t             e, m;
+    ngx_uint_t             e, m, custom;
     ngx_http_aigw_tool_t  *tool;
 
     if (ngx_array_init(&chat->tools, r->pool, ngx_max(j->toks[v].count, 1),
@@ -485,11 +504,15 @@ ngx_http_aigw_responses_parse_tools(ngx_http_request_t *r,
     for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
         m = ngx_http_aigw_json_get(j, e, "type");
 
-        if (!ngx_http_aigw_json_str_eq(j, m, "function")) {
+        if (!ngx_http_aigw_json_str_eq(j, m, "function")
+            && !ngx_http_aigw_json_str_eq(j, m, "custom"))
+        {
             return ngx_http_aigw_reject(r, ctx, "only tools of type "
-                                        "\"function\" can be translated "
-                                        "for this provider");
+                                        "\"function\" and \"custom\" can "
+                                        "be translated for this provider");
         }
+
+        custom = ngx_http_aigw_json_str_eq(j, m, "custom");
 
         m = ngx_http_aigw_json_get(j, e, "name");
 
@@ -506,6 +529,11 @@ ngx_http_aigw_responses_parse_tools(ngx_http_request_t *r,
 
         (void) ngx_http_aigw_json_get_str(j, e, "description",
                                           &tool->description);
+
+        if (custom) {
+            tool->schema = ngx_http_aigw_responses_custom_schema;
+            continue;
+        }
 
         m = ngx_http_aigw_json_get(j, e, "parameters");
         if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
@@ -538,7 +566,9 @@ ngx_http_aigw_responses_parse_tool_choice(ngx_http_request_t *r,
     } else {
         m = ngx_http_aigw_json_get(j, v, "type");
 
-        if (!ngx_http_aigw_json_str_eq(j, m, "function")) {
+        if (!ngx_http_aigw_json_str_eq(j, m, "function")
+            && !ngx_http_aigw_json_str_eq(j, m, "custom"))
+        {
             return ngx_http_aigw_reject(r, ctx, "unsupported "
                                         "\"tool_choice\"");
         }
@@ -713,7 +743,9 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
                                                      &msg->parts);
     }
 
-    if (ngx_http_aigw_json_str_eq(j, t, "function_call")) {
+    if (ngx_http_aigw_json_str_eq(j, t, "function_call")
+        || ngx_http_aigw_json_str_eq(j, t, "custom_tool_call"))
+    {
         msg = chat->messages.nelts ? chat->messages.elts : NULL;
 
         if (msg) {
@@ -742,8 +774,12 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
             || ngx_http_aigw_json_get_str(j, e, "name", &part->name)
                == NGX_HTTP_AIGW_JSON_NONE)
         {
-            return ngx_http_aigw_reject(r, ctx, "a \"function_call\" item "
-                                        "needs \"call_id\" and \"name\"");
+            return ngx_http_aigw_reject(r, ctx, "a tool call item needs "
+                                        "\"call_id\" and \"name\"");
+        }
+
+        if (ngx_http_aigw_json_str_eq(j, t, "custom_tool_call")) {
+            return ngx_http_aigw_responses_custom_call(r, j, e, part);
         }
 
         (void) ngx_http_aigw_json_get_str(j, e, "arguments", &part->input);
@@ -751,7 +787,9 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_aigw_json_str_eq(j, t, "function_call_output")) {
+    if (ngx_http_aigw_json_str_eq(j, t, "function_call_output")
+        || ngx_http_aigw_json_str_eq(j, t, "custom_tool_call_output"))
+    {
         msg = ngx_http_aigw_msg_add(r->pool, &chat->messages);
         if (msg == NULL) {
             return NGX_ERROR;
@@ -762,8 +800,8 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
         if (ngx_http_aigw_json_get_str(j, e, "call_id", &msg->tool_call_id)
             == NGX_HTTP_AIGW_JSON_NONE)
         {
-            return ngx_http_aigw_reject(r, ctx, "a \"function_call_output\" "
-                                        "item needs \"call_id\"");
+            return ngx_http_aigw_reject(r, ctx, "a tool output item needs "
+                                        "\"call_id\"");
         }
 
         m = ngx_http_aigw_json_get(j, e, "output");
@@ -786,6 +824,31 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
 
     return ngx_http_aigw_reject(r, ctx, "this input item type cannot be "
                                 "translated for this provider");
+}
+
+
+/*
+ * A custom tool's call "e" as the call of its function: the arguments
+ * {"input":"<input>"}, as the escaped text of a JSON string
+ */
+
+static ngx_int_t
+ngx_http_aigw_responses_custom_call(ngx_http_request_t *r,
+    ngx_http_aigw_json_t *j, ngx_uint_t e, ngx_http_aigw_part_t *part)
+{
+    ngx_str_t           input;
+    ngx_http_aigw_jw_t  w;
+
+    ngx_str_null(&input);
+    (void) ngx_http_aigw_json_get_str(j, e, "input", &input);
+
+    ngx_http_aigw_jw_init(&w, r->pool, input.len + 32);
+
+    ngx_http_aigw_jw_lit(&w, "{\\\"input\\\":\\\"");
+    ngx_http_aigw_jw_escape(&w, input.data, input.len);
+    ngx_http_aigw_jw_lit(&w, "\\\"}");
+
+    return ngx_http_aigw_jw_flatten(&w, &part->input);
 }
 
 
@@ -976,6 +1039,18 @@ ngx_http_aigw_responses_write_response(ngx_http_request_t *r,
     for (i = 0; i < items.nelts; i++) {
         if (ngx_http_aigw_jw_flatten(&item[i].acc, &item[i].text) != NGX_OK) {
             return NGX_ERROR;
+        }
+
+        if (item[i].type == ngx_http_aigw_part_tool_call
+            && ngx_http_aigw_responses_is_custom(ctx, &item[i].name))
+        {
+            item[i].custom = 1;
+
+            if (ngx_http_aigw_responses_custom_input(r->pool, &item[i])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -1183,11 +1258,28 @@ static void
 ngx_http_aigw_responses_item(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
     ngx_uint_t n, ngx_http_aigw_responses_item_t *item, ngx_uint_t done)
 {
+    if (item->custom) {
+        ngx_http_aigw_jw_lit(w, "{\"type\":\"custom_tool_call\",\"id\":");
+        ngx_http_aigw_responses_item_id(w, rid, n, item);
+        ngx_http_aigw_jw_lit(w, ",\"call_id\":");
+        ngx_http_aigw_jw_qstr(w, &item->call_id);
+        ngx_http_aigw_jw_lit(w, ",\"name\":");
+        ngx_http_aigw_jw_qstr(w, &item->name);
+        ngx_http_aigw_jw_lit(w, ",\"input\":\"");
+
+        if (done) {
+            ngx_http_aigw_jw_str(w, &item->text);
+        }
+
+        ngx_http_aigw_jw_lit(w, "\"}");
+        return;
+    }
+
     switch (item->type) {
 
     case ngx_http_aigw_part_tool_call:
         ngx_http_aigw_jw_lit(w, "{\"type\":\"function_call\",\"id\":");
-        ngx_http_aigw_responses_item_id(w, rid, n, item->type);
+        ngx_http_aigw_responses_item_id(w, rid, n, item);
         ngx_http_aigw_jw_lit(w, ",\"call_id\":");
         ngx_http_aigw_jw_qstr(w, &item->call_id);
         ngx_http_aigw_jw_lit(w, ",\"name\":");
@@ -1204,7 +1296,7 @@ ngx_http_aigw_responses_item(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
 
     case ngx_http_aigw_part_thinking:
         ngx_http_aigw_jw_lit(w, "{\"type\":\"reasoning\",\"id\":");
-        ngx_http_aigw_responses_item_id(w, rid, n, item->type);
+        ngx_http_aigw_responses_item_id(w, rid, n, item);
         ngx_http_aigw_jw_lit(w, ",\"summary\":[");
 
         if (done) {
@@ -1218,7 +1310,7 @@ ngx_http_aigw_responses_item(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
 
     default:
         ngx_http_aigw_jw_lit(w, "{\"type\":\"message\",\"id\":");
-        ngx_http_aigw_responses_item_id(w, rid, n, item->type);
+        ngx_http_aigw_responses_item_id(w, rid, n, item);
         ngx_http_aigw_jw_cstr(w, done ? ",\"status\":\"completed\""
                                       : ",\"status\":\"in_progress\"");
         ngx_http_aigw_jw_lit(w, ",\"role\":\"assistant\",\"content\":[");
@@ -1235,11 +1327,11 @@ ngx_http_aigw_responses_item(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
 }
 
 
-/* "msg_<n>_<response id>", "fc_...", "rs_..." */
+/* "msg_<n>_<response id>", "fc_...", "ctc_...", "rs_..." */
 
 static void
 ngx_http_aigw_responses_item_id(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
-    ngx_uint_t n, ngx_uint_t type)
+    ngx_uint_t n, ngx_http_aigw_responses_item_t *item)
 {
     ngx_str_t  tail;
 
@@ -1250,10 +1342,10 @@ ngx_http_aigw_responses_item_id(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
         tail.len -= 5;
     }
 
-    switch (type) {
+    switch (item->type) {
 
     case ngx_http_aigw_part_tool_call:
-        ngx_http_aigw_jw_lit(w, "\"fc_");
+        ngx_http_aigw_jw_cstr(w, item->custom ? "\"ctc_" : "\"fc_");
         break;
 
     case ngx_http_aigw_part_thinking:
@@ -1269,6 +1361,71 @@ ngx_http_aigw_responses_item_id(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
     ngx_http_aigw_jw_lit(w, "_");
     ngx_http_aigw_jw_str(w, &tail);
     ngx_http_aigw_jw_lit(w, "\"");
+}
+
+
+/* whether a tool name is that of a custom tool of the request */
+
+static ngx_uint_t
+ngx_http_aigw_responses_is_custom(ngx_http_aigw_ctx_t *ctx, ngx_str_t *name)
+{
+    ngx_uint_t             i;
+    ngx_http_aigw_tool_t  *tool;
+
+    if (ctx == NULL || ctx->chat == NULL) {
+        return 0;
+    }
+
+    tool = ctx->chat->tools.elts;
+
+    for (i = 0; i < ctx->chat->tools.nelts; i++) {
+        if (tool[i].schema.data == ngx_http_aigw_responses_custom_schema.data
+            && tool[i].name.len == name->len
+            && ngx_strncmp(tool[i].name.data, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A custom tool's input: the "input" string of its function's arguments
+ * (item->text, escaped), or all of them when they are not that
+ */
+
+static ngx_int_t
+ngx_http_aigw_responses_custom_input(ngx_pool_t *pool,
+    ngx_http_aigw_responses_item_t *item)
+{
+    ngx_str_t             args;
+    ngx_uint_t            v;
+    ngx_http_aigw_json_t  j;
+
+    if (ngx_http_aigw_json_unescape(pool, &item->text, &args) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
+    j.pool = pool;
+    j.record = 1;
+
+    if (args.len == 0
+        || ngx_http_aigw_json_parse(&j, args.data, args.len) != NGX_OK
+        || j.toks[0].type != ngx_http_aigw_json_object)
+    {
+        return NGX_OK;
+    }
+
+    v = ngx_http_aigw_json_get(&j, 0, "input");
+
+    if (ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(&j, v, &item->text);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1497,6 +1654,10 @@ ngx_http_aigw_responses_open(ngx_http_request_t *r,
 
         item->call_id.len = ev->id.len;
         item->name.len = ev->name.len;
+
+        item->custom = ngx_http_aigw_responses_is_custom(
+                           ngx_http_get_module_ctx(r, ngx_http_aigw_module),
+                           &item->name);
     }
 
     ngx_http_aigw_jw_init(&item->acc, r->pool, 1024);
@@ -1540,6 +1701,13 @@ ngx_http_aigw_responses_delta(ngx_http_aigw_responses_write_t *st,
     item = &item[st->open];
 
     ngx_http_aigw_jw_str(&item->acc, &ev->text);
+
+    if (item->custom) {
+
+        /* its input is known once all of the arguments are */
+
+        return;
+    }
 
     switch (item->type) {
 
@@ -1588,6 +1756,23 @@ ngx_http_aigw_responses_close(ngx_http_aigw_responses_write_t *st,
         return NGX_ERROR;
     }
 
+    if (item->custom) {
+        if (ngx_http_aigw_responses_custom_input(st->items.pool, item)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_responses_event(st, w,
+                                      "response.custom_tool_call_input.done");
+        ngx_http_aigw_responses_item_ref(st, w);
+        ngx_http_aigw_jw_lit(w, ",\"input\":");
+        ngx_http_aigw_jw_qstr(w, &item->text);
+        ngx_http_aigw_jw_lit(w, "}\n\n");
+
+        goto done;
+    }
+
     switch (item->type) {
 
     case ngx_http_aigw_part_tool_call:
@@ -1633,6 +1818,8 @@ ngx_http_aigw_responses_close(ngx_http_aigw_responses_write_t *st,
         ngx_http_aigw_jw_lit(w, ",\"annotations\":[],\"logprobs\":[]}}\n\n");
         break;
     }
+
+done:
 
     ngx_http_aigw_responses_event(st, w, "response.output_item.done");
     ngx_http_aigw_jw_lit(w, ",\"output_index\":");
@@ -1706,8 +1893,7 @@ ngx_http_aigw_responses_item_ref(ngx_http_aigw_responses_write_t *st,
     item = st->items.elts;
 
     ngx_http_aigw_jw_lit(w, ",\"item_id\":");
-    ngx_http_aigw_responses_item_id(w, &st->id, st->open,
-                                    item[st->open].type);
+    ngx_http_aigw_responses_item_id(w, &st->id, st->open, &item[st->open]);
     ngx_http_aigw_jw_lit(w, ",\"output_index\":");
     ngx_http_aigw_jw_int(w, st->open);
 }

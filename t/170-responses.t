@@ -50,6 +50,18 @@ $R{stateful} = resp(input => 'hi', previous_response_id => 'resp_prev', store =>
 $R{store} = resp(input => 'hi', store => JSON::PP::true);
 $R{ref} = resp(input => [ { type => 'item_reference', id => 'msg_1' } ]);
 
+$R{custom} = resp(
+    input => [
+        { role => 'user', content => 'Fix it' },
+        { type => 'custom_tool_call', call_id => 'call_c1', name => 'apply_patch',
+          input => "*** Begin Patch\n+ \"q\"\n*** End Patch" },
+        { type => 'custom_tool_call_output', call_id => 'call_c1', output => 'Done' },
+    ],
+    tools => [ { type => 'custom', name => 'apply_patch', description => 'Patch files' }, @$tools ],
+    tool_choice => { type => 'custom', name => 'apply_patch' });
+$R{custom_stream} = resp(input => 'Fix it', stream => JSON::PP::true,
+    tools => [ { type => 'custom', name => 'apply_patch' } ]);
+
 # the data of an event: its type and sequence number, and more
 my $seq = 0;
 sub ev {
@@ -437,7 +449,7 @@ AIGW /v1/responses 200 m=m rm=m p=oai pm=gpt-5.4 s=responses st=0 in=120 out=9 c
 ["POST /v1/responses\n$::R{plain}",
  "POST /v1/responses\n" . main::json({ model => 'nope', input => 'hi' }),
  "POST /v1/responses\n" . main::json({ model => 'm', input => 5 }),
- "POST /v1/responses\n" . main::json({ model => 'm', input => [ { type => 'custom_tool_call', call_id => 'c', input => 'x' } ] }),
+ "POST /v1/responses\n" . main::json({ model => 'm', input => [ { type => 'local_shell_call', call_id => 'c', id => 'lsh_1' } ] }),
  "POST /v1/responses\n" . main::json({ model => 'm', input => 'hi', tools => [ { type => 'web_search' } ] })]
 --- more_headers
 Content-Type: application/json
@@ -595,5 +607,56 @@ Content-Type: application/json
     output => [ { type => "message", content => [ { text => "Native h\x{e9}llo" } ] } ],
     usage => { input_tokens => 812, input_tokens_details => { cached_tokens => 512 },
                output_tokens => 140, output_tokens_details => { reasoning_tokens => 64 } } } } ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: custom tools (Codex's apply_patch): a function of one string for a Chat provider, their calls and outputs in the history, the call back as a custom_tool_call item
+--- providers
+    aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/responses/custom-chat/v1 key=sk-oai;
+    aigw_model m oai:gpt-5.4;
+--- request eval
+["POST /v1/responses\n$::R{custom}", "GET /mock_last.json"]
+--- more_headers
+Content-Type: application/json
+--- response_json eval
+[{ output => [ { type => "custom_tool_call", id => "ctc_0_chatcmpl-Custom1", call_id => "call_patch",
+                 name => "apply_patch", input => "*** Begin Patch\n+ \"x\"\n*** End Patch" } ] },
+ { body => {
+     tool_choice => { type => "function", function => { name => "apply_patch" } },
+     tools => [ { type => "function", function => { name => "apply_patch", description => "Patch files",
+                  parameters => { type => "object", properties => { input => { type => "string" } },
+                                  required => ["input"], additionalProperties => JSON::PP::false } } },
+                { type => "function", function => { name => "get_weather" } } ],
+     messages => [
+       { role => "user", content => "Fix it" },
+       { role => "assistant", tool_calls => [ { id => "call_c1", type => "function", function => {
+           name => "apply_patch", arguments => '{"input":"*** Begin Patch\n+ \"q\"\n*** End Patch"}' } } ] },
+       { role => "tool", tool_call_id => "call_c1", content => "Done" } ] } }]
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: a streamed custom tool call: output_item.added, custom_tool_call_input.done with the input, output_item.done
+--- providers
+    aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/responses/custom-chat/v1 key=sk-oai;
+    aigw_model m oai:gpt-5.4;
+--- request eval
+"POST /v1/responses\n$::R{custom_stream}"
+--- more_headers
+Content-Type: application/json
+--- sse_events eval
+["response.created", "response.in_progress", "response.output_item.added",
+ "response.custom_tool_call_input.done", "response.output_item.done", "response.completed"]
+--- sse_data eval
+my $item = { type => "custom_tool_call", id => "ctc_0_chatcmpl-Custom2", call_id => "call_patch",
+             name => "apply_patch", input => "*** Begin Patch\n" };
+[ {}, {},
+  { output_index => 0, item => { %$item, input => "" } },
+  { item_id => "ctc_0_chatcmpl-Custom2", output_index => 0, input => "*** Begin Patch\n" },
+  { output_index => 0, item => $item },
+  { response => { output => [ $item ] } } ]
 --- no_error_log
 [error]
