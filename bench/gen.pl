@@ -3,7 +3,7 @@
 # Writes the benchmark's request bodies and the mock provider's canned
 # responses into DIR:
 #
-#   DIR/bodies/{oai,ant}-{small,cc}-{ns,s}-to-{oai,ant}.json
+#   DIR/bodies/{oai,ant,sdk}-{small,cc}-{ns,s}-to-{oai,ant}.json
 #       client format, size (small ~600 B, cc = Claude-Code-sized ~78 KB),
 #       non-stream/stream, target provider format (decides the model slug)
 #   DIR/bodies/rsp-{small,cc}-{ns,s}-to-oai.json
@@ -357,6 +357,45 @@ sub ant_small {
         stream => $stream ? JSON::PP::true : JSON::PP::false));
 }
 
+# the same conversations as AI SDK gateway protocol call options
+# (LanguageModelV3: the model and streaming go in request headers)
+
+sub sdk_cc {
+    return enc(o(
+        maxOutputTokens => 32000,
+        tools => [ map { o(type => 'function', name => $_->[0],
+                           description => $_->[1], inputSchema => $_->[2]) }
+                   @tools ],
+        toolChoice => o(type => 'auto'),
+        prompt => [
+            o(role => 'system', content => join("\n\n", @system_texts)),
+            o(role => 'user', content => [
+                o(type => 'text', text => $reminder . $cc_padding),
+                o(type => 'text', text => $prompt) ]),
+            o(role => 'system', content => $agents),
+            o(role => 'assistant', content => [
+                o(type => 'tool-call',
+                  toolCallId => 'call_01A09q90qw90lq917835lq9',
+                  toolName => 'Bash', input => $tool_input) ]),
+            o(role => 'tool', content => [
+                o(type => 'tool-result',
+                  toolCallId => 'call_01A09q90qw90lq917835lq9',
+                  toolName => 'Bash',
+                  output => o(type => 'error-text', value => $tool_error)) ]) ],
+        providerOptions => o(gateway => o(user => 'bench-user')),
+        headers => o('user-agent' => 'ai/6.0.326')));
+}
+
+sub sdk_small {
+    return enc(o(
+        maxOutputTokens => 256,
+        temperature => 0.7,
+        prompt => [ o(role => 'system', content => $small_system),
+                    o(role => 'user', content => [
+                        o(type => 'text', text => $small_user) ]) ],
+        headers => o('user-agent' => 'ai/6.0.326')));
+}
+
 # pad the Claude Code body to ~78 KB (78,000 +- a few bytes)
 
 my $base = length ant_cc('ant/claude-opus-4-8', 1);
@@ -367,7 +406,7 @@ $cc_padding = $base < 78000 ? text(78000 - $base) : '';
 my %model = (oai => 'oai/gpt-4o-mini', ant => 'ant/claude-opus-4-8',
              antcc => 'antcc/claude-opus-4-8', gem => 'gem/gemini-2.5-flash');
 
-for my $client (qw(oai ant)) {
+for my $client (qw(oai ant sdk)) {
     for my $size (qw(small cc)) {
         for my $stream (0, 1) {
             for my $target (qw(oai ant antcc gem)) {
@@ -381,6 +420,8 @@ for my $client (qw(oai ant)) {
                 if ($client eq 'oai') {
                     $body = $size eq 'small' ? oai_small($m, $stream)
                                              : oai_cc($m, $stream);
+                } elsif ($client eq 'sdk') {
+                    $body = $size eq 'small' ? sdk_small() : sdk_cc();
                 } else {
                     $body = $size eq 'small' ? ant_small($m, $stream)
                                              : ant_cc($m, $stream);

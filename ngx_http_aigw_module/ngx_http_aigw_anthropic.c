@@ -238,7 +238,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format = {
     &ngx_http_aigw_sse_framing,                         /* framing */
     ngx_http_aigw_anthropic_target,                     /* target */
     ngx_http_aigw_anthropic_ratelimit_headers,          /* rate limits */
-    NULL                                                /* sign */
+    NULL,                                               /* sign */
+    NULL,                                               /* request model */
+    ngx_null_string                                     /* models path */
 };
 
 
@@ -2346,15 +2348,6 @@ ngx_http_aigw_anthropic_write_params(ngx_http_aigw_jw_t *w,
         ngx_http_aigw_jw_lit(w, ",\"metadata\":{\"user_id\":");
         ngx_http_aigw_jw_qstr(w, &chat->user);
         ngx_http_aigw_jw_lit(w, "}");
-    }
-
-    /* structured outputs */
-
-    if (chat->json_schema.len) {
-        ngx_http_aigw_jw_lit(w, ",\"output_config\":{\"format\":"
-                                "{\"type\":\"json_schema\",\"schema\":");
-        ngx_http_aigw_jw_str(w, &chat->json_schema);
-        ngx_http_aigw_jw_lit(w, "}}");
     }
 
     if (ctx->stream) {

@@ -76,6 +76,9 @@ static char *ngx_http_aigw_param_tls(ngx_conf_t *cf,
 static char *ngx_http_aigw_param_vertex(ngx_conf_t *cf,
     ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
     ngx_str_t *value);
+static char *ngx_http_aigw_param_aws(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
 static char *ngx_http_aigw_param_invalid(ngx_conf_t *cf,
     ngx_http_aigw_provider_args_t *a);
 static char *ngx_http_aigw_provider_init(ngx_conf_t *cf,
@@ -155,6 +158,13 @@ static ngx_http_aigw_param_t  ngx_http_aigw_provider_params[] = {
     { ngx_string("location="), ngx_http_aigw_param_vertex, 0 },
     { ngx_string("credentials="), ngx_http_aigw_param_vertex, 0 },
     { ngx_string("token_url="), ngx_http_aigw_param_vertex, 0 },
+    { ngx_string("region="), ngx_http_aigw_param_aws, 0 },
+    { ngx_string("access_key_env="), ngx_http_aigw_param_aws, 0 },
+    { ngx_string("access_key_file="), ngx_http_aigw_param_aws, 0 },
+    { ngx_string("secret_key_env="), ngx_http_aigw_param_aws, 0 },
+    { ngx_string("secret_key_file="), ngx_http_aigw_param_aws, 0 },
+    { ngx_string("session_token_env="), ngx_http_aigw_param_aws, 0 },
+    { ngx_string("session_token_file="), ngx_http_aigw_param_aws, 0 },
     { ngx_null_string, NULL, 0 }
 };
 
@@ -167,6 +177,9 @@ static ngx_http_aigw_param_t  ngx_http_aigw_provider_params[] = {
  *     [version=V] [max_tokens=N] [tls=on|off] [keepalive=N]
  *     [responses=on|off]
  *     [project=P location=L credentials=FILE [token_url=URL]]
+ *     [region=R] [access_key_env=VAR | access_key_file=FILE]
+ *     [secret_key_env=VAR | secret_key_file=FILE]
+ *     [session_token_env=VAR | session_token_file=FILE]
  */
 
 char *
@@ -253,10 +266,13 @@ ngx_http_aigw_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (a.key.len) {
-        return ngx_http_aigw_provider_key(cf, p, &a.key);
+        rv = ngx_http_aigw_provider_key(cf, p, &a.key);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_aigw_sigv4_conf(cf, p);
 }
 
 
@@ -414,6 +430,10 @@ ngx_http_aigw_param_auth(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
     } else if (value->len == 4 && ngx_strncmp(value->data, "none", 4) == 0) {
         p->auth = ngx_http_aigw_auth_none;
 
+    } else if (value->len == 5 && ngx_strncmp(value->data, "sigv4", 5) == 0)
+    {
+        p->auth = ngx_http_aigw_auth_sigv4;
+
     } else if (value->len > 7 && ngx_strncmp(value->data, "header:", 7) == 0)
     {
         p->auth = ngx_http_aigw_auth_header;
@@ -550,6 +570,15 @@ ngx_http_aigw_param_vertex(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
     ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
 {
     return ngx_http_aigw_vertex_param(cf, a->p, &pm->name, value);
+}
+
+
+static char *
+ngx_http_aigw_param_aws(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    return ngx_http_aigw_sigv4_param(cf, a->p, a->param) == NGX_OK
+           ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 

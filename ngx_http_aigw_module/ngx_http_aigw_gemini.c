@@ -80,6 +80,12 @@ static ngx_uint_t ngx_http_aigw_gemini_stop(ngx_http_aigw_json_t *j,
     ngx_uint_t v, ngx_uint_t calls);
 static ngx_int_t ngx_http_aigw_gemini_call_id(ngx_pool_t *pool,
     ngx_http_aigw_json_t *j, ngx_uint_t call, ngx_str_t *id);
+static ngx_int_t ngx_http_aigw_gemini_write_embed(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_gemini_parse_embed(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_response_t *resp);
 
 
 /* no client speaks Gemini to the gateway: no fields to check */
@@ -93,7 +99,8 @@ const ngx_http_aigw_format_t  ngx_http_aigw_gemini_format = {
     ngx_string("gemini"),
     { ngx_string(":generateContent"),                   /* chat: target() */
       ngx_null_string,                                  /* count tokens */
-      ngx_null_string },                                /* embeddings */
+      ngx_string(":embedContent") },                    /* embeddings:
+                                                           target() */
     ngx_http_aigw_auth_goog_api_key,
     0,                                                  /* own credential */
     { ngx_null_string,                                  /* client paths */
@@ -120,7 +127,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_gemini_format = {
     &ngx_http_aigw_sse_framing,                         /* framing */
     ngx_http_aigw_gemini_target,                        /* target */
     NULL,                                               /* rate limits */
-    NULL                                                /* sign */
+    NULL,                                               /* sign */
+    NULL,                                               /* request model */
+    ngx_null_string                                     /* models path */
 };
 
 
@@ -132,6 +141,10 @@ ngx_http_aigw_gemini_write_request(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w)
 {
     ngx_http_aigw_chat_t  *chat;
+
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        return ngx_http_aigw_gemini_write_embed(r, ctx, t, w);
+    }
 
     chat = ctx->chat;
 
@@ -149,6 +162,65 @@ ngx_http_aigw_gemini_write_request(ngx_http_request_t *r,
     ngx_http_aigw_gemini_write_config(r, w, ctx, t);
 
     ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * /v1/embeddings: embedContent for a string, batchEmbedContents for an
+ * array, each request naming the URL's model; dimensions ->
+ * outputDimensionality
+ */
+
+static ngx_int_t
+ngx_http_aigw_gemini_write_embed(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t             *in;
+    ngx_uint_t             i;
+    ngx_http_aigw_chat_t  *chat;
+
+    chat = ctx->chat;
+    in = chat->inputs.elts;
+
+    if (chat->input_array) {
+        ngx_http_aigw_jw_lit(w, "{\"requests\":[");
+    }
+
+    for (i = 0; i < chat->inputs.nelts; i++) {
+
+        if (chat->input_array) {
+            ngx_http_aigw_jw_cstr(w, i ? ",{\"model\":\"" : "{\"model\":\"");
+
+            if (ngx_strlchr(t->id.data, t->id.data + t->id.len, '/') == NULL)
+            {
+                ngx_http_aigw_jw_lit(w, "models/");
+            }
+
+            ngx_http_aigw_jw_escape(w, t->id.data, t->id.len);
+            ngx_http_aigw_jw_lit(w, "\",");
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "{");
+        }
+
+        ngx_http_aigw_jw_lit(w, "\"content\":{\"parts\":[{\"text\":");
+        ngx_http_aigw_jw_qstr(w, &in[i]);
+        ngx_http_aigw_jw_lit(w, "}]}");
+
+        if (chat->dimensions > 0) {
+            ngx_http_aigw_jw_lit(w, ",\"outputDimensionality\":");
+            ngx_http_aigw_jw_int(w, chat->dimensions);
+        }
+
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    if (chat->input_array) {
+        ngx_http_aigw_jw_lit(w, "]}");
+    }
 
     return w->error ? NGX_ERROR : NGX_OK;
 }
@@ -681,18 +753,6 @@ ngx_http_aigw_gemini_write_config(ngx_http_request_t *r,
         ngx_http_aigw_jw_lit(w, "]");
     }
 
-    /* structured output: JSON, with its schema when there is one */
-
-    if (chat->response_format.len) {
-        ngx_http_aigw_gemini_member("responseMimeType");
-        ngx_http_aigw_jw_lit(w, "\"application/json\"");
-    }
-
-    if (chat->json_schema.len) {
-        ngx_http_aigw_gemini_member("responseJsonSchema");
-        ngx_http_aigw_jw_str(w, &chat->json_schema);
-    }
-
     level = (ngx_strlcasestrn(t->id.data, t->id.data + t->id.len,
                               (u_char *) "gemini-3", 8 - 1)
              != NULL);
@@ -751,6 +811,18 @@ ngx_http_aigw_gemini_write_config(ngx_http_request_t *r,
         break;
     }
 
+    /* JSON output: the schema as JSON Schema, as it came */
+
+    if (chat->json_output) {
+        ngx_http_aigw_gemini_member("responseMimeType");
+        ngx_http_aigw_jw_lit(w, "\"application/json\"");
+
+        if (chat->json_schema.len) {
+            ngx_http_aigw_jw_lit(w, ",\"responseJsonSchema\":");
+            ngx_http_aigw_jw_str(w, &chat->json_schema);
+        }
+    }
+
 #undef ngx_http_aigw_gemini_member
 
     if (n) {
@@ -789,7 +861,17 @@ ngx_http_aigw_gemini_target(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_str_t    id, method;
     ngx_uint_t   n;
 
-    if (ctx->stream) {
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        if (ctx->chat->input_array) {
+            ngx_str_set(&method, "batchEmbedContents");
+
+        } else {
+            ngx_str_set(&method, "embedContent");
+        }
+
+        ngx_str_null(query);
+
+    } else if (ctx->stream) {
         ngx_str_set(&method, "streamGenerateContent");
         ngx_str_set(query, "alt=sse");
 
@@ -862,6 +944,10 @@ ngx_http_aigw_gemini_parse_response(ngx_http_request_t *r,
 
     if (resp == NULL) {
         return NGX_OK;
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        return ngx_http_aigw_gemini_parse_embed(r, ctx, &j, resp);
     }
 
     (void) ngx_http_aigw_json_get_str(&j, 0, "responseId", &resp->id);
@@ -979,6 +1065,65 @@ ngx_http_aigw_gemini_parse_response(ngx_http_request_t *r,
 
     resp->stop = ngx_http_aigw_gemini_stop(&j,
                      ngx_http_aigw_json_get(&j, cand, "finishReason"), calls);
+
+    return NGX_OK;
+}
+
+
+/*
+ * {"embedding":{"values":[...]}} or {"embeddings":[{"values":[...]}...]}:
+ * the vectors as they came, one per input; anything else is invalid
+ */
+
+static ngx_int_t
+ngx_http_aigw_gemini_parse_embed(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_response_t *resp)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   e, v, n;
+
+    e = ngx_http_aigw_json_get(j, 0, "embeddings");
+
+    if (ngx_http_aigw_json_is(j, e, ngx_http_aigw_json_array)) {
+        n = j->toks[e].count;
+        e++;
+
+    } else {
+        e = ngx_http_aigw_json_get(j, 0, "embedding");
+        n = ngx_http_aigw_json_is(j, e, ngx_http_aigw_json_object);
+    }
+
+    if (n != ctx->chat->inputs.nelts) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "aigw: provider \"%V\" sent %ui embeddings for %ui "
+                      "inputs", &ctx->target->provider->name, n,
+                      ctx->chat->inputs.nelts);
+        return NGX_ERROR;
+    }
+
+    resp->embeddings = ngx_array_create(r->pool, ngx_max(n, 1),
+                                        sizeof(ngx_str_t));
+    if (resp->embeddings == NULL) {
+        return NGX_ERROR;
+    }
+
+    while (n--) {
+        v = ngx_http_aigw_json_get(j, e, "values");
+
+        if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_array)) {
+            return NGX_ERROR;
+        }
+
+        s = ngx_array_push(resp->embeddings);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_raw(j, v, s);
+
+        e = j->toks[e].next;
+    }
 
     return NGX_OK;
 }

@@ -62,6 +62,8 @@ static ngx_uint_t ngx_http_aigw_in_list(ngx_array_t *list, ngx_str_t *s);
 static ngx_uint_t ngx_http_aigw_path_id(ngx_http_aigw_provider_t *p,
     ngx_str_t *id);
 static ngx_int_t ngx_http_aigw_add_slug(ngx_array_t *slugs, ngx_str_t *s);
+static ngx_int_t ngx_http_aigw_json_output(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_canonical(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_count_tokens(ngx_http_request_t *r,
@@ -535,6 +537,8 @@ ngx_http_aigw_log_handler(ngx_http_request_t *r)
  * drops the module's context, and the log phase then finds none; the
  * reservations are settled here instead, once, when the request is freed.
  * With the context in place the log phase settles (cleanups run first).
+ * A subrequest (the background refresh of a cached answer) has no log
+ * phase: it is settled here too.
  */
 
 static void
@@ -547,7 +551,8 @@ ngx_http_aigw_settle_cleanup(void *data)
     r = ctx->request;
 
     if (!ctx->settled
-        && ngx_http_get_module_ctx(r, ngx_http_aigw_module) != ctx)
+        && (r != r->main
+            || ngx_http_get_module_ctx(r, ngx_http_aigw_module) != ctx))
     {
         ngx_http_aigw_settle(r, ctx);
     }
@@ -676,12 +681,24 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return rc;
     }
 
+    j = &ctx->json;
+
+    if (ctx->client->request_model) {
+
+        /* the model and streaming are given in request headers */
+
+        rc = ctx->client->request_model(r, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        goto options;
+    }
+
     rc = ngx_http_aigw_model_field(r, ctx);
     if (rc != NGX_DECLINED) {
         return rc;
     }
-
-    j = &ctx->json;
 
     /* stream */
 
@@ -710,6 +727,8 @@ ngx_http_aigw_prepare(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                                         "\"stream\" is not supported on "
                                         "this endpoint");
     }
+
+options:
 
     rc = ngx_http_aigw_gateway_options(r, ctx);
     if (rc != NGX_DECLINED) {
@@ -894,6 +913,12 @@ ngx_http_aigw_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return 1;
     }
 
+    /* a surface no provider speaks (the AI SDK's) is always translated */
+
+    if (ctx->client->passthrough == NULL) {
+        return NGX_HTTP_AIGW_JSON_RECORD_ALL;
+    }
+
     p = ctx->body.data;
     last = p + ctx->body.len;
 
@@ -1060,6 +1085,10 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return ngx_http_aigw_send_error_record(r, ctx, &ctx->error);
     }
 
+    if (rc == NGX_OK && ctx->chat->json_output) {
+        return ngx_http_aigw_json_output(r, ctx);
+    }
+
     if (rc == NGX_OK) {
         return NGX_DECLINED;
     }
@@ -1086,6 +1115,57 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     ctx->plan.nelts = n;
     ctx->chat = NULL;
     ngx_memzero(&ctx->error, sizeof(ngx_http_aigw_error_t));
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * JSON output (response_format) is written by the client's own format
+ * (passthrough), by Chat Completions (response_format) and by Gemini
+ * (generationConfig); targets of the other formats are left out, and
+ * without targets it is a 400
+ */
+
+static ngx_int_t
+ngx_http_aigw_json_output(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
+{
+    ngx_uint_t                     i, n;
+    ngx_http_aigw_target_t        *t;
+    const ngx_http_aigw_format_t  *f;
+
+    t = ctx->plan.elts;
+
+    for (i = 0, n = 0; i < ctx->plan.nelts; i++) {
+        f = ngx_http_aigw_target_format(ctx, t[i].provider);
+
+        if (f == ctx->client
+            || f == &ngx_http_aigw_openai_format
+            || f == &ngx_http_aigw_gemini_format)
+        {
+            t[n++] = t[i];
+        }
+    }
+
+    if (n == 0) {
+        if (ngx_http_aigw_reject(r, ctx, "\"response_format\" other than "
+                                 "text cannot be translated for this "
+                                 "provider", NULL)
+            != NGX_DECLINED)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_aigw_send_error_record(r, ctx, &ctx->error);
+    }
+
+    if (n < ctx->plan.nelts) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "aigw: providers that cannot write JSON output are "
+                      "left out");
+    }
+
+    ctx->plan.nelts = n;
 
     return NGX_DECLINED;
 }
@@ -1602,6 +1682,12 @@ ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
             }
 
             if (p->format->paths[ctx->endpoint].len == 0) {
+                continue;
+            }
+
+            /* Vertex AI providers serve no embeddings */
+
+            if (p->vertex && ctx->endpoint == ngx_http_aigw_ep_embeddings) {
                 continue;
             }
 

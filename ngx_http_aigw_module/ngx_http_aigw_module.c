@@ -36,6 +36,8 @@ const ngx_http_aigw_format_t  *ngx_http_aigw_formats[] = {
     &ngx_http_aigw_openai_format,
     &ngx_http_aigw_anthropic_format,
     &ngx_http_aigw_gemini_format,
+    &ngx_http_aigw_bedrock_format,
+    &ngx_http_aigw_aisdk_format,
     &ngx_http_aigw_responses_format,
     NULL
 };
@@ -120,6 +122,20 @@ ngx_http_aigw_classify(ngx_http_request_t *r,
 
     if (best) {
         return ngx_http_aigw_route_api;
+    }
+
+    /* a format's own model list: GET {base}/config of the AI SDK */
+
+    for (f = ngx_http_aigw_formats; *f; f++) {
+        cp = &(*f)->models_path;
+
+        if (cp->len
+            && (size_t) (last - p) >= cp->len
+            && ngx_strncmp(last - cp->len, cp->data, cp->len) == 0)
+        {
+            *format = *f;
+            return ngx_http_aigw_route_models;
+        }
     }
 
     *format = ngx_http_aigw_default_format;
@@ -570,6 +586,16 @@ ngx_http_aigw_postconfiguration(ngx_conf_t *cf)
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /*
+     * the module's many long $aigw_* names, with nginx's own and
+     * other modules', do not fit nginx's default variables hash (a [warn]
+     * at every start): room for them, unless the configuration gave more
+     */
+
+    if (cmcf->variables_hash_bucket_size < 128) {
+        cmcf->variables_hash_bucket_size = 128;
+    }
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {

@@ -62,8 +62,27 @@ typedef enum {
     ngx_http_aigw_auth_api_key,
     ngx_http_aigw_auth_header,
     ngx_http_aigw_auth_none,
-    ngx_http_aigw_auth_goog_api_key
+    ngx_http_aigw_auth_goog_api_key,
+    ngx_http_aigw_auth_sigv4           /* AWS Signature Version 4 */
 } ngx_http_aigw_auth_e;
+
+
+/*
+ * AWS credentials of a provider that signs with SigV4 (ngx_http_aigw_sigv4.c):
+ * the parameters as given, what they named, and the signing key of a day,
+ * cached per worker
+ */
+
+typedef struct {
+    ngx_str_t                       region;
+    ngx_str_t                       params[3];  /* access_key_*, secret_key_*,
+                                                   session_token_* */
+    ngx_str_t                       access_key;
+    ngx_str_t                       secret;
+    ngx_str_t                       token;      /* session token, or empty */
+    u_char                          date[8];    /* YYYYMMDD of the key */
+    u_char                          key[32];
+} ngx_http_aigw_aws_t;
 
 
 typedef struct ngx_http_aigw_format_s    ngx_http_aigw_format_t;
@@ -87,6 +106,7 @@ typedef struct {
     ngx_uint_t                      auth;
     ngx_str_t                       auth_header;
     ngx_array_t                    *headers;   /* ngx_keyval_t */
+    ngx_http_aigw_aws_t            *aws;       /* format=bedrock, or NULL */
 
     ngx_str_t                       version;   /* anthropic-version */
     ngx_uint_t                      max_tokens;
@@ -488,10 +508,24 @@ typedef struct {
     int64_t                         thinking_budget;
     ngx_str_t                       effort;
 
-    /* structured output: Chat's response_format, its JSON schema */
-    ngx_str_t                       response_format;  /* raw JSON */
-    ngx_str_t                       json_schema;      /* raw JSON */
+    /* JSON output: OpenAI response_format json_object or json_schema */
+    ngx_uint_t                      json_output;      /* json_output_e */
+    ngx_str_t                       json_schema;      /* raw JSON, or "" */
+    ngx_str_t                       json_schema_name;
+    ngx_str_t                       json_schema_strict;  /* raw JSON */
+
+    /* /v1/embeddings: the texts (escaped), whether "input" was an array */
+    ngx_array_t                     inputs;    /* ngx_str_t */
+    ngx_uint_t                      input_array;
+    int64_t                         dimensions;       /* -1: unset */
 } ngx_http_aigw_chat_t;
+
+
+typedef enum {
+    ngx_http_aigw_json_output_none = 0,
+    ngx_http_aigw_json_output_object,
+    ngx_http_aigw_json_output_schema
+} ngx_http_aigw_json_output_e;
 
 
 typedef enum {
@@ -513,6 +547,8 @@ typedef struct {
     ngx_array_t                     parts;     /* ngx_http_aigw_part_t */
     ngx_uint_t                      stop;
     ngx_str_t                       stop_sequence;
+    ngx_array_t                    *embeddings;    /* ngx_str_t: raw JSON
+                                                      arrays of numbers */
 } ngx_http_aigw_response_t;
 
 
@@ -784,6 +820,17 @@ struct ngx_http_aigw_format_s {
                                         ngx_http_aigw_ctx_t *ctx,
                                         ngx_http_aigw_target_t *t,
                                         ngx_http_aigw_sign_t *sign);
+
+    /*
+     * client side: the model and streaming come from request headers,
+     * not from the body's "model" and "stream" (NULL: from the body);
+     * it returns NGX_DECLINED to go on, as the handler's stages do
+     */
+    ngx_int_t                     (*request_model)(ngx_http_request_t *r,
+                                        ngx_http_aigw_ctx_t *ctx);
+
+    /* client side: the URI suffix of its own model list, or empty */
+    ngx_str_t                       models_path;
 };
 
 
@@ -1001,6 +1048,23 @@ ngx_int_t ngx_http_aigw_upstream_start(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 void ngx_http_aigw_response_reset(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_response_sse(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out);
+ngx_int_t ngx_http_aigw_stream_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *sse, ngx_http_aigw_jw_t *w);
+
+/* ngx_http_aigw_cache.c */
+
+extern ngx_module_t  ngx_http_aigw_cache_module;
+
+ngx_int_t ngx_http_aigw_cache_start(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_cache_hit(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_cache_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx);
+void ngx_http_aigw_cache_pipe_init(ngx_http_request_t *r);
+ngx_uint_t ngx_http_aigw_cache_stale_error(ngx_http_request_t *r);
 
 /* ngx_http_aigw_balancer.c */
 
@@ -1129,6 +1193,10 @@ extern const ngx_http_aigw_format_t  ngx_http_aigw_responses_format;
 
 extern const ngx_http_aigw_format_t  ngx_http_aigw_gemini_format;
 
+/* ngx_http_aigw_aisdk.c */
+
+extern const ngx_http_aigw_format_t  ngx_http_aigw_aisdk_format;
+
 /* ngx_http_aigw_vertex.c */
 
 char *ngx_http_aigw_vertex_param(ngx_conf_t *cf, ngx_http_aigw_provider_t *p,
@@ -1141,6 +1209,39 @@ void ngx_http_aigw_vertex_auth(ngx_http_aigw_provider_t *p,
 ngx_int_t ngx_http_aigw_vertex_path(ngx_http_request_t *r,
     ngx_http_aigw_provider_t *p, const char *publisher, ngx_str_t *id,
     ngx_str_t *method, ngx_str_t *path);
+
+/* ngx_http_aigw_bedrock.c, ngx_http_aigw_sigv4.c */
+
+extern const ngx_http_aigw_format_t  ngx_http_aigw_bedrock_format;
+
+/*
+ * A request to sign: the headers to sign have lower-case names, trimmed
+ * values and are sorted by name; the path is the one sent; date is
+ * "YYYYMMDDTHHMMSSZ"; payload the hex SHA-256 of the body.  The signing
+ * key is derived, or taken from and kept in "aws" (NULL: derived).
+ */
+
+typedef struct {
+    ngx_str_t                       access_key;
+    ngx_str_t                       secret;
+    ngx_str_t                       region;
+    ngx_str_t                       service;
+    ngx_str_t                       method;
+    ngx_str_t                       path;
+    ngx_str_t                       query;
+    ngx_keyval_t                   *headers;
+    ngx_uint_t                      nheaders;
+    u_char                         *date;      /* 16 bytes */
+    u_char                         *payload;   /* 64 hex digits */
+    ngx_http_aigw_aws_t            *aws;
+} ngx_http_aigw_sigv4_t;
+
+ngx_int_t ngx_http_aigw_sigv4_param(ngx_conf_t *cf,
+    ngx_http_aigw_provider_t *p, ngx_str_t *param);
+char *ngx_http_aigw_sigv4_conf(ngx_conf_t *cf, ngx_http_aigw_provider_t *p);
+ngx_int_t ngx_http_aigw_sigv4_hash(ngx_chain_t *body, u_char *hex);
+ngx_int_t ngx_http_aigw_sigv4_sign(ngx_pool_t *pool, ngx_http_aigw_sigv4_t *s,
+    ngx_str_t *authorization);
 
 /* ngx_http_aigw_variables.c */
 

@@ -46,6 +46,15 @@ static ngx_int_t ngx_http_aigw_openai_parse_field(ngx_http_request_t *r,
     ngx_http_aigw_chat_t *chat);
 static ngx_int_t ngx_http_aigw_openai_parse_other(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t k);
+static ngx_int_t ngx_http_aigw_openai_write_embeddings(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_openai_parse_response_format(
+    ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_uint_t v, ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_parse_embeddings(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat);
 static ngx_int_t ngx_http_aigw_openai_parse_stop(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat);
@@ -223,7 +232,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_openai_format = {
     &ngx_http_aigw_sse_framing,                         /* framing */
     NULL,                                               /* target */
     ngx_http_aigw_openai_ratelimit_headers,             /* rate limits */
-    NULL                                                /* sign */
+    NULL,                                               /* sign */
+    NULL,                                               /* request model */
+    ngx_null_string                                     /* models path */
 };
 
 
@@ -1435,6 +1446,46 @@ ngx_http_aigw_openai_write_usage(ngx_http_aigw_jw_t *w,
 }
 
 
+/*
+ * The embeddings list: one item per vector the provider sent, in order;
+ * usage is the provider's input tokens (0 when it reports none)
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_write_embeddings(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t   *e;
+    ngx_uint_t   i, n;
+
+    e = resp->embeddings ? resp->embeddings->elts : NULL;
+    n = resp->embeddings ? resp->embeddings->nelts : 0;
+
+    ngx_http_aigw_jw_lit(w, "{\"object\":\"list\",\"data\":[");
+
+    for (i = 0; i < n; i++) {
+        ngx_http_aigw_jw_cstr(w, i ? ",{\"object\":\"embedding\",\"index\":"
+                                   : "{\"object\":\"embedding\",\"index\":");
+        ngx_http_aigw_jw_int(w, i);
+        ngx_http_aigw_jw_lit(w, ",\"embedding\":");
+        ngx_http_aigw_jw_str(w, &e[i]);
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    ngx_http_aigw_jw_lit(w, "],\"model\":");
+    ngx_http_aigw_write_model(w, &resp->model, &ctx->model);
+
+    ngx_http_aigw_jw_lit(w, ",\"usage\":{\"prompt_tokens\":");
+    ngx_http_aigw_jw_int(w, ctx->usage.input);
+    ngx_http_aigw_jw_lit(w, ",\"total_tokens\":");
+    ngx_http_aigw_jw_int(w, ctx->usage.input);
+    ngx_http_aigw_jw_lit(w, "}}\n");
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_aigw_openai_write_response(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
@@ -1444,6 +1495,10 @@ ngx_http_aigw_openai_write_response(ngx_http_request_t *r,
     ngx_uint_t             i, n, text;
     ngx_http_aigw_jw_t     aw;
     ngx_http_aigw_part_t  *part;
+
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        return ngx_http_aigw_openai_write_embeddings(r, ctx, resp, w);
+    }
 
     part = resp->parts.elts;
 
@@ -1664,6 +1719,10 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_chat_t *chat)
 {
+    if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
+        return ngx_http_aigw_openai_parse_embeddings(r, ctx, j, chat);
+    }
+
     return ngx_http_aigw_parse_chat(r, ctx, j, chat,
                                     ngx_http_aigw_openai_parse_field,
                                     ngx_http_aigw_openai_parse_message,
@@ -1757,6 +1816,10 @@ ngx_http_aigw_openai_parse_field(ngx_http_request_t *r,
         return ngx_http_aigw_openai_parse_tools(r, ctx, j, v, chat);
     }
 
+    if (ngx_http_aigw_is("response_format")) {
+        return ngx_http_aigw_openai_parse_response_format(r, ctx, j, v, chat);
+    }
+
     return ngx_http_aigw_openai_parse_other(r, ctx, j, k);
 }
 
@@ -1772,7 +1835,7 @@ ngx_http_aigw_openai_parse_other(ngx_http_request_t *r,
 {
     int64_t     n;
     ngx_str_t   key;
-    ngx_uint_t  v, m;
+    ngx_uint_t  v;
 
     v = k + 1;
     ngx_http_aigw_json_str_raw(j, k, &key);
@@ -1799,18 +1862,6 @@ ngx_http_aigw_openai_parse_other(ngx_http_request_t *r,
 
         return ngx_http_aigw_reject(r, ctx, "\"%V\" cannot be translated "
                                     "for this provider", &key);
-    }
-
-    if (ngx_http_aigw_is("response_format")) {
-        m = ngx_http_aigw_json_get(j, v, "type");
-
-        if (ngx_http_aigw_json_str_eq(j, m, "text")) {
-            return NGX_OK;
-        }
-
-        return ngx_http_aigw_reject(r, ctx, "\"response_format\" other "
-                                    "than text cannot be translated for "
-                                    "this provider", NULL);
     }
 
     if (ngx_http_aigw_is("frequency_penalty")
@@ -1841,6 +1892,145 @@ ngx_http_aigw_openai_parse_other(ngx_http_request_t *r,
 }
 
 #undef ngx_http_aigw_is
+
+
+/*
+ * response_format: text is the default; json_object and json_schema ask
+ * for JSON output, the schema and its name and strict flag as they came
+ * (providers that cannot write it are left out of the plan: handler.c)
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_response_format(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
+    ngx_http_aigw_chat_t *chat)
+{
+    ngx_uint_t  m, s;
+
+    m = ngx_http_aigw_json_get(j, v, "type");
+
+    if (ngx_http_aigw_json_str_eq(j, m, "text")) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_str_eq(j, m, "json_object")) {
+        chat->json_output = ngx_http_aigw_json_output_object;
+        return NGX_OK;
+    }
+
+    if (!ngx_http_aigw_json_str_eq(j, m, "json_schema")) {
+        return ngx_http_aigw_reject(r, ctx, "unsupported \"response_format\"",
+                                    NULL);
+    }
+
+    s = ngx_http_aigw_json_get(j, v, "json_schema");
+
+    if (!ngx_http_aigw_json_is(j, s, ngx_http_aigw_json_object)) {
+        return ngx_http_aigw_reject(r, ctx, "\"response_format.json_schema\" "
+                                    "must be an object", NULL);
+    }
+
+    chat->json_output = ngx_http_aigw_json_output_schema;
+
+    m = ngx_http_aigw_json_get(j, s, "schema");
+
+    if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+        ngx_http_aigw_json_raw(j, m, &chat->json_schema);
+    }
+
+    (void) ngx_http_aigw_json_get_str(j, s, "name", &chat->json_schema_name);
+    ngx_http_aigw_json_get_raw(j, s, "strict", &chat->json_schema_strict);
+
+    return NGX_OK;
+}
+
+
+/*
+ * /v1/embeddings: "input" (checked by validate: a string or an array) as
+ * texts; token arrays cannot be translated, nor base64 output
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_embeddings(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat)
+{
+    int64_t     n;
+    ngx_str_t  *s;
+    ngx_uint_t  v, e;
+
+    chat->max_tokens = -1;
+    chat->parallel_tools = -1;
+    chat->dimensions = -1;
+
+    v = ngx_http_aigw_json_get(j, 0, "input");
+
+    if (ngx_array_init(&chat->inputs, r->pool,
+                       ngx_max(j->toks[v].count, 1), sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (j->toks[v].type == ngx_http_aigw_json_string) {
+        s = ngx_array_push(&chat->inputs);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_aigw_json_str_raw(j, v, s);
+
+    } else {
+        chat->input_array = 1;
+
+        if (j->toks[v].count == 0) {
+            return ngx_http_aigw_reject(r, ctx, "\"input\" must not be "
+                                        "empty", NULL);
+        }
+
+        for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+            if (j->toks[e].type != ngx_http_aigw_json_string) {
+                return ngx_http_aigw_reject(r, ctx, "only text \"input\" "
+                                            "can be translated for this "
+                                            "provider", NULL);
+            }
+
+            s = ngx_array_push(&chat->inputs);
+            if (s == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_aigw_json_str_raw(j, e, s);
+        }
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "dimensions");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && j->toks[v].type != ngx_http_aigw_json_null)
+    {
+        if (ngx_http_aigw_json_int(j, v, &n) != NGX_OK || n < 1) {
+            return ngx_http_aigw_reject(r, ctx, "\"dimensions\" must be a "
+                                        "positive integer", NULL);
+        }
+
+        chat->dimensions = n;
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "encoding_format");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
+        && !ngx_http_aigw_json_str_eq(j, v, "float"))
+    {
+        return ngx_http_aigw_reject(r, ctx, "\"encoding_format\" other than "
+                                    "float cannot be translated for this "
+                                    "provider", NULL);
+    }
+
+    (void) ngx_http_aigw_json_get_str(j, 0, "user", &chat->user);
+
+    return NGX_OK;
+}
 
 
 static ngx_int_t
@@ -2493,9 +2683,34 @@ ngx_http_aigw_openai_write_params(ngx_http_aigw_jw_t *w,
         ngx_http_aigw_jw_qstr(w, &chat->effort);
     }
 
-    if (chat->response_format.len) {
-        ngx_http_aigw_jw_lit(w, ",\"response_format\":");
-        ngx_http_aigw_jw_str(w, &chat->response_format);
+    /* JSON output, from a surface that is not Chat Completions */
+
+    if (chat->json_output == ngx_http_aigw_json_output_object) {
+        ngx_http_aigw_jw_lit(w, ",\"response_format\":"
+                                "{\"type\":\"json_object\"}");
+
+    } else if (chat->json_output == ngx_http_aigw_json_output_schema) {
+        ngx_http_aigw_jw_lit(w, ",\"response_format\":{\"type\":"
+                                "\"json_schema\",\"json_schema\":{\"name\":");
+
+        if (chat->json_schema_name.len) {
+            ngx_http_aigw_jw_qstr(w, &chat->json_schema_name);
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "\"output\"");
+        }
+
+        if (chat->json_schema.len) {
+            ngx_http_aigw_jw_lit(w, ",\"schema\":");
+            ngx_http_aigw_jw_str(w, &chat->json_schema);
+        }
+
+        if (chat->json_schema_strict.len) {
+            ngx_http_aigw_jw_lit(w, ",\"strict\":");
+            ngx_http_aigw_jw_str(w, &chat->json_schema_strict);
+        }
+
+        ngx_http_aigw_jw_lit(w, "}}");
     }
 
     if (ctx->stream) {

@@ -205,8 +205,10 @@ ngx_http_aigw_request_auth(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         key = &p->key;
     }
 
-    if (key->len == 0 || p->auth == ngx_http_aigw_auth_none) {
-        return;
+    if (key->len == 0 || p->auth == ngx_http_aigw_auth_none
+        || p->auth == ngx_http_aigw_auth_sigv4)
+    {
+        return;            /* SigV4: the format's sign() */
     }
 
     switch (p->auth) {

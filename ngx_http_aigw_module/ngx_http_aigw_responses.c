@@ -252,7 +252,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_responses_format = {
     &ngx_http_aigw_sse_framing,                         /* framing */
     NULL,                                               /* target */
     ngx_http_aigw_responses_ratelimit_headers,          /* rate limits */
-    NULL                                                /* sign */
+    NULL,                                               /* sign */
+    NULL,                                               /* request model */
+    ngx_null_string                                     /* models path */
 };
 
 
@@ -588,19 +590,14 @@ ngx_http_aigw_responses_parse_tool_choice(ngx_http_request_t *r,
 }
 
 
-/*
- * text.format "v": text, json_object, or json_schema{name,schema,strict},
- * kept as Chat's response_format and, for json_schema, its schema
- */
+/* text.format "v": text, json_object, or json_schema{name,schema,strict} */
 
 static ngx_int_t
 ngx_http_aigw_responses_parse_format(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat)
 {
-    ngx_str_t           name, strict;
-    ngx_uint_t          m;
-    ngx_http_aigw_jw_t  w;
+    ngx_uint_t  m;
 
     m = ngx_http_aigw_json_get(j, v, "type");
 
@@ -609,7 +606,7 @@ ngx_http_aigw_responses_parse_format(ngx_http_request_t *r,
     }
 
     if (ngx_http_aigw_json_str_eq(j, m, "json_object")) {
-        ngx_str_set(&chat->response_format, "{\"type\":\"json_object\"}");
+        chat->json_output = ngx_http_aigw_json_output_object;
         return NGX_OK;
     }
 
@@ -624,33 +621,13 @@ ngx_http_aigw_responses_parse_format(ngx_http_request_t *r,
                                     "json_schema needs a \"schema\"");
     }
 
+    chat->json_output = ngx_http_aigw_json_output_schema;
     ngx_http_aigw_json_raw(j, m, &chat->json_schema);
 
-    if (ngx_http_aigw_json_get_str(j, v, "name", &name)
-        == NGX_HTTP_AIGW_JSON_NONE)
-    {
-        ngx_str_set(&name, "output");
-    }
+    (void) ngx_http_aigw_json_get_str(j, v, "name", &chat->json_schema_name);
+    ngx_http_aigw_json_get_raw(j, v, "strict", &chat->json_schema_strict);
 
-    ngx_str_null(&strict);
-    ngx_http_aigw_json_get_raw(j, v, "strict", &strict);
-
-    ngx_http_aigw_jw_init(&w, r->pool, chat->json_schema.len + 128);
-
-    ngx_http_aigw_jw_lit(&w, "{\"type\":\"json_schema\",\"json_schema\":"
-                             "{\"name\":");
-    ngx_http_aigw_jw_qstr(&w, &name);
-    ngx_http_aigw_jw_lit(&w, ",\"schema\":");
-    ngx_http_aigw_jw_str(&w, &chat->json_schema);
-
-    if (strict.len) {
-        ngx_http_aigw_jw_lit(&w, ",\"strict\":");
-        ngx_http_aigw_jw_str(&w, &strict);
-    }
-
-    ngx_http_aigw_jw_lit(&w, "}}");
-
-    return ngx_http_aigw_jw_flatten(&w, &chat->response_format);
+    return NGX_OK;
 }
 
 

@@ -250,7 +250,8 @@ const ngx_http_aigw_framing_t  ngx_http_aigw_sse_framing = {
     ngx_string("text/event-stream"),
     ngx_http_aigw_sse_create,
     ngx_http_aigw_sse_frame,
-    ngx_http_aigw_sse_last
+    ngx_http_aigw_sse_last,
+    NULL
 };
 
 

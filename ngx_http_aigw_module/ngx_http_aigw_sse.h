@@ -58,6 +58,12 @@ typedef struct {
  *                      that the framing accepts without its terminator
  *                      (SSE: a block without its blank line), or
  *                      NGX_DECLINED
+ *   first(pos, last, &error)
+ *                      optional: the bytes that came first, before the
+ *                      stream is committed to the client; NGX_AGAIN until
+ *                      its first frame is whole, NGX_ERROR (error set) when
+ *                      that frame is invalid (the try fails over), NGX_OK
+ *                      (NULL: the stream is committed on its first byte)
  *
  * Frames are bytes, never strings: no NUL terminator, any byte value.
  * "raw" is the frame as the provider sent it, passed through as is to
@@ -96,6 +102,8 @@ typedef struct {
                                       ngx_http_aigw_frame_t *frame);
     ngx_int_t                (*flush)(void *state,
                                       ngx_http_aigw_frame_t *frame);
+    ngx_int_t                (*first)(u_char *pos, u_char *last,
+                                      const char **error);
 } ngx_http_aigw_framing_t;
 
 
@@ -105,6 +113,7 @@ typedef ngx_http_aigw_frame_t  ngx_http_aigw_sse_event_t;
 
 
 extern const ngx_http_aigw_framing_t  ngx_http_aigw_sse_framing;
+extern const ngx_http_aigw_framing_t  ngx_http_aigw_eventstream_framing;
 
 
 ngx_int_t ngx_http_aigw_chunked_parse(ngx_http_aigw_chunked_t *ch,
@@ -116,6 +125,11 @@ ngx_int_t ngx_http_aigw_sse_parse(ngx_http_aigw_sse_t *sse, u_char **pos,
     u_char *last, ngx_http_aigw_sse_event_t *ev);
 ngx_int_t ngx_http_aigw_sse_flush(ngx_http_aigw_sse_t *sse,
     ngx_http_aigw_sse_event_t *ev);
+
+ngx_int_t ngx_http_aigw_eventstream_decode(u_char *p, size_t total,
+    ngx_http_aigw_frame_t *frame);
+ngx_int_t ngx_http_aigw_eventstream_first(u_char *pos, u_char *last,
+    const char **error);
 
 
 #endif /* _NGX_HTTP_AIGW_SSE_H_INCLUDED_ */

@@ -34,6 +34,8 @@
 static ngx_int_t ngx_http_aigw_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_aigw_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_first_frame(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_buf_t *b, const char **what);
 static ngx_int_t ngx_http_aigw_header_line(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_headers_done(ngx_http_request_t *r,
@@ -127,6 +129,10 @@ ngx_http_aigw_upstream_start(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_http_aigw_cache_start(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_upstream_init(r);
 
     return NGX_OK;
@@ -201,17 +207,84 @@ ngx_http_aigw_response_reset(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 }
 
 
+/*
+ * The first frame of a stream, for a framing that checks it before the
+ * stream is committed: the body's bytes so far, out of their chunks if
+ * chunked (a copy: the chunked parser decodes in place)
+ */
+
+static ngx_int_t
+ngx_http_aigw_first_frame(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_buf_t *b, const char **what)
+{
+    u_char                         *copy, *data, *p, *last;
+    size_t                          n;
+    ngx_int_t                       rc;
+    ngx_str_t                       chunk;
+    ngx_http_aigw_chunked_t         ch;
+    const ngx_http_aigw_framing_t  *fr;
+
+    fr = ctx->target->provider->format->framing;
+
+    if (!ctx->chunked_body) {
+        return fr->first(b->pos, b->last, what);
+    }
+
+    n = b->last - b->pos;
+
+    copy = ngx_pnalloc(r->pool, 2 * n);
+    if (copy == NULL) {
+        *what = "no memory";
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(copy, b->pos, n);
+
+    data = copy + n;
+    p = copy;
+    last = copy + n;
+    n = 0;
+
+    ngx_memzero(&ch, sizeof(ngx_http_aigw_chunked_t));
+
+    for ( ;; ) {
+        rc = ngx_http_aigw_chunked_parse(&ch, &p, last, &chunk);
+
+        if (rc == NGX_OK) {
+            ngx_memcpy(data + n, chunk.data, chunk.len);
+            n += chunk.len;
+            continue;
+        }
+
+        if (rc == NGX_ERROR) {
+            *what = "an invalid chunked stream";
+            return NGX_ERROR;
+        }
+
+        break;
+    }
+
+    return fr->first(data, data + n, what);
+}
+
+
 static ngx_int_t
 ngx_http_aigw_process_header(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
-    ngx_buf_t            *b;
-    ngx_http_upstream_t  *u;
-    ngx_http_aigw_ctx_t  *ctx;
+    ngx_int_t                       rc;
+    ngx_buf_t                      *b;
+    const char                     *what;
+    ngx_http_upstream_t            *u;
+    ngx_http_aigw_ctx_t            *ctx;
+    const ngx_http_aigw_framing_t  *fr;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
     u = r->upstream;
     b = &u->buffer;
+
+    if (r->cached) {
+        return ngx_http_aigw_cache_hit(r, ctx);
+    }
 
     for ( ;; ) {
 
@@ -292,10 +365,27 @@ ngx_http_aigw_process_header(ngx_http_request_t *r)
 
         case ngx_http_aigw_rs_first_byte:
 
-            /* a stream is committed when its first byte arrived */
+            /*
+             * a stream is committed when its first byte arrived, or,
+             * in a framing that checks it, its first whole frame
+             */
 
             if (b->pos == b->last) {
                 return NGX_AGAIN;
+            }
+
+            fr = ctx->target->provider->format->framing;
+
+            if (fr->first) {
+                rc = ngx_http_aigw_first_frame(r, ctx, b, &what);
+
+                if (rc == NGX_AGAIN) {
+                    return NGX_AGAIN;
+                }
+
+                if (rc == NGX_ERROR) {
+                    return ngx_http_aigw_invalid(r, ctx, what);
+                }
             }
 
             return ngx_http_aigw_client_headers(r, ctx);
@@ -469,6 +559,18 @@ ngx_http_aigw_headers_done(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                       "provider", &p->name, ctx->status);
 
         /* the status is the outcome of this try (see balancer free) */
+
+        ctx->rstate = ngx_http_aigw_rs_done;
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (ctx->status >= 500 && ngx_http_aigw_cache_stale_error(r)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: provider \"%V\" returned %ui, the stale "
+                      "cached answer is sent", &p->name, ctx->status);
+
+        /* nginx sends it when no try is left (stale-if-error) */
 
         ctx->rstate = ngx_http_aigw_rs_done;
 
@@ -1192,7 +1294,7 @@ ngx_http_aigw_client_headers(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     ctx->headers_out = 1;
 
-    return NGX_OK;
+    return ngx_http_aigw_cache_response(r, ctx);
 }
 
 
@@ -1298,6 +1400,17 @@ ngx_http_aigw_filter_init(void *data)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_aigw_module);
     u = r->upstream;
+
+    if (u->buffering) {
+
+        /* an answer to store: nginx's pipe takes it from u->buffer */
+
+        ngx_http_aigw_cache_pipe_init(r);
+        ngx_http_aigw_first_byte(ctx);
+        ctx->finished = 1;
+
+        return NGX_OK;
+    }
 
     if (ctx->rstate == ngx_http_aigw_rs_done && !ctx->close_delimited) {
 
@@ -1655,6 +1768,305 @@ ngx_http_aigw_first_byte(ngx_http_aigw_ctx_t *ctx)
 
 
 /* a complete response turned into stream events, for a stream request */
+
+/*
+ * A stored answer in the client's format, as the events of a stream in
+ * that format (a stream request served from the cache)
+ */
+
+ngx_int_t
+ngx_http_aigw_response_sse(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_str_t *body, ngx_chain_t **out)
+{
+    ngx_http_aigw_usage_t     usage;
+    ngx_http_aigw_response_t  resp;
+
+    ngx_memzero(&resp, sizeof(ngx_http_aigw_response_t));
+
+    if (ngx_array_init(&resp.parts, r->pool, 2, sizeof(ngx_http_aigw_part_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    usage = ctx->usage;
+
+    if (ctx->client->parse_response(r, ctx, body, &resp) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "aigw: cached answer is not valid");
+        return NGX_ERROR;
+    }
+
+    ctx->usage = usage;
+    ctx->translate = 1;
+
+    if (ngx_http_aigw_response_events(r, ctx, &resp) != NGX_OK
+        || ctx->out.error || ctx->out.out == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_first_byte(ctx);
+
+    *out = ctx->out.out;
+    ngx_http_aigw_out_handed(ctx);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The reverse: a stream as the client got it, in its format, back to the
+ * non-stream answer in that format (a stream that fills the cache).
+ * NGX_DECLINED: the stream is not a complete one (no finish, an error
+ * event, no end), which is never stored.
+ */
+
+typedef struct {
+    ngx_http_aigw_jw_t              text;
+    ngx_http_aigw_jw_t              input;
+    ngx_http_aigw_jw_t              signature;
+} ngx_http_aigw_assembly_t;
+
+
+ngx_int_t
+ngx_http_aigw_stream_response(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_str_t *sse, ngx_http_aigw_jw_t *w)
+{
+    void                           *frames, *pstate;
+    u_char                         *p, *last;
+    ngx_int_t                       rc, done, stopped;
+    ngx_uint_t                      i, translate;
+    ngx_array_t                     events, acc;
+    ngx_http_aigw_json_t            ej, eu;
+    ngx_http_aigw_part_t           *part;
+    ngx_http_aigw_event_t          *ev;
+    ngx_http_aigw_usage_t           usage;
+    ngx_http_aigw_frame_t           frame;
+    ngx_http_aigw_response_t        resp;
+    ngx_http_aigw_target_t         *target;
+    ngx_http_aigw_attempt_t        *at;
+    ngx_http_aigw_assembly_t       *a;
+    const ngx_http_aigw_format_t   *f;
+
+    f = ctx->client;
+
+    frames = f->framing->create(r->pool, NGX_HTTP_AIGW_MAX_EVENT);
+    if (frames == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&resp, sizeof(ngx_http_aigw_response_t));
+
+    if (ngx_array_init(&resp.parts, r->pool, 2, sizeof(ngx_http_aigw_part_t))
+        != NGX_OK
+        || ngx_array_init(&acc, r->pool, 2, sizeof(ngx_http_aigw_assembly_t))
+           != NGX_OK
+        || ngx_array_init(&events, r->pool, 8, sizeof(ngx_http_aigw_event_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /*
+     * the client's format parsed as a provider's, with its own state; the
+     * parser names the provider of the stream in its errors
+     */
+
+    target = ctx->target;
+
+    if (target == NULL) {
+        if (ctx->attempts.nelts == 0) {
+            return NGX_DECLINED;
+        }
+
+        at = ctx->attempts.elts;
+        ctx->target = at[ctx->attempts.nelts - 1].target;
+    }
+
+    pstate = ctx->pstate;
+    translate = ctx->translate;
+    usage = ctx->usage;
+    ej = ctx->ej;
+    eu = ctx->eu;
+
+    ctx->pstate = NULL;
+    ctx->translate = 1;
+    ngx_memzero(&ctx->ej, sizeof(ngx_http_aigw_json_t));
+    ngx_memzero(&ctx->eu, sizeof(ngx_http_aigw_json_t));
+    ctx->ej.pool = r->pool;
+    ctx->ej.record = NGX_HTTP_AIGW_JSON_RECORD_ALL;
+
+    p = sse->data;
+    last = p + sse->len;
+
+    done = 0;
+    stopped = 0;
+    a = NULL;
+    part = NULL;
+    rc = NGX_OK;
+
+    while (p < last && rc == NGX_OK && !done) {
+
+        rc = f->framing->parse(frames, &p, last, &frame);
+
+        if (rc == NGX_AGAIN) {
+            rc = (f->framing->flush(frames, &frame) == NGX_OK) ? NGX_OK
+                                                               : NGX_DECLINED;
+            if (rc != NGX_OK) {
+                break;
+            }
+
+        } else if (rc != NGX_OK) {
+            rc = NGX_DECLINED;
+            break;
+        }
+
+        events.nelts = 0;
+
+        rc = f->parse_event(r, ctx, &frame, &events);
+
+        if (rc == NGX_DONE) {
+            done = 1;
+            rc = NGX_OK;
+
+        } else if (rc == NGX_DECLINED) {
+            rc = NGX_OK;
+        }
+
+        ev = events.elts;
+
+        for (i = 0; rc == NGX_OK && i < events.nelts; i++) {
+
+            switch (ev[i].type) {
+
+            case ngx_http_aigw_ev_start:
+                resp.id = ev[i].id;
+                resp.model = ev[i].name;
+                break;
+
+            case ngx_http_aigw_ev_block_start:
+            case ngx_http_aigw_ev_delta:
+
+                if (ev[i].type == ngx_http_aigw_ev_delta && part
+                    && (ev[i].kind == part->type
+                        || ev[i].kind == ngx_http_aigw_part_signature))
+                {
+                    goto delta;
+                }
+
+                part = ngx_array_push(&resp.parts);
+                a = ngx_array_push(&acc);
+                if (part == NULL || a == NULL) {
+                    rc = NGX_ERROR;
+                    break;
+                }
+
+                ngx_memzero(part, sizeof(ngx_http_aigw_part_t));
+                part->type = ev[i].kind;
+                part->id = ev[i].id;
+                part->name = ev[i].name;
+                part->input_string = (ev[i].kind
+                                      == ngx_http_aigw_part_tool_call);
+
+                if (ev[i].kind == ngx_http_aigw_part_redacted) {
+                    part->signature = ev[i].text;
+                }
+
+                ngx_http_aigw_jw_init(&a->text, r->pool, 1024);
+                ngx_http_aigw_jw_init(&a->input, r->pool, 256);
+                ngx_http_aigw_jw_init(&a->signature, r->pool, 256);
+
+                if (ev[i].type == ngx_http_aigw_ev_block_start) {
+                    break;
+                }
+
+            delta:
+
+                if (ev[i].kind == ngx_http_aigw_part_signature) {
+                    ngx_http_aigw_jw_str(&a->signature, &ev[i].text);
+
+                } else if (part->type == ngx_http_aigw_part_tool_call) {
+                    ngx_http_aigw_jw_str(&a->input, &ev[i].text);
+
+                } else {
+                    ngx_http_aigw_jw_str(&a->text, &ev[i].text);
+                }
+
+                break;
+
+            case ngx_http_aigw_ev_block_stop:
+                part = NULL;
+                break;
+
+            case ngx_http_aigw_ev_finish:
+                resp.stop = ev[i].stop;
+                resp.stop_sequence = ev[i].stop_sequence;
+                stopped = 1;
+                break;
+
+            case ngx_http_aigw_ev_error:
+                rc = NGX_DECLINED;
+                break;
+
+            default:
+                break;
+            }
+        }
+    }
+
+    ctx->target = target;
+    ctx->pstate = pstate;
+    ctx->translate = translate;
+    ctx->ej = ej;
+    ctx->eu = eu;
+
+    if (rc != NGX_OK) {
+        ctx->usage = usage;
+        return rc;
+    }
+
+    if (!done || !stopped || resp.parts.nelts == 0) {
+        ctx->usage = usage;
+        return NGX_DECLINED;
+    }
+
+    part = resp.parts.elts;
+    a = acc.elts;
+
+    for (i = 0; i < resp.parts.nelts; i++) {
+        if (a[i].text.size
+            && ngx_http_aigw_jw_flatten(&a[i].text, &part[i].text) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (a[i].input.size
+            && ngx_http_aigw_jw_flatten(&a[i].input, &part[i].input)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (a[i].signature.size
+            && ngx_http_aigw_jw_flatten(&a[i].signature, &part[i].signature)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    /* the usage is the live stream's, as settled */
+
+    ctx->usage = usage;
+
+    if (f->write_response(r, ctx, &resp, w) != NGX_OK || w->error) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
 
 static ngx_int_t
 ngx_http_aigw_response_events(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,

@@ -1,11 +1,11 @@
 # Real client: Claude Code (`claude -p`, npm @anthropic-ai/claude-code with
 # its native binary from the platform optionalDependency, installed in
 # t/e2e by `make deps`) with ANTHROPIC_BASE_URL at the gateway, in front
-# of an Anthropic-format mock (passthrough) and of an OpenAI-format mock
-# (translated).  t/e2e/claude-code.mjs starts the mocks on
-# $TEST_NGINX_RAND_PORT_1 (OpenAI, /v1) and $TEST_NGINX_RAND_PORT_2
-# (Anthropic) and runs claude offline (temporary HOME, nonessential
-# traffic off).
+# of an Anthropic-format mock (passthrough), of an OpenAI-format mock and
+# of a Gemini API mock (translated).  t/e2e/claude-code.mjs starts the
+# mocks on $TEST_NGINX_RAND_PORT_1 (OpenAI, /v1), $TEST_NGINX_RAND_PORT_2
+# (Anthropic) and $TEST_NGINX_RAND_PORT_3 (Gemini) and runs claude offline
+# (temporary HOME, nonessential traffic off).
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
@@ -32,8 +32,12 @@ add_block_preprocessor(sub {
     aigw_provider ant format=anthropic key=sk-ant-mock
                       url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2;
 
+    aigw_provider google format=gemini key=gk-cc-mock
+                      url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3;
+
     aigw_model claude-* ant;
     aigw_model openai/gpt-4o oai:gpt-4o-2024-08-06;
+    aigw_model google/gemini-3-flash google:gemini-3-flash;
 _EOC_
 
     $block->set_value(config => <<'_EOC_') unless defined $block->config;
@@ -104,3 +108,20 @@ node t/e2e/claude-code.mjs byok:
 ]
 --- no_error_log eval
 ["[error]", "[warn]", qr/^(?!.*http header:).*(?:sk-own-max-token|gw-byok-secret)/m]
+
+
+
+=== TEST 4: ANTHROPIC_MODEL=google/gemini-3-flash -> gateway -> Gemini mock (translated): a tool loop (Read) with the thought signature round trip
+--- client_cmd
+node t/e2e/claude-code.mjs gemini:
+--- client_output_like
+# 1/1 passed
+--- client_timeout: 60
+--- access_log eval
+[
+    qr{AIGW POST /v1/messages\?beta=true 200 model=google/gemini-3-flash provider=google attempts=google:200 stream=1 in=4000 out=30},
+    qr{AIGW POST /v1/messages\?beta=true 200 model=google/gemini-3-flash provider=google attempts=google:200 stream=1 in=4100 out=7},
+]
+--- no_error_log
+[error]
+[warn]

@@ -44,6 +44,13 @@ $R{full} = resp(
     store => JSON::PP::false, include => ['reasoning.encrypted_content'],
     prompt_cache_key => 'sess-42', metadata => { a => 'b' });
 
+{
+    my %full = %{ JSON::PP->new->utf8->decode($R{full}) };
+    delete $full{text};
+    $R{full_ant} = main::json(\%full);
+}
+$R{schema} = resp(input => 'hi', text => { format => { type => 'json_schema', name => 'o',
+                                                      schema => { type => 'object' } } });
 $R{plain} = resp(input => 'hi');
 $R{stream} = resp(input => 'hi', stream => JSON::PP::true);
 $R{stateful} = resp(input => 'hi', previous_response_id => 'resp_prev', store => JSON::PP::true);
@@ -264,12 +271,12 @@ my $fc2 = { type => "function_call", id => "fc_3_$r", call_id => "call_T", name 
 
 
 
-=== TEST 5: an Anthropic provider gets Messages: instructions as system, function calls as tool_use, outputs as tool_result, input_schema, json_schema as output_config, a default max_tokens
+=== TEST 5: an Anthropic provider gets Messages: instructions as system, function calls as tool_use, outputs as tool_result, input_schema
 --- providers
     aigw_provider ant format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/anthropic/tools key=sk-ant;
     aigw_model m ant:claude-sonnet-4-6;
 --- request eval
-["POST /v1/responses\n$::R{full}", "GET /mock_last.json"]
+["POST /v1/responses\n$::R{full_ant}", "GET /mock_last.json"]
 --- more_headers
 Content-Type: application/json
 --- response_json eval
@@ -289,8 +296,6 @@ Content-Type: application/json
      tool_choice => { type => "tool", name => "get_weather", disable_parallel_tool_use => JSON::PP::true },
      tools => [ { name => "get_weather", description => "Get the weather",
                   input_schema => { type => "object", properties => { city => { type => "string" } }, required => ["city"] } } ],
-     output_config => { format => { type => "json_schema",
-                                    schema => { type => "object", properties => { t => { type => "string" } } } } },
      messages => [
        { role => "user", content => [
            { type => "text", text => "Weather in Paris? \xe2\x98\x83" },
@@ -658,5 +663,28 @@ my $item = { type => "custom_tool_call", id => "ctc_0_chatcmpl-Custom2", call_id
   { item_id => "ctc_0_chatcmpl-Custom2", output_index => 0, input => "*** Begin Patch\n" },
   { output_index => 0, item => $item },
   { response => { output => [ $item ] } } ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: JSON output (text.format) goes to Chat Completions, native and Gemini providers; Anthropic providers are left out, and alone they are a 400
+--- providers
+    aigw_provider ant format=anthropic url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/anthropic/text key=sk-ant;
+    aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/translate/openai-text/v1 key=sk-oai;
+    aigw_model a ant:claude-sonnet-4-6;
+    aigw_model m ant:claude-sonnet-4-6 oai:gpt-5.4;
+--- request eval
+["POST /v1/responses\n" . main::json({ %{ JSON::PP->new->utf8->decode($::R{schema}) }, model => 'a' }),
+ "POST /v1/responses\n$::R{schema}", "GET /mock_last.json"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[400, 200, 200]
+--- response_json eval
+[{ error => { type => "invalid_request_error", message => "~/cannot be translated/" } },
+ { id => "resp_chatcmpl-Text1" },
+ { uri => "/translate/openai-text/v1/chat/completions",
+   body => { response_format => { type => "json_schema", json_schema => { name => "o", schema => { type => "object" } } } } }]
 --- no_error_log
 [error]

@@ -1,20 +1,24 @@
 // Claude Code (`claude -p`, the @anthropic-ai/claude-code npm package with
 // its native binary from the platform optionalDependency) against the
 // gateway: ANTHROPIC_BASE_URL points at nginx, which serves the model
-// from an Anthropic-format mock (passthrough) or from an OpenAI-format
-// mock (translated).  t/050-e2e-claude-code.t.
+// from an Anthropic-format mock (passthrough), from an OpenAI-format mock
+// or from a Gemini API mock (translated).  t/050-e2e-claude-code.t.
 //
 // nginx.conf of the block (see the .t file):
 //   oai -> OpenAI mock of this script on $TEST_NGINX_RAND_PORT_1 (/v1)
 //   ant -> Anthropic mock of this script on $TEST_NGINX_RAND_PORT_2
+//   google -> Gemini API mock of this script on $TEST_NGINX_RAND_PORT_3
 //   models: claude-* (ant, id passed through), openai/gpt-4o
-//           (oai:gpt-4o-2024-08-06)
+//           (oai:gpt-4o-2024-08-06), google/gemini-3-flash
+//           (google:gemini-3-flash)
 //
 // Offline: HOME is a fresh temporary directory, nonessential traffic and
 // the auto-updater are off; the only server it can reach is the gateway.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import {
+    existsSync, mkdtempSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +58,9 @@ const oai = await new Mock('openai', envPort('TEST_NGINX_RAND_PORT_1'))
     .start();
 const ant = await new Mock('anthropic', envPort('TEST_NGINX_RAND_PORT_2'))
     .start();
+const gem = process.env.TEST_NGINX_RAND_PORT_3
+    ? await new Mock('gemini', envPort('TEST_NGINX_RAND_PORT_3')).start()
+    : null;
 
 const home = mkdtempSync(join(tmpdir(), 'aigw-claude-home-'));
 onExit(() => rmSync(home, { recursive: true, force: true }));
@@ -218,6 +225,120 @@ test('openai: claude -p --model openai/gpt-4o through the gateway to an OpenAI p
         assert.equal(typeof t.function.parameters, 'object');
     }
     assert.equal(main.json.messages[0].role, 'system');
+    assert.equal(chatPosts(ant, '/v1/messages').length, 0);
+});
+
+
+// Gemini's SSE: CRLF, one whole response per event, no [DONE]
+async function sendGeminiSse(res, chunks) {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const c of chunks) {
+        res.write(`data: ${JSON.stringify(c)}\r\n\r\n`);
+        await new Promise((r) => setTimeout(r, 5));
+    }
+    res.end();
+}
+
+function geminiChunk(parts, finishReason, usage) {
+    const c = { candidates: [{ content: { role: 'model', parts }, index: 0 }],
+                modelVersion: 'gemini-3-flash', responseId: 'resp-cc' };
+    if (finishReason) {
+        c.candidates[0].finishReason = finishReason;
+        c.usageMetadata = usage;
+    }
+    return c;
+}
+
+const GEM_SIG = 'EqoBCqcBcc-signature';
+const GEM_WORD = 'pineapple-4711';
+
+test('gemini: ANTHROPIC_MODEL=google/gemini-3-flash, a tool loop (Read) through the gateway to a Gemini provider (translated, the thought signature round trip)', async () => {
+    assert.ok(gem, 'TEST_NGINX_RAND_PORT_3 (the Gemini mock) is set');
+
+    const note = join(home, 'note.txt');
+    writeFileSync(note, `The secret word is ${GEM_WORD}.\n`);
+
+    gem.on((req, res) => {
+        const contents = req.json?.contents ?? [];
+        const result = contents.some((c) => (c.parts ?? []).some(
+            (p) => p.functionResponse));
+
+        if (!result) {
+            return sendGeminiSse(res, [
+                geminiChunk([{ text: 'Reading the note.', thought: true }]),
+                geminiChunk([{ functionCall: { name: 'Read',
+                                               args: { file_path: note } },
+                               thoughtSignature: GEM_SIG }], 'STOP',
+                            { promptTokenCount: 4000,
+                              candidatesTokenCount: 20,
+                              thoughtsTokenCount: 10 }),
+            ]);
+        }
+
+        return sendGeminiSse(res, [
+            geminiChunk([{ text: 'The word is ' }]),
+            geminiChunk([{ text: `${GEM_WORD}.` }], 'STOP',
+                        { promptTokenCount: 4100,
+                          candidatesTokenCount: 7 }),
+        ]);
+    });
+    ant.on((req, res) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end('{"type":"error","error":{"type":"api_error",' +
+                '"message":"the Gemini model must not reach the Anthropic ' +
+                'provider"}}');
+    });
+
+    const r = await claude(['-p', 'What is the secret word in note.txt?'],
+                           { extraEnv: {
+                               ANTHROPIC_MODEL: 'google/gemini-3-flash' } });
+    assert.equal(r.code, 0, `claude exited ${r.code} (${r.signal})\n` +
+                 `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), `The word is ${GEM_WORD}.`,
+                 `printed answer; stderr: ${r.stderr}`);
+
+    const path = '/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse';
+    const posts = gem.requests.filter((p) => p.method === 'POST');
+    assert.equal(posts.length, 2, 'two model turns');
+
+    for (const p of posts) {
+        assert.equal(p.url, path);
+        assert.equal(p.headers['x-goog-api-key'], 'gk-cc-mock');
+        assert.ok(!('authorization' in p.headers),
+                  'the gateway token does not reach the provider');
+        assert.ok(!('x-api-key' in p.headers));
+        assert.ok(p.json.systemInstruction?.parts?.length >= 1,
+                  'the system prompt as systemInstruction');
+        const decls = p.json.tools?.[0]?.functionDeclarations ?? [];
+        assert.ok(decls.length > 5, 'the tools as functionDeclarations');
+        assert.ok(decls.some((d) => d.name === 'Read'
+                                    && typeof d.parametersJsonSchema
+                                       === 'object'));
+        assert.ok(!('model' in p.json) && !('messages' in p.json));
+    }
+
+    assert.ok(JSON.stringify(posts[0].json.contents).includes('note.txt'),
+              'the prompt in contents');
+
+    // the second turn: the call with its signature, then its result
+
+    const turns = posts[1].json.contents;
+    const model = turns.find((c) => c.role === 'model');
+    assert.ok(model, `a model turn in ${JSON.stringify(turns)}`);
+    const call = model.parts.find((p) => p.functionCall);
+    assert.equal(call.functionCall.name, 'Read');
+    assert.deepEqual(call.functionCall.args, { file_path: note });
+    assert.equal(call.thoughtSignature, GEM_SIG,
+                 'the thought signature came back on its call');
+    const last = turns[turns.length - 1];
+    assert.equal(last.role, 'user');
+    const fr = last.parts.find((p) => p.functionResponse);
+    assert.ok(fr, `a functionResponse in ${JSON.stringify(last)}`);
+    assert.equal(fr.functionResponse.name, 'Read');
+    assert.equal(fr.functionResponse.id, call.functionCall.id);
+    assert.ok(JSON.stringify(fr.functionResponse.response)
+              .includes(GEM_WORD), 'the file went back as the result');
+
     assert.equal(chatPosts(ant, '/v1/messages').length, 0);
 });
 

@@ -34,6 +34,21 @@
  * where the observability code reads it (ctx->cache_status): MISS sets it
  * and goes on to the providers, HIT sets it and answers at once with a
  * fixed completion.  t/140-observability.t, t/141-metrics.t.
+ *
+ * "aigw_test_sigv4" (location) signs the request its body describes with
+ * ngx_http_aigw_sigv4_sign() and answers with the Authorization value:
+ * lines "method M", "path P", "query Q", "region R", "service S",
+ * "date YYYYMMDDTHHMMSSZ", "key K", "secret S", "header name:value" (in
+ * canonical order), then an empty line and the payload.
+ *
+ * "aigw_test_eventstream" (location) reads its body, hex digits of AWS
+ * event stream frames, through the event stream framing in reads of
+ * "?chunk=N" bytes (default: all at once) and answers with one line per
+ * frame, "event|exception NAME DATA", then "error: why", or "rest: why"
+ * when the body did not end with a whole frame;
+ * "?first=1" checks the first frame alone, as before a stream is
+ * committed: "first: ok", "first: again" or "first: error: why".
+ * t/130-bedrock-units.t.
  */
 
 
@@ -68,6 +83,14 @@ static u_char *ngx_http_aigw_test_redis_render(u_char *p, u_char *last,
     redisReply *reply);
 static ngx_int_t ngx_http_aigw_test_redis_respond(ngx_http_request_t *r,
     ngx_uint_t status, u_char *data, size_t len);
+static char *ngx_http_aigw_test_bedrock(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_aigw_test_bedrock_handler(ngx_http_request_t *r);
+static void ngx_http_aigw_test_bedrock_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_aigw_test_sigv4(ngx_http_request_t *r, u_char *p,
+    u_char *last, ngx_http_aigw_jw_t *w);
+static ngx_int_t ngx_http_aigw_test_eventstream(ngx_http_request_t *r,
+    u_char *p, u_char *last, ngx_http_aigw_jw_t *w);
 
 
 static ngx_http_aigw_redis_script_t  ngx_http_aigw_test_script = {
@@ -103,6 +126,20 @@ static ngx_command_t  ngx_http_aigw_test_commands[] = {
       ngx_http_aigw_test_redis,
       0,
       0,
+      NULL },
+
+    { ngx_string("aigw_test_sigv4"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_aigw_test_bedrock,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("aigw_test_eventstream"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_aigw_test_bedrock,
+      0,
+      1,
       NULL },
 
       ngx_null_command
@@ -560,4 +597,352 @@ ngx_http_aigw_test_redis_respond(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+static char *
+ngx_http_aigw_test_bedrock(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_aigw_test_bedrock_handler;
+
+    /* the location's name tells the two apart */
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_test_bedrock_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_aigw_test_bedrock_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_aigw_test_bedrock_body(ngx_http_request_t *r)
+{
+    u_char              *p, *body;
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_str_t            out;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl, out_cl;
+    ngx_http_aigw_jw_t   w;
+
+    if (r->request_body == NULL || r->request_body->temp_file) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = body;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    ngx_http_aigw_jw_init(&w, r->pool, 1024);
+
+    if (ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
+                         (u_char *) "eventstream", 11 - 1))
+    {
+        rc = ngx_http_aigw_test_eventstream(r, body, p, &w);
+
+    } else {
+        rc = ngx_http_aigw_test_sigv4(r, body, p, &w);
+    }
+
+    if (rc != NGX_OK || ngx_http_aigw_jw_flatten(&w, &out) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    b = ngx_create_temp_buf(r->pool, out.len + 1);
+    if (b == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    b->last = ngx_cpymem(b->last, out.data, out.len);
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = out.len;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    out_cl.buf = b;
+    out_cl.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out_cl));
+}
+
+
+static ngx_int_t
+ngx_http_aigw_test_sigv4(ngx_http_request_t *r, u_char *p, u_char *last,
+    ngx_http_aigw_jw_t *w)
+{
+    u_char                 *nl, *sp, *colon, payload[64];
+    ngx_str_t               name, value, auth;
+    ngx_buf_t               b;
+    ngx_chain_t             cl;
+    ngx_keyval_t            headers[16];
+    ngx_http_aigw_sigv4_t   s;
+
+    ngx_memzero(&s, sizeof(ngx_http_aigw_sigv4_t));
+    s.headers = headers;
+
+    while (p < last) {
+        nl = ngx_strlchr(p, last, '\n');
+
+        if (nl == NULL) {
+            nl = last;
+        }
+
+        if (nl == p) {
+            p++;
+            break;
+        }
+
+        sp = ngx_strlchr(p, nl, ' ');
+
+        if (sp == NULL) {
+            sp = nl;
+        }
+
+        name.data = p;
+        name.len = sp - p;
+        value.data = sp < nl ? sp + 1 : nl;
+        value.len = nl - value.data;
+
+        p = nl + 1;
+
+#define ngx_http_aigw_test_is(s)                                             \
+    (name.len == sizeof(s) - 1 && ngx_strncmp(name.data, s, name.len) == 0)
+
+        if (ngx_http_aigw_test_is("method")) {
+            s.method = value;
+
+        } else if (ngx_http_aigw_test_is("path")) {
+            s.path = value;
+
+        } else if (ngx_http_aigw_test_is("query")) {
+            s.query = value;
+
+        } else if (ngx_http_aigw_test_is("region")) {
+            s.region = value;
+
+        } else if (ngx_http_aigw_test_is("service")) {
+            s.service = value;
+
+        } else if (ngx_http_aigw_test_is("date") && value.len == 16) {
+            s.date = value.data;
+
+        } else if (ngx_http_aigw_test_is("key")) {
+            s.access_key = value;
+
+        } else if (ngx_http_aigw_test_is("secret")) {
+            s.secret = value;
+
+        } else if (ngx_http_aigw_test_is("header") && s.nheaders < 16) {
+            colon = ngx_strlchr(value.data, value.data + value.len, ':');
+
+            if (colon == NULL) {
+                return NGX_ERROR;
+            }
+
+            headers[s.nheaders].key.data = value.data;
+            headers[s.nheaders].key.len = colon - value.data;
+            headers[s.nheaders].value.data = colon + 1;
+            headers[s.nheaders].value.len = value.data + value.len - colon - 1;
+            s.nheaders++;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+#undef ngx_http_aigw_test_is
+    }
+
+    if (s.date == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&b, sizeof(ngx_buf_t));
+    b.pos = p;
+    b.last = p < last ? last : p;
+    b.memory = 1;
+
+    cl.buf = &b;
+    cl.next = NULL;
+
+    if (ngx_http_aigw_sigv4_hash(&cl, payload) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    s.payload = payload;
+
+    if (ngx_http_aigw_sigv4_sign(r->pool, &s, &auth) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_jw_lit(w, "payload: ");
+    ngx_http_aigw_jw_raw(w, payload, 64);
+    ngx_http_aigw_jw_lit(w, "\nAuthorization: ");
+    ngx_http_aigw_jw_str(w, &auth);
+    ngx_http_aigw_jw_lit(w, "\n");
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_aigw_test_eventstream(ngx_http_request_t *r, u_char *p,
+    u_char *last, ngx_http_aigw_jw_t *w)
+{
+    u_char                 *bin, *b, *end, *stop;
+    size_t                  n, chunk;
+    ngx_int_t               rc, c;
+    ngx_str_t               arg;
+    const char             *error;
+    ngx_http_aigw_frame_t   frame;
+    void                   *state;
+
+    /* hex to bytes, whitespace skipped */
+
+    bin = ngx_pnalloc(r->pool, (last - p) / 2 + 1);
+    if (bin == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = bin;
+    n = 0;
+    c = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') {
+            continue;
+        }
+
+        rc = ngx_hextoi(p, 1);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        c = (c << 4) | rc;
+
+        if (++n % 2 == 0) {
+            *b++ = (u_char) c;
+            c = 0;
+        }
+    }
+
+    end = b;
+
+    if (ngx_http_arg(r, (u_char *) "first", 5, &arg) == NGX_OK) {
+        error = NULL;
+        rc = ngx_http_aigw_eventstream_framing.first(bin, end, &error);
+
+        ngx_http_aigw_jw_cstr(w, rc == NGX_OK ? "first: ok\n"
+                                 : rc == NGX_AGAIN ? "first: again\n"
+                                 : "first: error: ");
+
+        if (rc == NGX_ERROR) {
+            ngx_http_aigw_jw_cstr(w, error);
+            ngx_http_aigw_jw_lit(w, "\n");
+        }
+
+        return NGX_OK;
+    }
+
+    chunk = end - bin;
+
+    if (ngx_http_arg(r, (u_char *) "chunk", 5, &arg) == NGX_OK) {
+        rc = ngx_atoi(arg.data, arg.len);
+
+        if (rc > 0) {
+            chunk = rc;
+        }
+    }
+
+    state = ngx_http_aigw_eventstream_framing.create(r->pool, 65536);
+    if (state == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = bin;
+
+    while (p < end) {
+        stop = p + ngx_min(chunk, (size_t) (end - p));
+
+        while (p < stop) {
+            rc = ngx_http_aigw_eventstream_framing.parse(state, &p, stop,
+                                                          &frame);
+
+            if (rc == NGX_AGAIN) {
+                break;
+            }
+
+            if (rc == NGX_ERROR) {
+                ngx_http_aigw_jw_lit(w, "error: ");
+                ngx_http_aigw_jw_cstr(w, frame.error);
+                ngx_http_aigw_jw_lit(w, "\n");
+                return NGX_OK;
+            }
+
+            ngx_http_aigw_jw_cstr(w,
+                                  frame.type == NGX_HTTP_AIGW_FRAME_EXCEPTION
+                                  ? "exception " : "event ");
+            ngx_http_aigw_jw_str(w, &frame.event);
+            ngx_http_aigw_jw_lit(w, " ");
+            ngx_http_aigw_jw_str(w, &frame.data);
+            ngx_http_aigw_jw_lit(w, "\n");
+        }
+
+        p = stop;
+    }
+
+    frame.error = NULL;
+
+    if (ngx_http_aigw_eventstream_framing.flush(state, &frame) != NGX_OK
+        && frame.error)
+    {
+        ngx_http_aigw_jw_lit(w, "rest: ");
+        ngx_http_aigw_jw_cstr(w, frame.error);
+        ngx_http_aigw_jw_lit(w, "\n");
+    }
+
+    return NGX_OK;
 }
