@@ -109,7 +109,7 @@ static void ngx_http_aigw_responses_item_ref(
 static void ngx_http_aigw_responses_object(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_jw_t *w, ngx_str_t *id, ngx_str_t *model, time_t created,
     const char *status, ngx_array_t *items, ngx_uint_t stop,
-    ngx_uint_t usage);
+    ngx_uint_t done);
 static void ngx_http_aigw_responses_item(ngx_http_aigw_jw_t *w,
     ngx_str_t *rid, ngx_uint_t n, ngx_http_aigw_responses_item_t *item,
     ngx_uint_t done);
@@ -122,7 +122,7 @@ static ngx_int_t ngx_http_aigw_responses_custom_input(ngx_pool_t *pool,
 static ngx_int_t ngx_http_aigw_responses_custom_call(ngx_http_request_t *r,
     ngx_http_aigw_json_t *j, ngx_uint_t e, ngx_http_aigw_part_t *part);
 static void ngx_http_aigw_responses_echo(ngx_http_aigw_ctx_t *ctx,
-    ngx_http_aigw_jw_t *w);
+    ngx_http_aigw_jw_t *w, ngx_uint_t done);
 static const char *ngx_http_aigw_responses_status(ngx_uint_t stop);
 static ngx_int_t ngx_http_aigw_responses_id(ngx_pool_t *pool, ngx_str_t *id,
     ngx_str_t *out);
@@ -1093,14 +1093,15 @@ ngx_http_aigw_responses_status(ngx_uint_t stop)
 
 /*
  * The response object: the answer so far ("items", NULL: none yet) and
- * the request's parameters echoed back
+ * the request's parameters echoed back; "done": the answer is complete,
+ * with its usage
  */
 
 static void
 ngx_http_aigw_responses_object(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_jw_t *w, ngx_str_t *id, ngx_str_t *model, time_t created,
     const char *status, ngx_array_t *items, ngx_uint_t stop,
-    ngx_uint_t usage)
+    ngx_uint_t done)
 {
     ngx_uint_t                       i;
     ngx_http_aigw_usage_t           *u;
@@ -1139,7 +1140,7 @@ ngx_http_aigw_responses_object(ngx_http_aigw_ctx_t *ctx,
 
     ngx_http_aigw_jw_lit(w, ",\"usage\":");
 
-    if (usage) {
+    if (done) {
         u = &ctx->usage;
 
         ngx_http_aigw_jw_lit(w, "{\"input_tokens\":");
@@ -1160,16 +1161,21 @@ ngx_http_aigw_responses_object(ngx_http_aigw_ctx_t *ctx,
         ngx_http_aigw_jw_lit(w, "null");
     }
 
-    ngx_http_aigw_responses_echo(ctx, w);
+    ngx_http_aigw_responses_echo(ctx, w, done);
 
     ngx_http_aigw_jw_lit(w, "}");
 }
 
 
-/* the request's parameters, as the client sent them, or their defaults */
+/*
+ * The request's parameters, as the client sent them, or their defaults;
+ * instructions and tools, often most of a request, only once the answer
+ * is complete (not in the events that open a stream)
+ */
 
 static void
-ngx_http_aigw_responses_echo(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_jw_t *w)
+ngx_http_aigw_responses_echo(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_jw_t *w,
+    ngx_uint_t done)
 {
     ngx_str_t              raw;
     ngx_uint_t             i;
@@ -1179,32 +1185,38 @@ ngx_http_aigw_responses_echo(ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_jw_t *w)
         ngx_str_t          key;       /* ,"name": */
         const char        *name;
         ngx_str_t          def;
+        ngx_uint_t         big;
     } echo[] = {
         { ngx_string(",\"instructions\":"), "instructions",
-          ngx_string("null") },
+          ngx_string("null"), 1 },
         { ngx_string(",\"max_output_tokens\":"), "max_output_tokens",
-          ngx_string("null") },
+          ngx_string("null"), 0 },
         { ngx_string(",\"parallel_tool_calls\":"), "parallel_tool_calls",
-          ngx_string("true") },
+          ngx_string("true"), 0 },
         { ngx_string(",\"previous_response_id\":"), "previous_response_id",
-          ngx_string("null") },
+          ngx_string("null"), 0 },
         { ngx_string(",\"reasoning\":"), "reasoning",
-          ngx_string("{\"effort\":null,\"summary\":null}") },
+          ngx_string("{\"effort\":null,\"summary\":null}"), 0 },
         { ngx_string(",\"temperature\":"), "temperature",
-          ngx_string("1") },
+          ngx_string("1"), 0 },
         { ngx_string(",\"text\":"), "text",
-          ngx_string("{\"format\":{\"type\":\"text\"}}") },
+          ngx_string("{\"format\":{\"type\":\"text\"}}"), 0 },
         { ngx_string(",\"tool_choice\":"), "tool_choice",
-          ngx_string("\"auto\"") },
-        { ngx_string(",\"tools\":"), "tools", ngx_string("[]") },
-        { ngx_string(",\"top_p\":"), "top_p", ngx_string("1") },
-        { ngx_string(",\"metadata\":"), "metadata", ngx_string("{}") },
-        { ngx_string(",\"user\":"), "user", ngx_string("null") }
+          ngx_string("\"auto\""), 0 },
+        { ngx_string(",\"tools\":"), "tools", ngx_string("[]"), 1 },
+        { ngx_string(",\"top_p\":"), "top_p", ngx_string("1"), 0 },
+        { ngx_string(",\"metadata\":"), "metadata", ngx_string("{}"), 0 },
+        { ngx_string(",\"user\":"), "user", ngx_string("null"), 0 }
     };
 
     j = &ctx->json;
 
     for (i = 0; i < sizeof(echo) / sizeof(echo[0]); i++) {
+
+        if (!done && echo[i].big) {
+            continue;
+        }
+
         ngx_http_aigw_jw_str(w, &echo[i].key);
 
         ngx_str_null(&raw);
