@@ -6,6 +6,8 @@
 #   DIR/bodies/{oai,ant,sdk}-{small,cc}-{ns,s}-to-{oai,ant}.json
 #       client format, size (small ~600 B, cc = Claude-Code-sized ~78 KB),
 #       non-stream/stream, target provider format (decides the model slug)
+#   DIR/bodies/rsp-{small,cc}-{ns,s}-to-oai.json
+#       the OpenAI conversations above as Responses API requests
 #   DIR/mock.conf
 #       the mock provider's server{} body: locations that return canned
 #       OpenAI / Anthropic responses, JSON or SSE
@@ -283,6 +285,37 @@ sub oai_cc {
         stream => $stream ? JSON::PP::true : JSON::PP::false));
 }
 
+# the same conversation as a Responses API request
+
+sub rsp_cc {
+    my ($model, $stream) = @_;
+
+    return enc(o(
+        model => $model,
+        instructions => join("\n\n", @system_texts),
+        input => [
+            o(type => 'message', role => 'user', content => [
+                o(type => 'input_text', text => $reminder . $cc_padding),
+                o(type => 'input_text', text => $prompt) ]),
+            o(type => 'message', role => 'developer', content => $agents),
+            o(type => 'function_call',
+              call_id => 'call_01A09q90qw90lq917835lq9', name => 'Bash',
+              arguments => enc($tool_input)),
+            o(type => 'function_call_output',
+              call_id => 'call_01A09q90qw90lq917835lq9',
+              output => $tool_error) ],
+        tools => [ map { o(type => 'function', name => $_->[0],
+                           description => $_->[1], parameters => $_->[2],
+                           strict => JSON::PP::false) } @tools ],
+        tool_choice => 'auto',
+        max_output_tokens => 32000,
+        reasoning => o(effort => 'high', summary => 'auto'),
+        store => JSON::PP::false,
+        include => [ 'reasoning.encrypted_content' ],
+        prompt_cache_key => 'bench-session',
+        stream => $stream ? JSON::PP::true : JSON::PP::false));
+}
+
 my $small_system = 'You are a helpful assistant. Answer briefly and '
                    . 'precisely; prefer short lists.';
 my $small_user = 'Summarize the difference between a process and a '
@@ -296,6 +329,18 @@ sub oai_small {
         messages => [ o(role => 'system', content => $small_system),
                       o(role => 'user', content => $small_user) ],
         max_tokens => 256,
+        temperature => 0.7,
+        stream => $stream ? JSON::PP::true : JSON::PP::false));
+}
+
+sub rsp_small {
+    my ($model, $stream) = @_;
+
+    return enc(o(
+        model => $model,
+        instructions => $small_system,
+        input => $small_user,
+        max_output_tokens => 256,
         temperature => 0.7,
         stream => $stream ? JSON::PP::true : JSON::PP::false));
 }
@@ -392,6 +437,22 @@ for my $client (qw(oai ant sdk)) {
                 close $fh;
             }
         }
+    }
+}
+
+for my $size (qw(small cc)) {
+    for my $stream (0, 1) {
+        my $m = $model{oai};
+        my $body = $size eq 'small' ? rsp_small($m, $stream)
+                                    : rsp_cc($m, $stream);
+
+        $json->decode($body);
+
+        my $f = sprintf "%s/bodies/rsp-%s-%s-to-oai.json", $dir, $size,
+                        $stream ? 's' : 'ns';
+        open my $fh, '>:raw', $f or die "$f: $!\n";
+        print $fh $body;
+        close $fh;
     }
 }
 

@@ -58,6 +58,9 @@ static char *ngx_http_aigw_param_optional(ngx_conf_t *cf,
 static char *ngx_http_aigw_param_auth(ngx_conf_t *cf,
     ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
     ngx_str_t *value);
+static char *ngx_http_aigw_param_responses(ngx_conf_t *cf,
+    ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
+    ngx_str_t *value);
 static char *ngx_http_aigw_param_header(ngx_conf_t *cf,
     ngx_http_aigw_param_t *pm, ngx_http_aigw_provider_args_t *a,
     ngx_str_t *value);
@@ -152,6 +155,7 @@ static ngx_http_aigw_param_t  ngx_http_aigw_provider_params[] = {
     { ngx_string("max_tokens="), ngx_http_aigw_param_max_tokens, 0 },
     { ngx_string("keepalive="), ngx_http_aigw_param_keepalive, 0 },
     { ngx_string("tls="), ngx_http_aigw_param_tls, 0 },
+    { ngx_string("responses="), ngx_http_aigw_param_responses, 0 },
     { ngx_string("project="), ngx_http_aigw_param_vertex, 0 },
     { ngx_string("location="), ngx_http_aigw_param_vertex, 0 },
     { ngx_string("credentials="), ngx_http_aigw_param_vertex, 0 },
@@ -173,6 +177,7 @@ static ngx_http_aigw_param_t  ngx_http_aigw_provider_params[] = {
  *     [key=K | key_env=VAR | key_file=FILE] [optional]
  *     [auth=bearer|x-api-key|api-key|none|header:NAME] [header=Name:Value]
  *     [version=V] [max_tokens=N] [tls=on|off] [keepalive=N]
+ *     [responses=on|off]
  *     [project=P location=L credentials=FILE [token_url=URL]]
  *     [region=R] [access_key_env=VAR | access_key_file=FILE]
  *     [secret_key_env=VAR | secret_key_file=FILE]
@@ -303,6 +308,15 @@ ngx_http_aigw_param_format(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown provider format \"%V\" in aigw_provider "
                            "\"%V\"", value, &a->p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (a->p->format == &ngx_http_aigw_responses_format) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the Responses API is a client surface, a "
+                           "provider that serves it natively is "
+                           "\"format=openai responses=on\" in aigw_provider "
+                           "\"%V\"", &a->p->name);
         return NGX_CONF_ERROR;
     }
 
@@ -531,6 +545,26 @@ ngx_http_aigw_param_tls(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
 }
 
 
+/* responses=on: POST /v1/responses goes to the provider as it came */
+
+static char *
+ngx_http_aigw_param_responses(ngx_conf_t *cf, ngx_http_aigw_param_t *pm,
+    ngx_http_aigw_provider_args_t *a, ngx_str_t *value)
+{
+    if (value->len == 2 && ngx_strncmp(value->data, "on", 2) == 0) {
+        a->p->responses = 1;
+
+    } else if (value->len == 3 && ngx_strncmp(value->data, "off", 3) == 0) {
+        a->p->responses = 0;
+
+    } else {
+        return ngx_http_aigw_param_invalid(cf, a);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* Vertex AI (ngx_http_aigw_vertex.c) */
 
 static char *
@@ -584,6 +618,13 @@ ngx_http_aigw_provider_init(ngx_conf_t *cf, ngx_http_aigw_main_conf_t *amcf,
 
     if (p->auth == ngx_http_aigw_auth_default) {
         p->auth = p->format->auth;
+    }
+
+    if (p->responses && p->format != &ngx_http_aigw_openai_format) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"responses=on\" needs \"format=openai\" in "
+                           "aigw_provider \"%V\"", &p->name);
+        return NGX_CONF_ERROR;
     }
 
     if ((a->url.len == 0) == (a->upstream.len == 0)) {

@@ -967,7 +967,7 @@ ngx_http_aigw_record(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
     rt = m->routes.elts;
 
-    return (rt[0].provider->format == ctx->client)
+    return (ngx_http_aigw_target_format(ctx, rt[0].provider) == ctx->client)
            ? 1 : NGX_HTTP_AIGW_JSON_RECORD_ALL;
 }
 
@@ -1023,7 +1023,8 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     same = 0;
 
     for (i = 0; i < ctx->plan.nelts; i++) {
-        same += (t[i].provider->format == ctx->client);
+        same += (ngx_http_aigw_target_format(ctx, t[i].provider)
+                 == ctx->client);
     }
 
     if (same == ctx->plan.nelts) {
@@ -1106,7 +1107,7 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
                   "other formats are left out: %V", &ctx->error.message);
 
     for (i = 0, n = 0; i < ctx->plan.nelts; i++) {
-        if (t[i].provider->format == ctx->client) {
+        if (ngx_http_aigw_target_format(ctx, t[i].provider) == ctx->client) {
             t[n++] = t[i];
         }
     }
@@ -1121,21 +1122,26 @@ ngx_http_aigw_canonical(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 
 /*
  * JSON output (response_format) is written by the client's own format
- * (passthrough) and by Gemini (generationConfig); targets of the other
- * formats are left out, and without targets it is a 400
+ * (passthrough), by Chat Completions (response_format) and by Gemini
+ * (generationConfig); targets of the other formats are left out, and
+ * without targets it is a 400
  */
 
 static ngx_int_t
 ngx_http_aigw_json_output(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
 {
-    ngx_uint_t               i, n;
-    ngx_http_aigw_target_t  *t;
+    ngx_uint_t                     i, n;
+    ngx_http_aigw_target_t        *t;
+    const ngx_http_aigw_format_t  *f;
 
     t = ctx->plan.elts;
 
     for (i = 0, n = 0; i < ctx->plan.nelts; i++) {
-        if (t[i].provider->format == ctx->client
-            || t[i].provider->format == &ngx_http_aigw_gemini_format)
+        f = ngx_http_aigw_target_format(ctx, t[i].provider);
+
+        if (f == ctx->client
+            || f == &ngx_http_aigw_openai_format
+            || f == &ngx_http_aigw_gemini_format)
         {
             t[n++] = t[i];
         }

@@ -38,6 +38,7 @@ const ngx_http_aigw_format_t  *ngx_http_aigw_formats[] = {
     &ngx_http_aigw_gemini_format,
     &ngx_http_aigw_bedrock_format,
     &ngx_http_aigw_aisdk_format,
+    &ngx_http_aigw_responses_format,
     NULL
 };
 
@@ -56,6 +57,23 @@ ngx_http_aigw_find_format(ngx_str_t *name)
     }
 
     return NULL;
+}
+
+
+/*
+ * The format a provider speaks to a request: its own, but Responses to a
+ * Responses client when it serves them natively (responses=on)
+ */
+
+const ngx_http_aigw_format_t *
+ngx_http_aigw_target_format(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_provider_t *p)
+{
+    if (p->responses && ctx->client == &ngx_http_aigw_responses_format) {
+        return ctx->client;
+    }
+
+    return p->format;
 }
 
 

@@ -125,6 +125,7 @@ typedef struct {
     unsigned                        implicit:1;
     unsigned                        unresolved:1;
     unsigned                        optional:1;
+    unsigned                        responses:1;  /* serves /responses */
 } ngx_http_aigw_provider_t;
 
 
@@ -1000,6 +1001,8 @@ ngx_int_t ngx_http_aigw_pass_headers(ngx_http_request_t *r,
 #define ngx_http_aigw_default_format  ngx_http_aigw_formats[0]
 
 const ngx_http_aigw_format_t *ngx_http_aigw_find_format(ngx_str_t *name);
+const ngx_http_aigw_format_t *ngx_http_aigw_target_format(
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_provider_t *p);
 ngx_uint_t ngx_http_aigw_classify(ngx_http_request_t *r,
     const ngx_http_aigw_format_t **format, ngx_uint_t *endpoint,
     ngx_str_t *id);
@@ -1193,6 +1196,10 @@ void ngx_http_aigw_error_type(ngx_uint_t status, ngx_str_t *type);
 
 extern const ngx_http_aigw_format_t  ngx_http_aigw_openai_format;
 extern const ngx_http_aigw_format_t  ngx_http_aigw_anthropic_format;
+
+/* ngx_http_aigw_responses.c */
+
+extern const ngx_http_aigw_format_t  ngx_http_aigw_responses_format;
 
 /* ngx_http_aigw_gemini.c */
 

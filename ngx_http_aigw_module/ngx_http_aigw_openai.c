@@ -2728,6 +2728,36 @@ ngx_http_aigw_openai_write_params(ngx_http_aigw_jw_t *w,
         ngx_http_aigw_jw_qstr(w, &chat->effort);
     }
 
+    /* JSON output, from a surface that is not Chat Completions */
+
+    if (chat->json_output == ngx_http_aigw_json_output_object) {
+        ngx_http_aigw_jw_lit(w, ",\"response_format\":"
+                                "{\"type\":\"json_object\"}");
+
+    } else if (chat->json_output == ngx_http_aigw_json_output_schema) {
+        ngx_http_aigw_jw_lit(w, ",\"response_format\":{\"type\":"
+                                "\"json_schema\",\"json_schema\":{\"name\":");
+
+        if (chat->json_schema_name.len) {
+            ngx_http_aigw_jw_qstr(w, &chat->json_schema_name);
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "\"output\"");
+        }
+
+        if (chat->json_schema.len) {
+            ngx_http_aigw_jw_lit(w, ",\"schema\":");
+            ngx_http_aigw_jw_str(w, &chat->json_schema);
+        }
+
+        if (chat->json_schema_strict.len) {
+            ngx_http_aigw_jw_lit(w, ",\"strict\":");
+            ngx_http_aigw_jw_str(w, &chat->json_schema_strict);
+        }
+
+        ngx_http_aigw_jw_lit(w, "}}");
+    }
+
     if (ctx->stream) {
         ngx_http_aigw_jw_lit(w, ",\"stream\":true,\"stream_options\":"
                                 "{\"include_usage\":true}");

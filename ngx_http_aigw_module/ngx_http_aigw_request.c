@@ -59,7 +59,7 @@ ngx_http_aigw_build_request(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     u = r->upstream;
     p = t->provider;
-    f = p->format;
+    f = ngx_http_aigw_target_format(ctx, p);
 
     /*
      * Whether this try translates: decided here only, per try, before the
@@ -278,7 +278,7 @@ ngx_http_aigw_request_body_chain(ngx_http_request_t *r,
     ngx_http_aigw_json_edit_t      edits[NGX_HTTP_AIGW_MAX_EDITS];
     const ngx_http_aigw_format_t  *f;
 
-    f = t->provider->format;
+    f = ngx_http_aigw_target_format(ctx, t->provider);
 
     if (f == ctx->client) {
         n = NGX_HTTP_AIGW_MAX_EDITS;
@@ -376,7 +376,7 @@ ngx_http_aigw_request_target(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     const ngx_http_aigw_format_t  *f;
 
     p = t->provider;
-    f = p->format;
+    f = ngx_http_aigw_target_format(ctx, p);
 
     ngx_str_null(&fquery);
 

@@ -1044,7 +1044,7 @@ ngx_http_aigw_finish_body(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx)
     const ngx_http_aigw_format_t  *f;
 
     u = r->upstream;
-    f = ctx->target->provider->format;
+    f = ngx_http_aigw_target_format(ctx, ctx->target->provider);
 
     body.data = ctx->acc;
     body.len = ctx->acc_len;
@@ -1654,7 +1654,7 @@ ngx_http_aigw_event(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
         return NGX_OK;
     }
 
-    f = ctx->target->provider->format;
+    f = ngx_http_aigw_target_format(ctx, ctx->target->provider);
 
     ctx->events.nelts = 0;
 
