@@ -188,7 +188,7 @@ POST /v1/embeddings
  "Content-Type: application/json"]
 --- response_json eval
 [
-{error => {message => qr{^unknown endpoint "/v1/foo": the gateway serves /v1/chat/completions, /v1/messages, /v1/ai/language-model, /v1/messages/count_tokens, /v1/embeddings, /v1/ai/embedding-model, /v1/images/generations, /v1/ai/image-model and /v1/models$},
+{error => {message => qr{^unknown endpoint "/v1/foo": the gateway serves /v1/chat/completions, /v1/messages, /v1/ai/language-model, /v1/responses, /v1/messages/count_tokens, /v1/embeddings, /v1/ai/embedding-model, /v1/images/generations, /v1/ai/image-model and /v1/models$},
            type => "<ANY>"}},
 {error => {message => qr{^unknown endpoint "/v1/completions"}}},
 {error => {message => qr{^unknown endpoint "/"}}},
