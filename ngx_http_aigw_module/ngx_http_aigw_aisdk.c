@@ -401,6 +401,24 @@ ngx_http_aigw_aisdk_parse_request(ngx_http_request_t *r,
         }
     }
 
+    /* providerOptions.google.responseModalities with "IMAGE": images */
+
+    v = ngx_http_aigw_json_get(j, ngx_http_aigw_json_get(j,
+                                   ngx_http_aigw_json_get(j, 0,
+                                                          "providerOptions"),
+                                   "google"),
+                               "responseModalities");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_array)) {
+        for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+            if (ngx_http_aigw_json_str_eq(j, e, "IMAGE")
+                || ngx_http_aigw_json_str_eq(j, e, "image"))
+            {
+                chat->image_output = 1;
+            }
+        }
+    }
+
     v = ngx_http_aigw_json_get(j, 0, "prompt");
 
     if (ngx_array_init(&chat->messages, r->pool, j->toks[v].count + 1,
@@ -518,6 +536,10 @@ ngx_http_aigw_aisdk_parse_image(ngx_http_request_t *r,
     v = ngx_http_aigw_json_get(j, 0, "aspectRatio");
     chat->aspect_ratio = (v != NGX_HTTP_AIGW_JSON_NONE
                           && j->toks[v].type != ngx_http_aigw_json_null);
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(j, v, &chat->aspect);
+    }
 
     v = ngx_http_aigw_json_get(j, 0, "seed");
     chat->seed = (v != NGX_HTTP_AIGW_JSON_NONE
@@ -1022,6 +1044,17 @@ ngx_http_aigw_aisdk_write_response(ngx_http_request_t *r,
             ngx_http_aigw_jw_lit(w, "}");
             break;
 
+        case ngx_http_aigw_part_image:
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"type\":\"file\","
+                                          "\"mediaType\":"
+                                        : "{\"type\":\"file\","
+                                          "\"mediaType\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].media_type);
+            ngx_http_aigw_jw_lit(w, ",\"data\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].data);
+            ngx_http_aigw_jw_lit(w, "}");
+            break;
+
         default:
             break;
         }
@@ -1195,7 +1228,7 @@ ngx_http_aigw_aisdk_write_images(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_response_t *resp, ngx_http_aigw_jw_t *w)
 {
     ngx_str_t   *e;
-    ngx_uint_t   i, n;
+    ngx_uint_t   i, n, gemini;
 
     e = resp->images ? resp->images->elts : NULL;
     n = resp->images ? resp->images->nelts : 0;
@@ -1212,14 +1245,20 @@ ngx_http_aigw_aisdk_write_images(ngx_http_aigw_ctx_t *ctx,
 
     ngx_http_aigw_jw_lit(w, "],\"warnings\":[");
 
-    if (ctx->chat && ctx->chat->aspect_ratio) {
+    /* Gemini takes the aspect ratio (imageConfig.aspectRatio) */
+
+    gemini = (ctx->target
+              && ctx->target->provider->format == &ngx_http_aigw_gemini_format);
+
+    if (ctx->chat && ctx->chat->aspect_ratio && !gemini) {
         ngx_http_aigw_jw_lit(w, "{\"type\":\"unsupported\","
                                 "\"feature\":\"aspectRatio\","
                                 "\"details\":\"use size instead\"}");
     }
 
     if (ctx->chat && ctx->chat->seed) {
-        ngx_http_aigw_jw_cstr(w, ctx->chat->aspect_ratio ? "," : "");
+        ngx_http_aigw_jw_cstr(w, (ctx->chat->aspect_ratio && !gemini)
+                                 ? "," : "");
         ngx_http_aigw_jw_lit(w, "{\"type\":\"unsupported\","
                                 "\"feature\":\"seed\"}");
     }
@@ -1284,6 +1323,23 @@ ngx_http_aigw_aisdk_write_event(ngx_http_request_t *r,
 
     case ngx_http_aigw_ev_delta:
         if (ev->kind == ngx_http_aigw_part_signature) {
+            break;
+        }
+
+        if (ev->kind == ngx_http_aigw_part_image) {
+
+            /* an image: a file part of its own, between blocks */
+
+            if (ngx_http_aigw_aisdk_close(st, w) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_aigw_jw_lit(w, "data: {\"type\":\"file\","
+                                    "\"mediaType\":");
+            ngx_http_aigw_jw_qstr(w, &ev->name);
+            ngx_http_aigw_jw_lit(w, ",\"data\":");
+            ngx_http_aigw_jw_qstr(w, &ev->text);
+            ngx_http_aigw_jw_lit(w, "}\n\n");
             break;
         }
 

@@ -1081,6 +1081,13 @@ ngx_http_aigw_anthropic_write_event(ngx_http_request_t *r,
         break;
 
     case ngx_http_aigw_ev_delta:
+        if (ev->kind == ngx_http_aigw_part_image) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "aigw: an image of the provider is left out: "
+                          "Anthropic messages have no image output");
+            break;
+        }
+
         ngx_http_aigw_anthropic_write_delta(st, ev, w);
         break;
 
@@ -1373,6 +1380,12 @@ ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
             }
 
             ngx_http_aigw_jw_lit(w, "}");
+            break;
+
+        case ngx_http_aigw_part_image:
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "aigw: an image of the provider is left out: "
+                          "Anthropic messages have no image output");
             break;
 
         default:

@@ -86,6 +86,13 @@ static ngx_int_t ngx_http_aigw_gemini_write_embed(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_gemini_parse_embed(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_response_t *resp);
+static ngx_int_t ngx_http_aigw_gemini_write_image(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_gemini_aspect(ngx_str_t *size, ngx_str_t *aspect);
+static ngx_int_t ngx_http_aigw_gemini_inline(ngx_http_aigw_json_t *j,
+    ngx_uint_t p, ngx_str_t *media_type, ngx_str_t *data);
+static ngx_int_t ngx_http_aigw_gemini_images(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp);
 
 
 /* no client speaks Gemini to the gateway: no fields to check */
@@ -99,8 +106,9 @@ const ngx_http_aigw_format_t  ngx_http_aigw_gemini_format = {
     ngx_string("gemini"),
     { ngx_string(":generateContent"),                   /* chat: target() */
       ngx_null_string,                                  /* count tokens */
-      ngx_string(":embedContent") },                    /* embeddings:
+      ngx_string(":embedContent"),                      /* embeddings:
                                                            target() */
+      ngx_string(":generateContent") },                 /* images */
     ngx_http_aigw_auth_goog_api_key,
     0,                                                  /* own credential */
     { ngx_null_string,                                  /* client paths */
@@ -144,6 +152,10 @@ ngx_http_aigw_gemini_write_request(ngx_http_request_t *r,
 
     if (ctx->endpoint == ngx_http_aigw_ep_embeddings) {
         return ngx_http_aigw_gemini_write_embed(r, ctx, t, w);
+    }
+
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        return ngx_http_aigw_gemini_write_image(r, ctx, w);
     }
 
     chat = ctx->chat;
@@ -223,6 +235,101 @@ ngx_http_aigw_gemini_write_embed(ngx_http_request_t *r,
     }
 
     return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * An image generation: the prompt as the user's text, images only, and
+ * the aspect ratio asked for (the AI SDK's) or nearest to the size; one
+ * image per call (Gemini image models make one candidate), so n > 1
+ * never reaches a Gemini provider (the plan leaves it out)
+ */
+
+static ngx_int_t
+ngx_http_aigw_gemini_write_image(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_jw_t *w)
+{
+    ngx_str_t              aspect;
+    ngx_http_aigw_chat_t  *chat;
+
+    chat = ctx->chat;
+
+    ngx_http_aigw_jw_lit(w, "{\"contents\":[{\"role\":\"user\",\"parts\":"
+                            "[{\"text\":");
+    ngx_http_aigw_jw_qstr(w, &chat->prompt);
+    ngx_http_aigw_jw_lit(w, "}]}],\"generationConfig\":"
+                            "{\"responseModalities\":[\"IMAGE\"]");
+
+    aspect = chat->aspect;
+
+    if (aspect.len == 0) {
+        ngx_http_aigw_gemini_aspect(&chat->size, &aspect);
+    }
+
+    if (aspect.len) {
+        ngx_http_aigw_jw_lit(w, ",\"imageConfig\":{\"aspectRatio\":");
+        ngx_http_aigw_jw_qstr(w, &aspect);
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/* "WxH": the aspect ratio of Gemini's nearest to it; else none */
+
+static void
+ngx_http_aigw_gemini_aspect(ngx_str_t *size, ngx_str_t *aspect)
+{
+    u_char      *x, *last;
+    ngx_int_t    width, height, ratio, d, best;
+    ngx_uint_t   i, k;
+
+    static ngx_str_t  names[] = {
+        ngx_string("1:1"), ngx_string("2:3"), ngx_string("3:2"),
+        ngx_string("3:4"), ngx_string("4:3"), ngx_string("4:5"),
+        ngx_string("5:4"), ngx_string("9:16"), ngx_string("16:9"),
+        ngx_string("21:9")
+    };
+
+    /* the ratios, x 1000 */
+
+    static ngx_int_t  ratios[] = {
+        1000, 667, 1500, 750, 1333, 800, 1250, 563, 1778, 2333
+    };
+
+    ngx_str_null(aspect);
+
+    last = size->data + size->len;
+    x = ngx_strlchr(size->data, last, 'x');
+
+    if (x == NULL) {
+        return;
+    }
+
+    width = ngx_atoi(size->data, x - size->data);
+    height = ngx_atoi(x + 1, last - x - 1);
+
+    if (width <= 0 || height <= 0 || width > 100000 || height > 100000) {
+        return;
+    }
+
+    ratio = width * 1000 / height;
+    best = NGX_MAX_INT_T_VALUE;
+    k = 0;
+
+    for (i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+        d = ngx_abs(ratio - ratios[i]);
+
+        if (d < best) {
+            best = d;
+            k = i;
+        }
+    }
+
+    *aspect = names[k];
 }
 
 
@@ -811,6 +918,13 @@ ngx_http_aigw_gemini_write_config(ngx_http_request_t *r,
         break;
     }
 
+    /* image output asked for: text and images */
+
+    if (chat->image_output) {
+        ngx_http_aigw_gemini_member("responseModalities");
+        ngx_http_aigw_jw_lit(w, "[\"TEXT\",\"IMAGE\"]");
+    }
+
     /* JSON output: the schema as JSON Schema, as it came */
 
     if (chat->json_output) {
@@ -923,7 +1037,7 @@ static ngx_int_t
 ngx_http_aigw_gemini_parse_response(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_response_t *resp)
 {
-    ngx_str_t              sig;
+    ngx_str_t              sig, data;
     ngx_uint_t             c, cand, parts, e, v, calls;
     ngx_http_aigw_json_t   j;
     ngx_http_aigw_part_t  *part, *prev;
@@ -1035,12 +1149,29 @@ ngx_http_aigw_gemini_parse_response(ngx_http_request_t *r,
             v = ngx_http_aigw_json_get(&j, e, "text");
 
             if (!ngx_http_aigw_json_is(&j, v, ngx_http_aigw_json_string)) {
+
+                /* an image made: an image part */
+
+                if (ngx_http_aigw_gemini_inline(&j, e, &sig, &data)
+                    == NGX_OK)
+                {
+                    part = ngx_http_aigw_part_add(&resp->parts,
+                                                  ngx_http_aigw_part_image);
+                    if (part == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    part->media_type = sig;
+                    part->data = data;
+                    continue;
+                }
+
                 if (ngx_http_aigw_json_get(&j, e, "inlineData")
                     != NGX_HTTP_AIGW_JSON_NONE)
                 {
                     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                                  "aigw: an image of the provider has no "
-                                  "equivalent in the client's format");
+                                  "aigw: inline data of the provider other "
+                                  "than an image is left out");
                 }
 
                 continue;
@@ -1065,6 +1196,90 @@ ngx_http_aigw_gemini_parse_response(ngx_http_request_t *r,
 
     resp->stop = ngx_http_aigw_gemini_stop(&j,
                      ngx_http_aigw_json_get(&j, cand, "finishReason"), calls);
+
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        return ngx_http_aigw_gemini_images(r, ctx, resp);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * An image of a part, {"inlineData":{"mimeType":"image/...","data":...}},
+ * not an interim one of thinking ("thought": true): its media type and
+ * base64 data (escaped); NGX_DECLINED for anything else
+ */
+
+static ngx_int_t
+ngx_http_aigw_gemini_inline(ngx_http_aigw_json_t *j, ngx_uint_t p,
+    ngx_str_t *media_type, ngx_str_t *data)
+{
+    ngx_uint_t  v;
+
+    v = ngx_http_aigw_json_get(j, p, "inlineData");
+
+    if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_object)
+        || ngx_http_aigw_json_is(j, ngx_http_aigw_json_get(j, p, "thought"),
+                                 ngx_http_aigw_json_true)
+        || !ngx_http_aigw_json_get_str(j, v, "mimeType", media_type)
+        || !ngx_http_aigw_json_get_str(j, v, "data", data)
+        || media_type->len <= 6
+        || ngx_strncmp(media_type->data, "image/", 6) != 0
+        || data->len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * An image generation: the images made, counted for per-image prices;
+ * an answer without one (finishReason IMAGE_SAFETY, NO_IMAGE) is
+ * invalid
+ */
+
+static ngx_int_t
+ngx_http_aigw_gemini_images(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_response_t *resp)
+{
+    ngx_str_t             *s;
+    ngx_uint_t             i;
+    ngx_http_aigw_part_t  *part;
+
+    resp->images = ngx_array_create(r->pool, ngx_max(resp->parts.nelts, 1),
+                                    sizeof(ngx_str_t));
+    if (resp->images == NULL) {
+        return NGX_ERROR;
+    }
+
+    part = resp->parts.elts;
+
+    for (i = 0; i < resp->parts.nelts; i++) {
+        if (part[i].type != ngx_http_aigw_part_image) {
+            continue;
+        }
+
+        s = ngx_array_push(resp->images);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        *s = part[i].data;
+    }
+
+    ctx->images = resp->images->nelts;
+
+    if (ctx->images == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "aigw: provider \"%V\" made no image%s",
+                      &ctx->target->provider->name,
+                      resp->stop == ngx_http_aigw_stop_filter
+                      ? " (blocked)" : "");
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -1474,12 +1689,31 @@ ngx_http_aigw_gemini_event_part(ngx_http_request_t *r,
         return ngx_http_aigw_gemini_open(st, 0, events);
     }
 
+    /* an image made: a delta of its own, outside of blocks */
+
+    if (ngx_http_aigw_gemini_inline(j, p, &sig, &args) == NGX_OK) {
+        if (ngx_http_aigw_gemini_open(st, 0, events) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ev = ngx_http_aigw_event_add(events, ngx_http_aigw_ev_delta,
+                                     ngx_http_aigw_part_image);
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        ev->name = sig;
+        ev->text = args;
+
+        return NGX_OK;
+    }
+
     v = ngx_http_aigw_json_get(j, p, "text");
 
     if (!ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)
         || j->toks[v].end - j->toks[v].start <= 2)
     {
-        /* an empty part that only carries a signature, an image */
+        /* an empty part that only carries a signature */
         return NGX_OK;
     }
 

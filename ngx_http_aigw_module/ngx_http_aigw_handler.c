@@ -58,6 +58,7 @@ static ngx_int_t ngx_http_aigw_cooled_last(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
 static ngx_int_t ngx_http_aigw_plan_model(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_model_t *m, ngx_str_t *slug);
+static int64_t ngx_http_aigw_plan_images(ngx_http_aigw_ctx_t *ctx);
 static ngx_uint_t ngx_http_aigw_in_list(ngx_array_t *list, ngx_str_t *s);
 static ngx_uint_t ngx_http_aigw_path_id(ngx_http_aigw_provider_t *p,
     ngx_str_t *id);
@@ -1691,6 +1692,19 @@ ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
                 continue;
             }
 
+            /* Gemini image models make one image a call */
+
+            if (ctx->endpoint == ngx_http_aigw_ep_images
+                && p->format == &ngx_http_aigw_gemini_format
+                && ngx_http_aigw_plan_images(ctx) > 1)
+            {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "aigw: provider \"%V\" makes one image a "
+                              "request, left out for \"n\" above 1",
+                              &p->name);
+                continue;
+            }
+
             ngx_http_aigw_model_id(m, &rt[i], slug, &id);
 
             if (!ngx_http_aigw_path_id(p, &id)) {
@@ -1754,6 +1768,26 @@ ngx_http_aigw_plan_model(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/* the images an image generation asks for ("n", 1 by default) */
+
+static int64_t
+ngx_http_aigw_plan_images(ngx_http_aigw_ctx_t *ctx)
+{
+    int64_t     n;
+    ngx_uint_t  v;
+
+    v = ngx_http_aigw_json_get(&ctx->json, 0, "n");
+
+    if (v == NGX_HTTP_AIGW_JSON_NONE
+        || ngx_http_aigw_json_int(&ctx->json, v, &n) != NGX_OK)
+    {
+        return 1;
+    }
+
+    return n;
 }
 
 

@@ -527,6 +527,15 @@ typedef struct {
     ngx_str_t                       size;
     unsigned                        aspect_ratio:1;   /* asked, unsupported */
     unsigned                        seed:1;
+
+    /*
+     * image output: chat answers with images ("modalities" or
+     * providerOptions.google.responseModalities), the AI SDK's aspect
+     * ratio (escaped), images as data URLs (response_format "url")
+     */
+    ngx_str_t                       aspect;
+    unsigned                        image_output:1;
+    unsigned                        url_images:1;
 } ngx_http_aigw_chat_t;
 
 

@@ -55,6 +55,14 @@ static ngx_int_t ngx_http_aigw_openai_parse_response_format(
 static ngx_int_t ngx_http_aigw_openai_parse_images(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_http_aigw_response_t *resp);
+static ngx_int_t ngx_http_aigw_openai_parse_generation(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_openai_write_generation(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w);
+static void ngx_http_aigw_openai_write_image(ngx_http_aigw_jw_t *w,
+    ngx_str_t *media_type, ngx_str_t *data);
 static ngx_int_t ngx_http_aigw_openai_parse_vectors(ngx_http_request_t *r,
     ngx_http_aigw_json_t *j, ngx_http_aigw_response_t *resp);
 static ngx_int_t ngx_http_aigw_openai_write_inputs(ngx_http_request_t *r,
@@ -1431,6 +1439,13 @@ ngx_http_aigw_openai_write_delta(ngx_http_aigw_openai_write_t *st,
         ngx_http_aigw_jw_lit(w, "}}]},\"finish_reason\":null}]}\n\n");
         return;
 
+    case ngx_http_aigw_part_image:
+        ngx_http_aigw_openai_chunk(st, w);
+        ngx_http_aigw_jw_lit(w, "{\"images\":[");
+        ngx_http_aigw_openai_write_image(w, &ev->name, &ev->text);
+        ngx_http_aigw_jw_lit(w, "]},\"finish_reason\":null}]}\n\n");
+        return;
+
     default:
         /* signatures and redacted thinking have no place here */
         return;
@@ -1438,6 +1453,21 @@ ngx_http_aigw_openai_write_delta(ngx_http_aigw_openai_write_t *st,
 
     ngx_http_aigw_jw_qstr(w, &ev->text);
     ngx_http_aigw_jw_lit(w, "},\"finish_reason\":null}]}\n\n");
+}
+
+
+/* {"type":"image_url","image_url":{"url":"data:...;base64,..."}} */
+
+static void
+ngx_http_aigw_openai_write_image(ngx_http_aigw_jw_t *w, ngx_str_t *media_type,
+    ngx_str_t *data)
+{
+    ngx_http_aigw_jw_lit(w, "{\"type\":\"image_url\",\"image_url\":"
+                            "{\"url\":\"data:");
+    ngx_http_aigw_jw_str(w, media_type);
+    ngx_http_aigw_jw_lit(w, ";base64,");
+    ngx_http_aigw_jw_str(w, data);
+    ngx_http_aigw_jw_lit(w, "\"}}");
 }
 
 
@@ -1537,6 +1567,10 @@ ngx_http_aigw_openai_write_response(ngx_http_request_t *r,
         return ngx_http_aigw_openai_write_embeddings(r, ctx, resp, w);
     }
 
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        return ngx_http_aigw_openai_write_generation(r, ctx, resp, w);
+    }
+
     part = resp->parts.elts;
 
     ngx_http_aigw_jw_lit(w, "{\"id\":");
@@ -1621,6 +1655,22 @@ ngx_http_aigw_openai_write_response(ngx_http_request_t *r,
         }
 
         ngx_http_aigw_jw_lit(w, "}}");
+    }
+
+    if (n) {
+        ngx_http_aigw_jw_lit(w, "]");
+    }
+
+    /* images made, as data URLs (the OpenRouter and Vercel convention) */
+
+    n = 0;
+
+    for (i = 0; i < resp->parts.nelts; i++) {
+        if (part[i].type == ngx_http_aigw_part_image) {
+            ngx_http_aigw_jw_cstr(w, n++ ? "," : ",\"images\":[");
+            ngx_http_aigw_openai_write_image(w, &part[i].media_type,
+                                             &part[i].data);
+        }
     }
 
     if (n) {
@@ -1760,6 +1810,10 @@ ngx_http_aigw_openai_parse_request(ngx_http_request_t *r,
         return ngx_http_aigw_openai_parse_embeddings(r, ctx, j, chat);
     }
 
+    if (ctx->endpoint == ngx_http_aigw_ep_images) {
+        return ngx_http_aigw_openai_parse_generation(r, ctx, j, chat);
+    }
+
     return ngx_http_aigw_parse_chat(r, ctx, j, chat,
                                     ngx_http_aigw_openai_parse_field,
                                     ngx_http_aigw_openai_parse_message,
@@ -1782,7 +1836,7 @@ ngx_http_aigw_openai_parse_field(ngx_http_request_t *r,
 {
     int64_t     n;
     ngx_str_t   key;
-    ngx_uint_t  v;
+    ngx_uint_t  v, e;
 
     v = k + 1;
     ngx_http_aigw_json_str_raw(j, k, &key);
@@ -1855,6 +1909,26 @@ ngx_http_aigw_openai_parse_field(ngx_http_request_t *r,
 
     if (ngx_http_aigw_is("response_format")) {
         return ngx_http_aigw_openai_parse_response_format(r, ctx, j, v, chat);
+    }
+
+    if (ngx_http_aigw_is("modalities")
+        && j->toks[v].type == ngx_http_aigw_json_array)
+    {
+        /* ["text"], ["text","image"], ["image"]: images are asked for */
+
+        for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
+            if (ngx_http_aigw_json_str_eq(j, e, "image")) {
+                chat->image_output = 1;
+
+            } else if (!ngx_http_aigw_json_str_eq(j, e, "text")) {
+                return ngx_http_aigw_reject(r, ctx, "\"modalities\" other "
+                                            "than \"text\" and \"image\" "
+                                            "cannot be translated for this "
+                                            "provider", NULL);
+            }
+        }
+
+        return NGX_OK;
     }
 
     return ngx_http_aigw_openai_parse_other(r, ctx, j, k);
@@ -3153,6 +3227,127 @@ ngx_http_aigw_openai_write_prompt(ngx_http_request_t *r,
     }
 
     ngx_http_aigw_jw_lit(w, "}");
+
+    return w->error ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * translation: an image generation into the canonical form (it does not
+ * stream: validate() refuses "stream"); "url" images come as data URLs
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_parse_generation(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
+    ngx_http_aigw_chat_t *chat)
+{
+    int64_t     n;
+    ngx_uint_t  v;
+
+    chat->n = -1;
+    chat->max_tokens = -1;
+    chat->parallel_tools = -1;
+
+    v = ngx_http_aigw_json_get(j, 0, "prompt");
+    ngx_http_aigw_json_str_raw(j, v, &chat->prompt);
+
+    v = ngx_http_aigw_json_get(j, 0, "n");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && j->toks[v].type != ngx_http_aigw_json_null)
+    {
+        if (ngx_http_aigw_json_int(j, v, &n) != NGX_OK || n < 1 || n > 10) {
+            return ngx_http_aigw_reject(r, ctx, "\"n\" must be an integer "
+                                        "from 1 to 10", NULL);
+        }
+
+        chat->n = n;
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "size");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(j, v, &chat->size);
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "response_format");
+
+    if (v != NGX_HTTP_AIGW_JSON_NONE
+        && j->toks[v].type != ngx_http_aigw_json_null)
+    {
+        if (ngx_http_aigw_json_str_eq(j, v, "url")) {
+            chat->url_images = 1;
+
+        } else if (!ngx_http_aigw_json_str_eq(j, v, "b64_json")) {
+            return ngx_http_aigw_reject(r, ctx, "\"response_format\" must "
+                                        "be \"url\" or \"b64_json\"", NULL);
+        }
+    }
+
+    v = ngx_http_aigw_json_get(j, 0, "user");
+
+    if (ngx_http_aigw_json_is(j, v, ngx_http_aigw_json_string)) {
+        ngx_http_aigw_json_str_raw(j, v, &chat->user);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * translation: the images response, {created, data: [{b64_json} or
+ * {url: "data:..."}], usage} with the tokens the provider counted
+ */
+
+static ngx_int_t
+ngx_http_aigw_openai_write_generation(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_response_t *resp,
+    ngx_http_aigw_jw_t *w)
+{
+    ngx_uint_t             i, n;
+    ngx_http_aigw_part_t  *part;
+
+    part = resp->parts.elts;
+
+    ngx_http_aigw_jw_lit(w, "{\"created\":");
+    ngx_http_aigw_jw_int(w, ngx_time());
+    ngx_http_aigw_jw_lit(w, ",\"data\":[");
+
+    for (i = 0, n = 0; i < resp->parts.nelts; i++) {
+        if (part[i].type != ngx_http_aigw_part_image) {
+            continue;
+        }
+
+        if (ctx->chat->url_images) {
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"url\":\"data:"
+                                         : "{\"url\":\"data:");
+            ngx_http_aigw_jw_str(w, &part[i].media_type);
+            ngx_http_aigw_jw_lit(w, ";base64,");
+            ngx_http_aigw_jw_str(w, &part[i].data);
+            ngx_http_aigw_jw_lit(w, "\"}");
+
+        } else {
+            ngx_http_aigw_jw_cstr(w, n++ ? ",{\"b64_json\":"
+                                         : "{\"b64_json\":");
+            ngx_http_aigw_jw_qstr(w, &part[i].data);
+            ngx_http_aigw_jw_lit(w, "}");
+        }
+    }
+
+    ngx_http_aigw_jw_lit(w, "]");
+
+    if (ctx->usage.seen) {
+        ngx_http_aigw_jw_lit(w, ",\"usage\":{\"input_tokens\":");
+        ngx_http_aigw_jw_int(w, ctx->usage.input);
+        ngx_http_aigw_jw_lit(w, ",\"output_tokens\":");
+        ngx_http_aigw_jw_int(w, ctx->usage.output);
+        ngx_http_aigw_jw_lit(w, ",\"total_tokens\":");
+        ngx_http_aigw_jw_int(w, ctx->usage.input + ctx->usage.output);
+        ngx_http_aigw_jw_lit(w, "}");
+    }
+
+    ngx_http_aigw_jw_lit(w, "}\n");
 
     return w->error ? NGX_ERROR : NGX_OK;
 }

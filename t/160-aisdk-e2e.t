@@ -6,8 +6,9 @@
 # {base}/config, file parts, and the SDK's error classes from gateway and
 # provider errors.
 # t/e2e/ai-sdk-protocol.mjs starts the mock providers itself on
-# $TEST_NGINX_RAND_PORT_1 (OpenAI, /v1) and $TEST_NGINX_RAND_PORT_2
-# (Anthropic).
+# $TEST_NGINX_RAND_PORT_1 (OpenAI, /v1), $TEST_NGINX_RAND_PORT_2
+# (Anthropic) and, in TEST 3, $TEST_NGINX_RAND_PORT_3 (Gemini: image
+# output of a Gemini image model through generateImage and result.files).
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
@@ -73,6 +74,30 @@ node t/e2e/ai-sdk-protocol.mjs open
 node t/e2e/ai-sdk-protocol.mjs keys
 --- client_output_like
 # 1/1 passed
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 3: AI SDK gateway protocol to a Gemini image model: generateImage, generateText and streamText whose result.files has the image
+--- http_config
+    aigw_provider oai format=openai key=sk-oai-mock
+                      url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/v1;
+    aigw_provider ant format=anthropic key=sk-ant-mock
+                      url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+    aigw_provider g format=gemini key=gk-mock
+                    url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_3;
+    aigw_model google/gemini-2.5-flash-image g:gemini-2.5-flash-image
+                                             input=0.30 output=30 image=0.039;
+--- config
+    location / {
+        aigw_pass;
+    }
+--- client_cmd
+node t/e2e/ai-sdk-protocol.mjs gemini
+--- client_output_like
+# 2/2 passed
 --- no_error_log
 [alert]
 [crit]

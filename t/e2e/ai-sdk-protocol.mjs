@@ -5,8 +5,10 @@
 // tools), POST {base}/embedding-model (embed, embedMany), POST
 // {base}/image-model (generateImage), GET {base}/config
 // (getAvailableModels()) and the protocol's errors, translated to an OpenAI-format mock and an Anthropic-format
-// mock.  The argument picks the tests of a block ("open": no gateway
-// keys; "keys": gateway keys with limits).
+// mock, and a Gemini-format mock for image output.  The argument picks
+// the tests of a block ("open": no gateway keys; "keys": gateway keys
+// with limits; "gemini": google/gemini-2.5-flash-image on
+// $TEST_NGINX_RAND_PORT_3, $0.30 / $30 per 1M, $0.039 an image).
 //
 // nginx.conf of the blocks (see the .t file):
 //   oai -> OpenAI mock of this script on $TEST_NGINX_RAND_PORT_1 (/v1)
@@ -35,6 +37,11 @@ const oai = await new Mock('openai', envPort('TEST_NGINX_RAND_PORT_1'))
     .start();
 const ant = await new Mock('anthropic', envPort('TEST_NGINX_RAND_PORT_2'))
     .start();
+
+// the "gemini" block: a Gemini-format mock on $TEST_NGINX_RAND_PORT_3
+const gem = process.env.TEST_NGINX_RAND_PORT_3
+    ? await new Mock('gemini', envPort('TEST_NGINX_RAND_PORT_3')).start()
+    : null;
 
 const GPT = 'openai/gpt-4o';
 const CLAUDE = 'anthropic/claude-sonnet-4.6';
@@ -394,6 +401,87 @@ test('keys: a missing or unknown key is GatewayAuthenticationError; rpm is Gatew
     assert.equal(e.name, 'GatewayInternalServerError');
     assert.equal(e.isRetryable, false);
     assert.match(e.message, /budget/);
+});
+
+// a Gemini image model's answer: text and an image (inlineData)
+function geminiImage(png) {
+    return {
+        candidates: [{
+            content: { role: 'model', parts: [
+                { text: 'Here is your cat.' },
+                { inlineData: { mimeType: 'image/png', data: png },
+                  thoughtSignature: 'SIG' },
+            ] },
+            finishReason: 'STOP', index: 0,
+        }],
+        usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 1290,
+                         totalTokenCount: 1300 },
+        modelVersion: 'gemini-2.5-flash-image', responseId: 'resp_img',
+    };
+}
+
+test('gemini: generateImage against a Gemini image model: responseModalities ["IMAGE"], the aspect ratio, the image as the SDK\'s file, the cost', async () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 7, 8]).toString('base64');
+    gem.on((req, res) => sendJson(res, 200, geminiImage(png)));
+
+    const r = await generateImage({
+        ...common,
+        model: gw('/v3/ai').imageModel('google/gemini-2.5-flash-image'),
+        prompt: 'a red cat', aspectRatio: '16:9',
+    });
+    assert.equal(r.images.length, 1);
+    assert.equal(r.image.base64, png);
+    assert.equal(r.image.mediaType, 'image/png');
+    assert.ok(!r.warnings.some((w) => w.feature === 'aspectRatio'),
+              inspect(r.warnings));
+    // one image at $0.039, 10 x $0.30 + 1290 x $30 per 1M tokens
+    assert.equal(r.providerMetadata.gateway.cost, '0.077703');
+
+    const got = gem.only();
+    assert.equal(got.url,
+                 '/v1beta/models/gemini-2.5-flash-image:generateContent');
+    assert.deepEqual(got.json, {
+        contents: [{ role: 'user', parts: [{ text: 'a red cat' }] }],
+        generationConfig: { responseModalities: ['IMAGE'],
+                            imageConfig: { aspectRatio: '16:9' } },
+    });
+});
+
+test('gemini: generateText and streamText with providerOptions.google.responseModalities: the image in result.files', async () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 9]).toString('base64');
+    const opts = {
+        ...common, model: 'google/gemini-2.5-flash-image', prompt: 'Draw a cat',
+        providerOptions: { google: { responseModalities: ['TEXT', 'IMAGE'] } },
+    };
+
+    gem.on((req, res) => {
+        if (/:streamGenerateContent/.test(req.url)) {
+            const a = geminiImage(png);
+            sendSse(res, [JSON.stringify(a)]);
+            return;
+        }
+        sendJson(res, 200, geminiImage(png));
+    });
+
+    const r = await generateText(opts);
+    assert.equal(r.text, 'Here is your cat.');
+    assert.equal(r.files.length, 1);
+    assert.equal(r.files[0].mediaType, 'image/png');
+    assert.equal(r.files[0].base64, png);
+    assert.deepEqual(gem.only().json.generationConfig,
+                     { responseModalities: ['TEXT', 'IMAGE'] });
+
+    gem.on((req, res) => sendSse(res, [JSON.stringify(geminiImage(png))]));
+    const s = streamText(opts);
+    assert.equal(await s.text, 'Here is your cat.');
+    const files = await s.files;
+    assert.equal(files.length, 1);
+    assert.equal(files[0].mediaType, 'image/png');
+    assert.equal(files[0].base64, png);
+    const got = gem.only();
+    assert.match(got.url, /:streamGenerateContent\?alt=sse$/);
+    assert.deepEqual(got.json.generationConfig.responseModalities,
+                     ['TEXT', 'IMAGE']);
 });
 
 await run();
