@@ -1173,6 +1173,15 @@ ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, const char *fmt, ...);
 void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
     ngx_pool_t *pool);
+ngx_connection_t *ngx_http_aigw_connect(struct sockaddr *sockaddr,
+    socklen_t socklen, ngx_str_t *name, ngx_log_t *log, ngx_int_t *rc);
+ngx_err_t ngx_http_aigw_connect_error(ngx_connection_t *c);
+#if (NGX_HTTP_SSL)
+ngx_int_t ngx_http_aigw_ssl_client(ngx_connection_t *c, ngx_ssl_t *ssl,
+    ngx_str_t *host, ngx_uint_t host_ip);
+ngx_int_t ngx_http_aigw_ssl_check_host(ngx_connection_t *c, ngx_str_t *host,
+    ngx_uint_t host_ip);
+#endif
 
 /* ngx_http_aigw_error.c */
 
