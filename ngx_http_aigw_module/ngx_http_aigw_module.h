@@ -1267,6 +1267,8 @@ ngx_int_t ngx_http_aigw_sigv4_sign(ngx_pool_t *pool, ngx_http_aigw_sigv4_t *s,
 /* ngx_http_aigw_variables.c */
 
 ngx_int_t ngx_http_aigw_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_aigw_register_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 int64_t ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_model_t *m);
 
