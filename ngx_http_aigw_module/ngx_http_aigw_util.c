@@ -177,6 +177,44 @@ ngx_http_aigw_rfc3339(u_char *p, time_t t)
 }
 
 
+
+/* a query argument, URL-decoded ("+" is a space); NGX_DECLINED: none */
+
+ngx_int_t
+ngx_http_aigw_query_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    u_char     *src, *dst;
+    ngx_str_t   raw;
+    ngx_uint_t  i;
+
+    ngx_str_null(value);
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
+        || raw.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    src = ngx_pnalloc(r->pool, raw.len * 2);
+    if (src == NULL) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < raw.len; i++) {
+        src[i] = (raw.data[i] == '+') ? ' ' : raw.data[i];
+    }
+
+    value->data = src + raw.len;
+    dst = value->data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    value->len = dst - value->data;
+
+    return value->len ? NGX_OK : NGX_DECLINED;
+}
+
 /*
  * An outbound connection of the module's own (an alert, a Redis server,
  * a token endpoint): NULL when it cannot be made, else the connection,
