@@ -715,55 +715,13 @@ ngx_http_aigw_alert_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
 #if (NGX_HTTP_SSL)
-    {
-        ngx_pool_cleanup_t  *cln;
-
-        ac->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-        if (ac->ssl == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ac->ssl->log = cf->log;
-
-        if (ngx_ssl_create(ac->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-            != NGX_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            ngx_ssl_cleanup_ctx(ac->ssl);
-            return NGX_CONF_ERROR;
-        }
-
-        cln->handler = ngx_ssl_cleanup_ctx;
-        cln->data = ac->ssl;
-
-        if (!ac->ssl_verify) {
-            return NGX_CONF_OK;
-        }
-
-        if (ac->ssl_trusted_certificate.len) {
-            if (ngx_ssl_trusted_certificate(cf, ac->ssl,
-                                            &ac->ssl_trusted_certificate, 3)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            return NGX_CONF_OK;
-        }
-
-        if (SSL_CTX_set_default_verify_paths(ac->ssl->ctx) != 1) {
-            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
-                          "aigw_alert: SSL_CTX_set_default_verify_paths() "
-                          "failed");
-            return NGX_CONF_ERROR;
-        }
-
-        return NGX_CONF_OK;
+    ac->ssl = ngx_http_aigw_ssl_create(cf, ac->ssl_verify,
+                                       &ac->ssl_trusted_certificate, 3);
+    if (ac->ssl == NULL) {
+        return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
 #else
     return "needs nginx built with the http_ssl_module for https://";
 #endif
