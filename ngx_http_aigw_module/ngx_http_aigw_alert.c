@@ -67,8 +67,6 @@ static void ngx_http_aigw_alert_done(ngx_http_aigw_alert_t *al,
     ngx_uint_t level, const char *what);
 #if (NGX_HTTP_SSL)
 static void ngx_http_aigw_alert_ssl_handshake(ngx_connection_t *c);
-static ngx_int_t ngx_http_aigw_alert_check_host(
-    ngx_http_aigw_alert_conf_t *ac, ngx_connection_t *c);
 #endif
 static void ngx_http_aigw_alert_all(ngx_http_request_t *r, ngx_uint_t event,
     const char *name, ngx_str_t *body);
@@ -214,7 +212,6 @@ ngx_http_aigw_alert_post(ngx_log_t *log, ngx_http_aigw_alert_conf_t *ac,
     ngx_buf_t              *b;
     ngx_pool_t             *pool;
     ngx_connection_t       *c;
-    ngx_peer_connection_t   pc;
     ngx_http_aigw_alert_t  *al;
 
     if (ac->inflight >= NGX_HTTP_AIGW_ALERT_INFLIGHT) {
@@ -250,22 +247,11 @@ ngx_http_aigw_alert_post(ngx_log_t *log, ngx_http_aigw_alert_conf_t *ac,
     al->out = b;
     al->event = event;
 
-    ngx_memzero(&pc, sizeof(ngx_peer_connection_t));
+    c = ngx_http_aigw_connect(ac->url.addrs[0].sockaddr,
+                              ac->url.addrs[0].socklen, &ac->url.host,
+                              ngx_cycle->log, &rc);
 
-    pc.sockaddr = ac->url.addrs[0].sockaddr;
-    pc.socklen = ac->url.addrs[0].socklen;
-    pc.name = &ac->url.host;
-    pc.get = ngx_event_get_peer;
-    pc.log = ngx_cycle->log;
-    pc.log_error = NGX_ERROR_ERR;
-
-    rc = ngx_event_connect_peer(&pc);
-
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        if (pc.connection) {
-            ngx_close_connection(pc.connection);
-        }
-
+    if (c == NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "aigw: alert %s to %V failed: cannot connect",
                       event, &ac->url.host);
@@ -273,7 +259,6 @@ ngx_http_aigw_alert_post(ngx_log_t *log, ngx_http_aigw_alert_conf_t *ac,
         return;
     }
 
-    c = pc.connection;
     c->data = al;
     c->pool = pool;
     c->read->handler = ngx_http_aigw_alert_read;
@@ -312,17 +297,9 @@ ngx_http_aigw_alert_send(ngx_event_t *wev)
     if (al->conf->tls && c->ssl == NULL) {
         ngx_int_t  rc;
 
-        if (ngx_ssl_create_connection(al->conf->ssl, c, NGX_SSL_CLIENT)
+        if (ngx_http_aigw_ssl_client(c, al->conf->ssl, &al->conf->url.host,
+                                     al->conf->host_ip)
             != NGX_OK)
-        {
-            ngx_http_aigw_alert_done(al, NGX_LOG_ERR, "TLS setup failed");
-            return;
-        }
-
-        if (!al->conf->host_ip
-            && SSL_set_tlsext_host_name(c->ssl->connection,
-                                        (char *) al->conf->url.host.data)
-               == 0)
         {
             ngx_http_aigw_alert_done(al, NGX_LOG_ERR, "TLS setup failed");
             return;
@@ -387,7 +364,9 @@ ngx_http_aigw_alert_ssl_handshake(ngx_connection_t *c)
         verify = SSL_get_verify_result(c->ssl->connection);
 
         if (verify != X509_V_OK
-            || ngx_http_aigw_alert_check_host(al->conf, c) != NGX_OK)
+            || ngx_http_aigw_ssl_check_host(c, &al->conf->url.host,
+                                            al->conf->host_ip)
+               != NGX_OK)
         {
             ngx_http_aigw_alert_done(al, NGX_LOG_ERR,
                                      "its certificate is not trusted");
@@ -399,33 +378,6 @@ ngx_http_aigw_alert_ssl_handshake(ngx_connection_t *c)
     c->write->handler = ngx_http_aigw_alert_send;
 
     ngx_http_aigw_alert_send(c->write);
-}
-
-
-
-/* the certificate names the host: a DNS name, or an address */
-
-static ngx_int_t
-ngx_http_aigw_alert_check_host(ngx_http_aigw_alert_conf_t *ac,
-    ngx_connection_t *c)
-{
-    int    rc;
-    X509  *cert;
-
-    if (!ac->host_ip) {
-        return ngx_ssl_check_host(c, &ac->url.host);
-    }
-
-    cert = SSL_get_peer_certificate(c->ssl->connection);
-    if (cert == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = X509_check_ip_asc(cert, (char *) ac->url.host.data, 0);
-
-    X509_free(cert);
-
-    return (rc == 1) ? NGX_OK : NGX_ERROR;
 }
 
 #endif
@@ -763,55 +715,13 @@ ngx_http_aigw_alert_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
 #if (NGX_HTTP_SSL)
-    {
-        ngx_pool_cleanup_t  *cln;
-
-        ac->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-        if (ac->ssl == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ac->ssl->log = cf->log;
-
-        if (ngx_ssl_create(ac->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-            != NGX_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            ngx_ssl_cleanup_ctx(ac->ssl);
-            return NGX_CONF_ERROR;
-        }
-
-        cln->handler = ngx_ssl_cleanup_ctx;
-        cln->data = ac->ssl;
-
-        if (!ac->ssl_verify) {
-            return NGX_CONF_OK;
-        }
-
-        if (ac->ssl_trusted_certificate.len) {
-            if (ngx_ssl_trusted_certificate(cf, ac->ssl,
-                                            &ac->ssl_trusted_certificate, 3)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            return NGX_CONF_OK;
-        }
-
-        if (SSL_CTX_set_default_verify_paths(ac->ssl->ctx) != 1) {
-            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
-                          "aigw_alert: SSL_CTX_set_default_verify_paths() "
-                          "failed");
-            return NGX_CONF_ERROR;
-        }
-
-        return NGX_CONF_OK;
+    ac->ssl = ngx_http_aigw_ssl_create(cf, ac->ssl_verify,
+                                       &ac->ssl_trusted_certificate, 3);
+    if (ac->ssl == NULL) {
+        return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
 #else
     return "needs nginx built with the http_ssl_module for https://";
 #endif

@@ -29,8 +29,6 @@ static void ngx_http_aigw_obs_write_gen(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_obs_gen_t *g);
 static ngx_uint_t ngx_http_aigw_obs_match(ngx_http_aigw_obs_gen_t *g,
     ngx_str_t *model, ngx_str_t *user, ngx_str_t *tag, ngx_str_t *status);
-static ngx_int_t ngx_http_aigw_obs_arg(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 
 
 static void
@@ -166,8 +164,7 @@ static ngx_int_t
 ngx_http_aigw_obs_caller(ngx_http_request_t *r,
     const ngx_http_aigw_key_t **caller)
 {
-    ngx_int_t             rc;
-    ngx_http_aigw_ctx_t  *ctx;
+    ngx_int_t  rc;
 
     *caller = NULL;
 
@@ -181,25 +178,7 @@ ngx_http_aigw_obs_caller(ngx_http_request_t *r,
                                         "only GET is allowed here");
     }
 
-    /* not the module's ctx: the log phase has nothing to settle here */
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->request = r;
-    ctx->start = ngx_current_msec;
-    ctx->budget_remaining = -1;
-    ctx->client = ngx_http_aigw_default_format;
-
-    rc = ngx_http_aigw_authenticate(r, ctx);
-
-    if (rc == NGX_DECLINED) {
-        *caller = ctx->key;
-    }
-
-    return rc;
+    return ngx_http_aigw_caller(r, caller);
 }
 
 
@@ -388,7 +367,7 @@ ngx_http_aigw_obs_generation_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_http_aigw_obs_arg(r, "id", &id) != NGX_OK) {
+    if (ngx_http_aigw_query_arg(r, "id", &id) != NGX_OK) {
         return ngx_http_aigw_send_error(r, NULL, NGX_HTTP_BAD_REQUEST, NULL,
                                         "the \"id\" query argument is "
                                         "required");
@@ -523,10 +502,10 @@ ngx_http_aigw_obs_logs_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    (void) ngx_http_aigw_obs_arg(r, "model", &model);
-    (void) ngx_http_aigw_obs_arg(r, "user", &user);
-    (void) ngx_http_aigw_obs_arg(r, "tag", &tag);
-    (void) ngx_http_aigw_obs_arg(r, "status", &status);
+    (void) ngx_http_aigw_query_arg(r, "model", &model);
+    (void) ngx_http_aigw_query_arg(r, "user", &user);
+    (void) ngx_http_aigw_query_arg(r, "tag", &tag);
+    (void) ngx_http_aigw_query_arg(r, "status", &status);
 
     if (status.len
         && (status.len != 3 || status.data[0] < '1' || status.data[0] > '5'
@@ -540,7 +519,7 @@ ngx_http_aigw_obs_logs_handler(ngx_http_request_t *r)
 
     limit = 50;
 
-    if (ngx_http_aigw_obs_arg(r, "limit", &s) == NGX_OK) {
+    if (ngx_http_aigw_query_arg(r, "limit", &s) == NGX_OK) {
         limit = ngx_atoi(s.data, s.len);
 
         if (limit <= 0 || limit > 1000) {
@@ -613,42 +592,4 @@ ngx_http_aigw_obs_logs_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_aigw_send_json(r, NGX_HTTP_OK, out, w.size);
-}
-
-
-/* a query argument, URL-decoded; NGX_DECLINED: absent or empty */
-
-static ngx_int_t
-ngx_http_aigw_obs_arg(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    u_char     *src, *dst;
-    ngx_str_t   raw;
-    ngx_uint_t  i;
-
-    ngx_str_null(value);
-
-    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
-        || raw.len == 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    src = ngx_pnalloc(r->pool, raw.len * 2);
-    if (src == NULL) {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < raw.len; i++) {
-        src[i] = (raw.data[i] == '+') ? ' ' : raw.data[i];
-    }
-
-    value->data = src + raw.len;
-    dst = value->data;
-
-    ngx_unescape_uri(&dst, &src, raw.len, 0);
-
-    value->len = dst - value->data;
-
-    return value->len ? NGX_OK : NGX_DECLINED;
 }

@@ -659,6 +659,44 @@ unauthorized:
 }
 
 
+/*
+ * The gateway key of the caller of a read endpoint (/v1/generation,
+ * /v1/logs, the reports), as for the API, NULL with aigw_auth off:
+ * NGX_DECLINED, otherwise the 401 is sent and what
+ * ngx_http_finalize_request() expects returned.
+ */
+
+ngx_int_t
+ngx_http_aigw_caller(ngx_http_request_t *r,
+    const ngx_http_aigw_key_t **caller)
+{
+    ngx_int_t             rc;
+    ngx_http_aigw_ctx_t  *ctx;
+
+    *caller = NULL;
+
+    /* not the module's ctx: the log phase has nothing to settle here */
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->start = ngx_current_msec;
+    ctx->budget_remaining = -1;
+    ctx->client = ngx_http_aigw_default_format;
+
+    rc = ngx_http_aigw_authenticate(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        *caller = ctx->key;
+    }
+
+    return rc;
+}
+
+
 /* x-ai-gateway-api-key, else Authorization: Bearer, else x-api-key */
 
 static ngx_uint_t

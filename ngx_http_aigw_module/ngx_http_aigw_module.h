@@ -1043,6 +1043,8 @@ char *ngx_http_aigw_user(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_aigw_key_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_aigw_authenticate(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx);
+ngx_int_t ngx_http_aigw_caller(ngx_http_request_t *r,
+    const ngx_http_aigw_key_t **caller);
 ngx_uint_t ngx_http_aigw_key_allows(const ngx_http_aigw_key_t *key,
     ngx_str_t *slug);
 ngx_table_elt_t *ngx_http_aigw_client_credential(ngx_http_request_t *r,
@@ -1182,6 +1184,17 @@ ngx_int_t ngx_http_aigw_reject(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, const char *fmt, ...);
 void ngx_http_aigw_attempts_text(ngx_http_aigw_ctx_t *ctx, ngx_str_t *out,
     ngx_pool_t *pool);
+ngx_int_t ngx_http_aigw_query_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_connection_t *ngx_http_aigw_connect(struct sockaddr *sockaddr,
+    socklen_t socklen, ngx_str_t *name, ngx_log_t *log, ngx_int_t *rc);
+ngx_err_t ngx_http_aigw_connect_error(ngx_connection_t *c);
+#if (NGX_HTTP_SSL)
+ngx_int_t ngx_http_aigw_ssl_client(ngx_connection_t *c, ngx_ssl_t *ssl,
+    ngx_str_t *host, ngx_uint_t host_ip);
+ngx_int_t ngx_http_aigw_ssl_check_host(ngx_connection_t *c, ngx_str_t *host,
+    ngx_uint_t host_ip);
+#endif
 
 /* ngx_http_aigw_error.c */
 
@@ -1267,6 +1280,8 @@ ngx_int_t ngx_http_aigw_sigv4_sign(ngx_pool_t *pool, ngx_http_aigw_sigv4_t *s,
 /* ngx_http_aigw_variables.c */
 
 ngx_int_t ngx_http_aigw_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_aigw_register_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 int64_t ngx_http_aigw_cost(ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_model_t *m);
 

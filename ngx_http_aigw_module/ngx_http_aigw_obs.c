@@ -323,6 +323,8 @@ ngx_http_aigw_obs_provider_ms(ngx_http_request_t *r, ngx_uint_t all)
 }
 
 
+/* the target of the last attempt, NULL before the first */
+
 ngx_http_aigw_target_t *
 ngx_http_aigw_obs_target(ngx_http_aigw_ctx_t *ctx)
 {
@@ -632,19 +634,7 @@ ngx_http_aigw_obs_content_var(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_aigw_obs_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_aigw_obs_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_aigw_register_variables(cf, ngx_http_aigw_obs_vars);
 }
 
 

@@ -112,8 +112,6 @@ static ngx_int_t ngx_http_aigw_redis_connect(ngx_http_aigw_redis_t *rd);
 static void ngx_http_aigw_redis_connected(ngx_event_t *wev);
 #if (NGX_HTTP_SSL)
 static void ngx_http_aigw_redis_ssl_handshake(ngx_connection_t *c);
-static ngx_int_t ngx_http_aigw_redis_check_host(ngx_http_aigw_redis_t *rd,
-    ngx_connection_t *c);
 #endif
 static ngx_int_t ngx_http_aigw_redis_handshake(ngx_http_aigw_redis_t *rd);
 static void ngx_http_aigw_redis_write_handler(ngx_event_t *wev);
@@ -212,9 +210,8 @@ ngx_http_aigw_redis_clock(ngx_http_aigw_redis_t *rd)
 static ngx_int_t
 ngx_http_aigw_redis_connect(ngx_http_aigw_redis_t *rd)
 {
-    ngx_int_t               rc;
-    ngx_connection_t       *c;
-    ngx_peer_connection_t   pc;
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
 
     rd->timer.handler = ngx_http_aigw_redis_timer_handler;
     rd->timer.data = rd;
@@ -224,27 +221,13 @@ ngx_http_aigw_redis_connect(ngx_http_aigw_redis_t *rd)
         rd->last = &rd->head;
     }
 
-    ngx_memzero(&pc, sizeof(ngx_peer_connection_t));
+    c = ngx_http_aigw_connect(rd->addr.sockaddr, rd->addr.socklen, &rd->name,
+                              ngx_cycle->log, &rc);
 
-    pc.sockaddr = rd->addr.sockaddr;
-    pc.socklen = rd->addr.socklen;
-    pc.name = &rd->name;
-    pc.get = ngx_event_get_peer;
-    pc.log = ngx_cycle->log;
-    pc.log_error = NGX_ERROR_ERR;
-
-    rc = ngx_event_connect_peer(&pc);
-
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        if (pc.connection) {
-            ngx_close_connection(pc.connection);
-        }
-
+    if (c == NULL) {
         ngx_http_aigw_redis_fault(rd, "connect failed");
         return NGX_DECLINED;
     }
-
-    c = pc.connection;
 
     rd->pool = ngx_create_pool(1024, ngx_cycle->log);
     if (rd->pool == NULL) {
@@ -286,8 +269,7 @@ ngx_http_aigw_redis_connect(ngx_http_aigw_redis_t *rd)
 static void
 ngx_http_aigw_redis_connected(ngx_event_t *wev)
 {
-    int                     err;
-    socklen_t               len;
+    ngx_err_t               err;
     ngx_connection_t       *c;
     ngx_http_aigw_redis_t  *rd;
 
@@ -303,12 +285,7 @@ ngx_http_aigw_redis_connected(ngx_event_t *wev)
         ngx_del_timer(wev);
     }
 
-    err = 0;
-    len = sizeof(int);
-
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
-        err = ngx_socket_errno;
-    }
+    err = ngx_http_aigw_connect_error(c);
 
     if (err) {
         ngx_log_error(NGX_LOG_INFO, c->log, err,
@@ -322,15 +299,8 @@ ngx_http_aigw_redis_connected(ngx_event_t *wev)
     if (rd->tls) {
         ngx_int_t  rc;
 
-        if (ngx_ssl_create_connection(rd->ssl, c, NGX_SSL_CLIENT) != NGX_OK) {
-            ngx_http_aigw_redis_fault(rd, "TLS setup failed");
-            return;
-        }
-
-        if (!rd->host_ip
-            && SSL_set_tlsext_host_name(c->ssl->connection,
-                                        (char *) rd->host.data)
-               == 0)
+        if (ngx_http_aigw_ssl_client(c, rd->ssl, &rd->host, rd->host_ip)
+            != NGX_OK)
         {
             ngx_http_aigw_redis_fault(rd, "TLS setup failed");
             return;
@@ -392,7 +362,9 @@ ngx_http_aigw_redis_ssl_handshake(ngx_connection_t *c)
             return;
         }
 
-        if (ngx_http_aigw_redis_check_host(rd, c) != NGX_OK) {
+        if (ngx_http_aigw_ssl_check_host(c, &rd->host, rd->host_ip)
+            != NGX_OK)
+        {
             ngx_http_aigw_redis_fault(rd, "certificate does not match host");
             return;
         }
@@ -403,32 +375,6 @@ ngx_http_aigw_redis_ssl_handshake(ngx_connection_t *c)
     if (ngx_http_aigw_redis_handshake(rd) == NGX_OK) {
         ngx_http_aigw_redis_write_handler(c->write);
     }
-}
-
-
-/* the certificate names the host: a DNS name, or an address */
-
-static ngx_int_t
-ngx_http_aigw_redis_check_host(ngx_http_aigw_redis_t *rd,
-    ngx_connection_t *c)
-{
-    int    rc;
-    X509  *cert;
-
-    if (!rd->host_ip) {
-        return ngx_ssl_check_host(c, &rd->host);
-    }
-
-    cert = SSL_get_peer_certificate(c->ssl->connection);
-    if (cert == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = X509_check_ip_asc(cert, (char *) rd->host.data, 0);
-
-    X509_free(cert);
-
-    return (rc == 1) ? NGX_OK : NGX_ERROR;
 }
 
 #endif

@@ -149,16 +149,12 @@ static ngx_int_t ngx_http_aigw_credits_send(ngx_http_request_t *r,
     ngx_int_t rc);
 static ngx_int_t ngx_http_aigw_report_method(ngx_http_request_t *r,
     const char *message);
-static ngx_int_t ngx_http_aigw_report_caller(ngx_http_request_t *r,
-    const ngx_http_aigw_key_t **caller);
 static ngx_uint_t ngx_http_aigw_report_visible(
     const ngx_http_aigw_key_t *caller, ngx_http_aigw_report_row_t *row);
 static ngx_uint_t ngx_http_aigw_report_credential(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_target_t *t);
 static ngx_int_t ngx_http_aigw_report_query(ngx_http_request_t *r,
     ngx_http_aigw_report_query_t *q, const char **err);
-static ngx_int_t ngx_http_aigw_report_arg(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_aigw_report_date(ngx_str_t *s, ngx_uint_t *day);
 static ngx_uint_t ngx_http_aigw_report_match(ngx_http_aigw_report_query_t *q,
     ngx_http_aigw_report_row_t *row);
@@ -647,7 +643,7 @@ ngx_http_aigw_report_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_http_aigw_report_caller(r, &caller);
+    rc = ngx_http_aigw_caller(r, &caller);
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -755,7 +751,7 @@ ngx_http_aigw_credits_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_http_aigw_report_caller(r, &caller);
+    rc = ngx_http_aigw_caller(r, &caller);
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -873,44 +869,6 @@ ngx_http_aigw_report_method(ngx_http_request_t *r, const char *message)
 }
 
 
-/*
- * The gateway key of the caller (key.c's lookup, as for the API), NULL
- * with aigw_auth off: NGX_DECLINED, otherwise the 401 in the OpenAI error
- * shape (@ai-sdk/gateway reads {"error":{"message","type"}}) is sent and
- * what ngx_http_finalize_request() expects returned.
- */
-
-static ngx_int_t
-ngx_http_aigw_report_caller(ngx_http_request_t *r,
-    const ngx_http_aigw_key_t **caller)
-{
-    ngx_int_t             rc;
-    ngx_http_aigw_ctx_t  *ctx;
-
-    *caller = NULL;
-
-    /* not the module's ctx: the log phase has nothing to settle here */
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_aigw_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->request = r;
-    ctx->start = ngx_current_msec;
-    ctx->budget_remaining = -1;
-    ctx->client = ngx_http_aigw_default_format;
-
-    rc = ngx_http_aigw_authenticate(r, ctx);
-
-    if (rc == NGX_DECLINED) {
-        *caller = ctx->key;
-    }
-
-    return rc;
-}
-
-
 /* a key sees the rows recorded under it; an admin key or open mode, all */
 
 static ngx_uint_t
@@ -939,7 +897,7 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
     ngx_memzero(q, sizeof(ngx_http_aigw_report_query_t));
     q->credential = -1;
 
-    rc = ngx_http_aigw_report_arg(r, "start_date", &v);
+    rc = ngx_http_aigw_query_arg(r, "start_date", &v);
 
     if (rc == NGX_DECLINED || ngx_http_aigw_report_date(&v, &q->start)
                               != NGX_OK)
@@ -947,7 +905,7 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
         goto bad_date;
     }
 
-    rc = ngx_http_aigw_report_arg(r, "end_date", &v);
+    rc = ngx_http_aigw_query_arg(r, "end_date", &v);
 
     if (rc == NGX_DECLINED || ngx_http_aigw_report_date(&v, &q->end)
                               != NGX_OK)
@@ -960,7 +918,7 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_aigw_report_arg(r, "group_by", &v) == NGX_OK) {
+    if (ngx_http_aigw_query_arg(r, "group_by", &v) == NGX_OK) {
 
         for (i = 0; ngx_http_aigw_report_groups[i].len; i++) {
             if (v.len == ngx_http_aigw_report_groups[i].len
@@ -980,7 +938,7 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
         q->group = i;
     }
 
-    if (ngx_http_aigw_report_arg(r, "date_part", &v) == NGX_OK) {
+    if (ngx_http_aigw_query_arg(r, "date_part", &v) == NGX_OK) {
 
         if (v.len == 4 && ngx_strncmp(v.data, "hour", 4) == 0) {
             *err = "\"date_part\" \"hour\" is not supported: the "
@@ -994,7 +952,7 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_aigw_report_arg(r, "credential_type", &v) == NGX_OK) {
+    if (ngx_http_aigw_query_arg(r, "credential_type", &v) == NGX_OK) {
 
         for (i = 0; ngx_http_aigw_report_credentials[i].len; i++) {
             if (v.len == ngx_http_aigw_report_credentials[i].len
@@ -1014,11 +972,11 @@ ngx_http_aigw_report_query(ngx_http_request_t *r,
         q->credential = i;
     }
 
-    (void) ngx_http_aigw_report_arg(r, "user_id", &q->user);
-    (void) ngx_http_aigw_report_arg(r, "model", &q->model);
-    (void) ngx_http_aigw_report_arg(r, "provider", &q->provider);
+    (void) ngx_http_aigw_query_arg(r, "user_id", &q->user);
+    (void) ngx_http_aigw_query_arg(r, "model", &q->model);
+    (void) ngx_http_aigw_query_arg(r, "provider", &q->provider);
 
-    if (ngx_http_aigw_report_arg(r, "tags", &v) == NGX_OK) {
+    if (ngx_http_aigw_query_arg(r, "tags", &v) == NGX_OK) {
 
         q->tags = ngx_array_create(r->pool, 4, sizeof(ngx_str_t));
         if (q->tags == NULL) {
@@ -1055,44 +1013,6 @@ bad_date:
 
     *err = "\"start_date\" and \"end_date\" are required, as YYYY-MM-DD";
     return NGX_DECLINED;
-}
-
-
-/* a query argument, URL-decoded ("+" is a space); NGX_DECLINED: none */
-
-static ngx_int_t
-ngx_http_aigw_report_arg(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    u_char     *src, *dst;
-    ngx_str_t   raw;
-    ngx_uint_t  i;
-
-    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
-        || raw.len == 0)
-    {
-        ngx_str_null(value);
-        return NGX_DECLINED;
-    }
-
-    src = ngx_pnalloc(r->pool, raw.len * 2);
-    if (src == NULL) {
-        ngx_str_null(value);
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < raw.len; i++) {
-        src[i] = (raw.data[i] == '+') ? ' ' : raw.data[i];
-    }
-
-    value->data = src + raw.len;
-    dst = value->data;
-
-    ngx_unescape_uri(&dst, &src, raw.len, 0);
-
-    value->len = dst - value->data;
-
-    return value->len ? NGX_OK : NGX_DECLINED;
 }
 
 

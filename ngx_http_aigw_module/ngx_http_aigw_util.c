@@ -175,3 +175,151 @@ ngx_http_aigw_rfc3339(u_char *p, time_t t)
                        tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                        tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 }
+
+
+
+/* a query argument, URL-decoded ("+" is a space); NGX_DECLINED: none */
+
+ngx_int_t
+ngx_http_aigw_query_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    u_char     *src, *dst;
+    ngx_str_t   raw;
+    ngx_uint_t  i;
+
+    ngx_str_null(value);
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
+        || raw.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    src = ngx_pnalloc(r->pool, raw.len * 2);
+    if (src == NULL) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < raw.len; i++) {
+        src[i] = (raw.data[i] == '+') ? ' ' : raw.data[i];
+    }
+
+    value->data = src + raw.len;
+    dst = value->data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    value->len = dst - value->data;
+
+    return value->len ? NGX_OK : NGX_DECLINED;
+}
+
+/*
+ * An outbound connection of the module's own (an alert, a Redis server,
+ * a token endpoint): NULL when it cannot be made, else the connection,
+ * with *rc NGX_OK (connected) or NGX_AGAIN (in progress).
+ */
+
+ngx_connection_t *
+ngx_http_aigw_connect(struct sockaddr *sockaddr, socklen_t socklen,
+    ngx_str_t *name, ngx_log_t *log, ngx_int_t *rc)
+{
+    ngx_peer_connection_t  pc;
+
+    ngx_memzero(&pc, sizeof(ngx_peer_connection_t));
+
+    pc.sockaddr = sockaddr;
+    pc.socklen = socklen;
+    pc.name = name;
+    pc.get = ngx_event_get_peer;
+    pc.log = log;
+    pc.log_error = NGX_ERROR_ERR;
+
+    *rc = ngx_event_connect_peer(&pc);
+
+    if (*rc == NGX_ERROR || *rc == NGX_BUSY || *rc == NGX_DECLINED) {
+        if (pc.connection) {
+            ngx_close_connection(pc.connection);
+        }
+
+        return NULL;
+    }
+
+    return pc.connection;
+}
+
+
+/* the error of a non-blocking connect(), 0 when it succeeded */
+
+ngx_err_t
+ngx_http_aigw_connect_error(ngx_connection_t *c)
+{
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    return err;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * TLS on a connection to host, with SNI unless host is an address;
+ * host.data is NUL-terminated.  The caller starts the handshake.
+ */
+
+ngx_int_t
+ngx_http_aigw_ssl_client(ngx_connection_t *c, ngx_ssl_t *ssl,
+    ngx_str_t *host, ngx_uint_t host_ip)
+{
+    if (ssl == NULL
+        || ngx_ssl_create_connection(ssl, c, NGX_SSL_CLIENT) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!host_ip
+        && SSL_set_tlsext_host_name(c->ssl->connection, (char *) host->data)
+           == 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the certificate names the host: a DNS name, or an address */
+
+ngx_int_t
+ngx_http_aigw_ssl_check_host(ngx_connection_t *c, ngx_str_t *host,
+    ngx_uint_t host_ip)
+{
+    int    rc;
+    X509  *cert;
+
+    if (!host_ip) {
+        return ngx_ssl_check_host(c, host);
+    }
+
+    cert = SSL_get_peer_certificate(c->ssl->connection);
+    if (cert == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = X509_check_ip_asc(cert, (char *) host->data, 0);
+
+    X509_free(cert);
+
+    return (rc == 1) ? NGX_OK : NGX_ERROR;
+}
+
+#endif

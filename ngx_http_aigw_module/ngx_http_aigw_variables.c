@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_aigw_module.h"
+#include "ngx_http_aigw_obs.h"
 
 
 /*
@@ -47,8 +48,6 @@ static ngx_int_t ngx_http_aigw_var_set(ngx_http_variable_value_t *v,
     ngx_str_t *s);
 static ngx_int_t ngx_http_aigw_var_num(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, int64_t n);
-static ngx_http_aigw_target_t *ngx_http_aigw_last_target(
-    ngx_http_aigw_ctx_t *ctx);
 
 
 #define ngx_http_aigw_ctx_offset(field)  offsetof(ngx_http_aigw_ctx_t, field)
@@ -93,9 +92,18 @@ static ngx_http_variable_t  ngx_http_aigw_vars[] = {
 ngx_int_t
 ngx_http_aigw_add_variables(ngx_conf_t *cf)
 {
+    return ngx_http_aigw_register_variables(cf, ngx_http_aigw_vars);
+}
+
+
+/* a module's table of variables, up to its null entry */
+
+ngx_int_t
+ngx_http_aigw_register_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
     ngx_http_variable_t  *var, *v;
 
-    for (v = ngx_http_aigw_vars; v->name.len; v++) {
+    for (v = vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
         if (var == NULL) {
             return NGX_ERROR;
@@ -106,21 +114,6 @@ ngx_http_aigw_add_variables(ngx_conf_t *cf)
     }
 
     return NGX_OK;
-}
-
-
-static ngx_http_aigw_target_t *
-ngx_http_aigw_last_target(ngx_http_aigw_ctx_t *ctx)
-{
-    ngx_http_aigw_attempt_t  *a;
-
-    if (ctx->attempts.nelts == 0) {
-        return NULL;
-    }
-
-    a = ctx->attempts.elts;
-
-    return a[ctx->attempts.nelts - 1].target;
 }
 
 
@@ -196,7 +189,7 @@ ngx_http_aigw_var_model(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     ngx_http_aigw_var_ctx(r, v, ctx);
 
-    t = ngx_http_aigw_last_target(ctx);
+    t = ngx_http_aigw_obs_target(ctx);
 
     return ngx_http_aigw_var_set(v, t ? &t->slug : &ctx->model);
 }
@@ -213,7 +206,7 @@ ngx_http_aigw_var_target(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     ngx_http_aigw_var_ctx(r, v, ctx);
 
-    t = ngx_http_aigw_last_target(ctx);
+    t = ngx_http_aigw_obs_target(ctx);
 
     if (t == NULL) {
         v->not_found = 1;
@@ -321,7 +314,7 @@ ngx_http_aigw_var_cost(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         cost = ctx->cost;
 
     } else {
-        t = ngx_http_aigw_last_target(ctx);
+        t = ngx_http_aigw_obs_target(ctx);
         cost = (t && t->model->priced) ? ngx_http_aigw_cost(ctx, t->model)
                                        : -1;
     }

@@ -110,8 +110,6 @@ static ngx_int_t ngx_http_aigw_vertex_jwt(ngx_http_aigw_vertex_t *vx,
 static void ngx_http_aigw_vertex_connected(ngx_event_t *wev);
 #if (NGX_HTTP_SSL)
 static void ngx_http_aigw_vertex_ssl_handshake(ngx_connection_t *c);
-static ngx_int_t ngx_http_aigw_vertex_check_host(ngx_http_aigw_vertex_t *vx,
-    ngx_connection_t *c);
 #endif
 static void ngx_http_aigw_vertex_write(ngx_event_t *wev);
 static void ngx_http_aigw_vertex_read(ngx_event_t *rev);
@@ -719,11 +717,10 @@ ngx_http_aigw_vertex_path(ngx_http_request_t *r, ngx_http_aigw_provider_t *p,
 static ngx_int_t
 ngx_http_aigw_vertex_fetch(ngx_http_aigw_vertex_t *vx)
 {
-    ngx_int_t               rc;
-    ngx_str_t               jwt;
-    ngx_buf_t              *b;
-    ngx_connection_t       *c;
-    ngx_peer_connection_t   pc;
+    ngx_int_t          rc;
+    ngx_str_t          jwt;
+    ngx_buf_t         *b;
+    ngx_connection_t  *c;
 
     vx->log = ngx_cycle->log;
 
@@ -780,21 +777,10 @@ ngx_http_aigw_vertex_fetch(ngx_http_aigw_vertex_t *vx)
 
     ngx_add_timer(&vx->timer, NGX_HTTP_AIGW_VERTEX_TIMEOUT);
 
-    ngx_memzero(&pc, sizeof(ngx_peer_connection_t));
+    c = ngx_http_aigw_connect(vx->addr->sockaddr, vx->addr->socklen,
+                              &vx->addr->name, vx->log, &rc);
 
-    pc.sockaddr = vx->addr->sockaddr;
-    pc.socklen = vx->addr->socklen;
-    pc.name = &vx->addr->name;
-    pc.get = ngx_event_get_peer;
-    pc.log = vx->log;
-    pc.log_error = NGX_ERROR_ERR;
-
-    rc = ngx_event_connect_peer(&pc);
-
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        if (pc.connection) {
-            ngx_close_connection(pc.connection);
-        }
+    if (c == NULL) {
 
         /* the requests waiting are resumed later, from an event */
 
@@ -805,8 +791,6 @@ ngx_http_aigw_vertex_fetch(ngx_http_aigw_vertex_t *vx)
 
         return NGX_OK;
     }
-
-    c = pc.connection;
 
     c->data = vx;
     c->pool = vx->pool;
@@ -923,20 +907,14 @@ ngx_http_aigw_vertex_jwt(ngx_http_aigw_vertex_t *vx, ngx_str_t *jwt)
 static void
 ngx_http_aigw_vertex_connected(ngx_event_t *wev)
 {
-    int                      err;
-    socklen_t                len;
+    ngx_err_t                err;
     ngx_connection_t        *c;
     ngx_http_aigw_vertex_t  *vx;
 
     c = wev->data;
     vx = c->data;
 
-    err = 0;
-    len = sizeof(int);
-
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
-        err = ngx_socket_errno;
-    }
+    err = ngx_http_aigw_connect_error(c);
 
     if (err) {
         ngx_log_error(NGX_LOG_ERR, c->log, err,
@@ -955,18 +933,8 @@ ngx_http_aigw_vertex_connected(ngx_event_t *wev)
         amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                    ngx_http_aigw_module);
 
-        if (amcf->ssl == NULL
-            || ngx_ssl_create_connection(amcf->ssl, c, NGX_SSL_CLIENT)
-               != NGX_OK)
-        {
-            ngx_http_aigw_vertex_done(vx, "TLS setup failed");
-            return;
-        }
-
-        if (!vx->host_ip
-            && SSL_set_tlsext_host_name(c->ssl->connection,
-                                        (char *) vx->sni.data)
-               == 0)
+        if (ngx_http_aigw_ssl_client(c, amcf->ssl, &vx->sni, vx->host_ip)
+            != NGX_OK)
         {
             ngx_http_aigw_vertex_done(vx, "TLS setup failed");
             return;
@@ -1021,7 +989,9 @@ ngx_http_aigw_vertex_ssl_handshake(ngx_connection_t *c)
             return;
         }
 
-        if (ngx_http_aigw_vertex_check_host(vx, c) != NGX_OK) {
+        if (ngx_http_aigw_ssl_check_host(c, &vx->sni, vx->host_ip)
+            != NGX_OK)
+        {
             ngx_http_aigw_vertex_done(vx, "certificate does not match host");
             return;
         }
@@ -1031,32 +1001,6 @@ ngx_http_aigw_vertex_ssl_handshake(ngx_connection_t *c)
     c->write->handler = ngx_http_aigw_vertex_write;
 
     ngx_http_aigw_vertex_write(c->write);
-}
-
-
-/* the certificate names the host: a DNS name, or an address */
-
-static ngx_int_t
-ngx_http_aigw_vertex_check_host(ngx_http_aigw_vertex_t *vx,
-    ngx_connection_t *c)
-{
-    int    rc;
-    X509  *cert;
-
-    if (!vx->host_ip) {
-        return ngx_ssl_check_host(c, &vx->sni);
-    }
-
-    cert = SSL_get_peer_certificate(c->ssl->connection);
-    if (cert == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = X509_check_ip_asc(cert, (char *) vx->sni.data, 0);
-
-    X509_free(cert);
-
-    return (rc == 1) ? NGX_OK : NGX_ERROR;
 }
 
 #endif
