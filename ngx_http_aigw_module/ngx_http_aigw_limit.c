@@ -1964,19 +1964,7 @@ ngx_http_aigw_limit_var_budget(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_aigw_limit_preconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_aigw_limit_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_aigw_register_variables(cf, ngx_http_aigw_limit_vars);
 }
 
 
