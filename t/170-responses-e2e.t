@@ -3,8 +3,8 @@
 # Completions mock, an Anthropic mock and a native Responses mock
 # (responses=on).  Each block runs a group of the tests of
 # t/e2e/responses-sdk.mjs; the script starts the mocks itself and checks
-# both what the SDK got and what the providers got.  Codex CLI is not
-# installed on the test machines, so it is not run.
+# both what the SDK got and what the providers got.  Codex CLI runs in
+# t/170-responses-codex.t.
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
