@@ -125,8 +125,6 @@ static ngx_int_t ngx_http_aigw_anthropic_write_block(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part, ngx_uint_t n);
 static void ngx_http_aigw_anthropic_write_media(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_part_t *part);
-static ngx_int_t ngx_http_aigw_anthropic_write_input(ngx_http_request_t *r,
-    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part);
 static ngx_int_t ngx_http_aigw_anthropic_request_headers(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
     ngx_http_aigw_target_t *t, ngx_http_aigw_jw_t *w);
@@ -1412,57 +1410,6 @@ ngx_http_aigw_anthropic_write_response(ngx_http_request_t *r,
 }
 
 
-/*
- * A tool input as a JSON object: OpenAI gives it as JSON text in a
- * string, which is decoded and checked.
- */
-
-static ngx_int_t
-ngx_http_aigw_anthropic_write_input(ngx_http_request_t *r,
-    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part)
-{
-    ngx_str_t             text;
-    ngx_http_aigw_json_t  j;
-
-    if (!part->input_string) {
-        if (part->input.len) {
-            ngx_http_aigw_jw_str(w, &part->input);
-
-        } else {
-            ngx_http_aigw_jw_lit(w, "{}");
-        }
-
-        return NGX_OK;
-    }
-
-    if (ngx_http_aigw_json_unescape(r->pool, &part->input, &text) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
-    j.pool = r->pool;
-    j.record = 0;
-
-    if (text.len
-        && ngx_http_aigw_json_parse(&j, text.data, text.len) == NGX_OK
-        && j.toks[0].type == ngx_http_aigw_json_object)
-    {
-        ngx_http_aigw_jw_str(w, &text);
-        return NGX_OK;
-    }
-
-    if (text.len) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "aigw: the arguments of a tool call are not a JSON "
-                      "object, an empty object is sent instead");
-    }
-
-    ngx_http_aigw_jw_lit(w, "{}");
-
-    return NGX_OK;
-}
-
-
 static void
 ngx_http_aigw_anthropic_write_error(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_error_t *err)
@@ -2490,7 +2437,7 @@ ngx_http_aigw_anthropic_write_block(ngx_http_request_t *r,
         ngx_http_aigw_jw_qstr(w, &part->name);
         ngx_http_aigw_jw_lit(w, ",\"input\":");
 
-        return ngx_http_aigw_anthropic_write_input(r, w, part);
+        return ngx_http_aigw_write_tool_input(r, w, part);
 
     case ngx_http_aigw_part_tool_result:
         ngx_http_aigw_jw_lit(w, "{\"type\":\"tool_result\",\"tool_use_id\":");

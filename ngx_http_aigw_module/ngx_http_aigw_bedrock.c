@@ -41,8 +41,6 @@ static void ngx_http_aigw_bedrock_write_block(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part);
 static void ngx_http_aigw_bedrock_write_media(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_part_t *part);
-static void ngx_http_aigw_bedrock_write_input(ngx_http_request_t *r,
-    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part);
 static void ngx_http_aigw_bedrock_write_tools(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat, ngx_uint_t history);
 static void ngx_http_aigw_bedrock_write_params(ngx_http_request_t *r,
@@ -395,7 +393,11 @@ ngx_http_aigw_bedrock_write_block(ngx_http_request_t *r,
         ngx_http_aigw_jw_lit(w, ",\"name\":");
         ngx_http_aigw_jw_qstr(w, &part->name);
         ngx_http_aigw_jw_lit(w, ",\"input\":");
-        ngx_http_aigw_bedrock_write_input(r, w, part);
+
+        if (ngx_http_aigw_write_tool_input(r, w, part) != NGX_OK) {
+            w->error = 1;
+        }
+
         ngx_http_aigw_jw_lit(w, "}}");
         break;
 
@@ -480,53 +482,6 @@ ngx_http_aigw_bedrock_write_media(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_jw_lit(w, ",\"source\":{\"bytes\":");
     ngx_http_aigw_jw_qstr(w, &part->data);
     ngx_http_aigw_jw_lit(w, "}}}");
-}
-
-
-/* a tool call's input: a JSON object, also when it came as a string */
-
-static void
-ngx_http_aigw_bedrock_write_input(ngx_http_request_t *r,
-    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part)
-{
-    ngx_str_t             text;
-    ngx_http_aigw_json_t  j;
-
-    if (!part->input_string) {
-        if (part->input.len) {
-            ngx_http_aigw_jw_str(w, &part->input);
-
-        } else {
-            ngx_http_aigw_jw_lit(w, "{}");
-        }
-
-        return;
-    }
-
-    if (ngx_http_aigw_json_unescape(r->pool, &part->input, &text) != NGX_OK) {
-        w->error = 1;
-        return;
-    }
-
-    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
-    j.pool = r->pool;
-    j.record = 0;
-
-    if (text.len
-        && ngx_http_aigw_json_parse(&j, text.data, text.len) == NGX_OK
-        && j.toks[0].type == ngx_http_aigw_json_object)
-    {
-        ngx_http_aigw_jw_str(w, &text);
-        return;
-    }
-
-    if (text.len) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "aigw: the arguments of a tool call are not a JSON "
-                      "object, an empty object is sent instead");
-    }
-
-    ngx_http_aigw_jw_lit(w, "{}");
 }
 
 

@@ -297,3 +297,56 @@ ngx_http_aigw_parse_stop(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
 
     return NGX_OK;
 }
+
+
+/*
+ * A tool call's input as a JSON object, for the formats that want one
+ * (Anthropic, Gemini, Bedrock): as it came, or decoded from the JSON text
+ * of a string (OpenAI's "arguments") and checked; what is not an object
+ * is sent as {}.
+ */
+
+ngx_int_t
+ngx_http_aigw_write_tool_input(ngx_http_request_t *r,
+    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part)
+{
+    ngx_str_t             text;
+    ngx_http_aigw_json_t  j;
+
+    if (!part->input_string) {
+        if (part->input.len) {
+            ngx_http_aigw_jw_str(w, &part->input);
+
+        } else {
+            ngx_http_aigw_jw_lit(w, "{}");
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_aigw_json_unescape(r->pool, &part->input, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
+    j.pool = r->pool;
+    j.record = 0;
+
+    if (text.len
+        && ngx_http_aigw_json_parse(&j, text.data, text.len) == NGX_OK
+        && j.toks[0].type == ngx_http_aigw_json_object)
+    {
+        ngx_http_aigw_jw_str(w, &text);
+        return NGX_OK;
+    }
+
+    if (text.len) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "aigw: the arguments of a tool call are not a JSON "
+                      "object, an empty object is sent instead");
+    }
+
+    ngx_http_aigw_jw_lit(w, "{}");
+
+    return NGX_OK;
+}

@@ -45,8 +45,6 @@ static ngx_uint_t ngx_http_aigw_gemini_write_part(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_http_aigw_chat_t *chat,
     ngx_http_aigw_part_t *part, ngx_uint_t n, ngx_uint_t ids,
     ngx_str_t *sig, ngx_uint_t *calls);
-static void ngx_http_aigw_gemini_write_args(ngx_http_request_t *r,
-    ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part);
 static void ngx_http_aigw_gemini_write_result(ngx_http_aigw_jw_t *w,
     ngx_http_aigw_chat_t *chat, ngx_str_t *id, ngx_array_t *content,
     ngx_uint_t is_error, ngx_uint_t ids);
@@ -560,7 +558,9 @@ ngx_http_aigw_gemini_write_part(ngx_http_request_t *r, ngx_http_aigw_jw_t *w,
         ngx_http_aigw_jw_qstr(w, &part->name);
         ngx_http_aigw_jw_lit(w, ",\"args\":");
 
-        ngx_http_aigw_gemini_write_args(r, w, part);
+        if (ngx_http_aigw_write_tool_input(r, w, part) != NGX_OK) {
+            w->error = 1;
+        }
 
         ngx_http_aigw_jw_lit(w, "}");
 
@@ -614,56 +614,6 @@ ngx_http_aigw_gemini_write_part(ngx_http_request_t *r, ngx_http_aigw_jw_t *w,
     ngx_http_aigw_jw_lit(w, "}");
 
     return 1;
-}
-
-
-/*
- * A call's arguments, a JSON object: as they came, or decoded from the
- * JSON text of a string (OpenAI's "arguments") and checked
- */
-
-static void
-ngx_http_aigw_gemini_write_args(ngx_http_request_t *r, ngx_http_aigw_jw_t *w,
-    ngx_http_aigw_part_t *part)
-{
-    ngx_str_t             text;
-    ngx_http_aigw_json_t  j;
-
-    if (!part->input_string) {
-        if (part->input.len) {
-            ngx_http_aigw_jw_str(w, &part->input);
-
-        } else {
-            ngx_http_aigw_jw_lit(w, "{}");
-        }
-
-        return;
-    }
-
-    if (ngx_http_aigw_json_unescape(r->pool, &part->input, &text) != NGX_OK) {
-        w->error = 1;
-        return;
-    }
-
-    ngx_memzero(&j, sizeof(ngx_http_aigw_json_t));
-    j.pool = r->pool;
-    j.record = 0;
-
-    if (text.len
-        && ngx_http_aigw_json_parse(&j, text.data, text.len) == NGX_OK
-        && j.toks[0].type == ngx_http_aigw_json_object)
-    {
-        ngx_http_aigw_jw_str(w, &text);
-        return;
-    }
-
-    if (text.len) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "aigw: the arguments of a tool call are not a JSON "
-                      "object, an empty object is sent instead");
-    }
-
-    ngx_http_aigw_jw_lit(w, "{}");
 }
 
 
