@@ -464,6 +464,9 @@ typedef struct {
     ngx_str_t                       schema;         /* raw JSON */
     ngx_str_t                       cache_control;  /* raw JSON */
     ngx_str_t                       strict;         /* raw JSON */
+    size_t                          ns;             /* Responses: length of
+                                                       "<namespace>__" in
+                                                       name, 0: none */
 } ngx_http_aigw_tool_t;
 
 

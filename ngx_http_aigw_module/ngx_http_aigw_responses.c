@@ -28,6 +28,7 @@ typedef struct {
     ngx_str_t                  text;       /* escaped: text, arguments or
                                               summary, once complete */
     ngx_http_aigw_jw_t         acc;        /* the deltas, while open */
+    ngx_str_t                  ns;         /* the call's namespace */
     unsigned                   custom:1;   /* a custom tool's call */
 } ngx_http_aigw_responses_item_t;
 
@@ -67,6 +68,9 @@ static ngx_int_t ngx_http_aigw_responses_stateful(ngx_http_request_t *r,
 static ngx_int_t ngx_http_aigw_responses_parse_tools(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat);
+static ngx_int_t ngx_http_aigw_responses_tool(ngx_http_request_t *r,
+    ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
+    ngx_str_t *ns, ngx_http_aigw_chat_t *chat);
 static ngx_int_t ngx_http_aigw_responses_parse_tool_choice(
     ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j,
     ngx_uint_t v, ngx_http_aigw_chat_t *chat);
@@ -117,6 +121,8 @@ static void ngx_http_aigw_responses_item_id(ngx_http_aigw_jw_t *w,
     ngx_str_t *rid, ngx_uint_t n, ngx_http_aigw_responses_item_t *item);
 static ngx_uint_t ngx_http_aigw_responses_is_custom(ngx_http_aigw_ctx_t *ctx,
     ngx_str_t *name);
+static void ngx_http_aigw_responses_namespace(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_responses_item_t *item);
 static ngx_int_t ngx_http_aigw_responses_custom_input(ngx_pool_t *pool,
     ngx_http_aigw_responses_item_t *item);
 static ngx_int_t ngx_http_aigw_responses_custom_call(ngx_http_request_t *r,
@@ -486,15 +492,20 @@ ngx_http_aigw_responses_stateful(ngx_http_request_t *r,
 }
 
 
-/* flat function tools */
+/*
+ * Tools: function and custom tools, and those of namespace tools as
+ * "<namespace>__<name>"; hosted tools (web_search, file_search, mcp, ...)
+ * no translated provider can run are dropped
+ */
 
 static ngx_int_t
 ngx_http_aigw_responses_parse_tools(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat)
 {
-    ngx_uint_t             e, m, custom;
-    ngx_http_aigw_tool_t  *tool;
+    ngx_int_t   rc;
+    ngx_str_t   ns;
+    ngx_uint_t  e, m, n, t;
 
     if (ngx_array_init(&chat->tools, r->pool, ngx_max(j->toks[v].count, 1),
                        sizeof(ngx_http_aigw_tool_t))
@@ -506,44 +517,115 @@ ngx_http_aigw_responses_parse_tools(ngx_http_request_t *r,
     for (e = v + 1; e < j->toks[v].next; e = j->toks[e].next) {
         m = ngx_http_aigw_json_get(j, e, "type");
 
-        if (!ngx_http_aigw_json_str_eq(j, m, "function")
-            && !ngx_http_aigw_json_str_eq(j, m, "custom"))
-        {
-            return ngx_http_aigw_reject(r, ctx, "only tools of type "
-                                        "\"function\" and \"custom\" can "
-                                        "be translated for this provider");
-        }
+        if (!ngx_http_aigw_json_str_eq(j, m, "namespace")) {
+            ngx_str_null(&ns);
 
-        custom = ngx_http_aigw_json_str_eq(j, m, "custom");
+            rc = ngx_http_aigw_responses_tool(r, ctx, j, e, &ns, chat);
+            if (rc != NGX_OK) {
+                return rc;
+            }
 
-        m = ngx_http_aigw_json_get(j, e, "name");
-
-        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
-            return ngx_http_aigw_reject(r, ctx, "a tool has no \"name\"");
-        }
-
-        tool = ngx_http_aigw_tool_add(&chat->tools);
-        if (tool == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_aigw_json_str_raw(j, m, &tool->name);
-
-        (void) ngx_http_aigw_json_get_str(j, e, "description",
-                                          &tool->description);
-
-        if (custom) {
-            tool->schema = ngx_http_aigw_responses_custom_schema;
             continue;
         }
 
-        m = ngx_http_aigw_json_get(j, e, "parameters");
-        if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
-            ngx_http_aigw_json_raw(j, m, &tool->schema);
+        if (!ngx_http_aigw_json_get_str(j, e, "name", &ns) || ns.len == 0) {
+            return ngx_http_aigw_reject(r, ctx, "a namespace tool has no "
+                                        "\"name\"");
         }
 
-        ngx_http_aigw_json_get_raw(j, e, "strict", &tool->strict);
+        n = ngx_http_aigw_json_get(j, e, "tools");
+
+        if (!ngx_http_aigw_json_is(j, n, ngx_http_aigw_json_array)) {
+            return ngx_http_aigw_reject(r, ctx, "a namespace tool has no "
+                                        "\"tools\"");
+        }
+
+        for (t = n + 1; t < j->toks[n].next; t = j->toks[t].next) {
+            rc = ngx_http_aigw_responses_tool(r, ctx, j, t, &ns, chat);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
     }
+
+    return NGX_OK;
+}
+
+
+/* a tool "e", in namespace "ns" if ns->len */
+
+static ngx_int_t
+ngx_http_aigw_responses_tool(ngx_http_request_t *r, ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_json_t *j, ngx_uint_t e, ngx_str_t *ns,
+    ngx_http_aigw_chat_t *chat)
+{
+    u_char                *p;
+    ngx_str_t              type, name;
+    ngx_uint_t             m, custom;
+    ngx_http_aigw_tool_t  *tool;
+
+    m = ngx_http_aigw_json_get(j, e, "type");
+
+    if (!ngx_http_aigw_json_str_eq(j, m, "function")
+        && !ngx_http_aigw_json_str_eq(j, m, "custom"))
+    {
+        if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+            return ngx_http_aigw_reject(r, ctx, "a tool has no \"type\"");
+        }
+
+        ngx_http_aigw_json_str_raw(j, m, &type);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "aigw: tool of type \"%V\" dropped: the provider "
+                      "cannot run it", &type);
+
+        return NGX_OK;
+    }
+
+    custom = ngx_http_aigw_json_str_eq(j, m, "custom");
+
+    m = ngx_http_aigw_json_get(j, e, "name");
+
+    if (!ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+        return ngx_http_aigw_reject(r, ctx, "a tool has no \"name\"");
+    }
+
+    tool = ngx_http_aigw_tool_add(&chat->tools);
+    if (tool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_aigw_json_str_raw(j, m, &tool->name);
+
+    if (ns->len) {
+        name = tool->name;
+
+        tool->ns = ns->len + 2;
+        tool->name.len = tool->ns + name.len;
+        tool->name.data = ngx_pnalloc(r->pool, tool->name.len);
+        if (tool->name.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(tool->name.data, ns->data, ns->len);
+        p = ngx_cpymem(p, "__", 2);
+        ngx_memcpy(p, name.data, name.len);
+    }
+
+    (void) ngx_http_aigw_json_get_str(j, e, "description",
+                                      &tool->description);
+
+    if (custom) {
+        tool->schema = ngx_http_aigw_responses_custom_schema;
+        return NGX_OK;
+    }
+
+    m = ngx_http_aigw_json_get(j, e, "parameters");
+    if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_object)) {
+        ngx_http_aigw_json_raw(j, m, &tool->schema);
+    }
+
+    ngx_http_aigw_json_get_raw(j, e, "strict", &tool->strict);
 
     return NGX_OK;
 }
@@ -554,6 +636,7 @@ ngx_http_aigw_responses_parse_tool_choice(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t v,
     ngx_http_aigw_chat_t *chat)
 {
+    ngx_str_t   type;
     ngx_uint_t  m;
 
     if (ngx_http_aigw_json_str_eq(j, v, "auto")) {
@@ -571,6 +654,15 @@ ngx_http_aigw_responses_parse_tool_choice(ngx_http_request_t *r,
         if (!ngx_http_aigw_json_str_eq(j, m, "function")
             && !ngx_http_aigw_json_str_eq(j, m, "custom"))
         {
+            if (ngx_http_aigw_json_is(j, m, ngx_http_aigw_json_string)) {
+                ngx_http_aigw_json_str_raw(j, m, &type);
+
+                return ngx_http_aigw_reject(r, ctx, "\"tool_choice\" "
+                                            "forces a tool of type \"%V\" "
+                                            "that this provider cannot "
+                                            "run", &type);
+            }
+
             return ngx_http_aigw_reject(r, ctx, "unsupported "
                                         "\"tool_choice\"");
         }
@@ -681,7 +773,9 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_http_aigw_json_t *j, ngx_uint_t e,
     ngx_http_aigw_chat_t *chat)
 {
+    u_char                *p;
     ngx_int_t              rc;
+    ngx_str_t              ns, name;
     ngx_uint_t             t, m;
     ngx_http_aigw_msg_t   *msg;
     ngx_http_aigw_part_t  *part;
@@ -753,6 +847,23 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
         {
             return ngx_http_aigw_reject(r, ctx, "a tool call item needs "
                                         "\"call_id\" and \"name\"");
+        }
+
+        if (ngx_http_aigw_json_get_str(j, e, "namespace", &ns) && ns.len) {
+            /* the name of the flattened namespace tool */
+
+            p = ngx_pnalloc(r->pool, ns.len + 2 + part->name.len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            name.data = p;
+            p = ngx_cpymem(p, ns.data, ns.len);
+            p = ngx_cpymem(p, "__", 2);
+            p = ngx_cpymem(p, part->name.data, part->name.len);
+            name.len = p - name.data;
+
+            part->name = name;
         }
 
         if (ngx_http_aigw_json_str_eq(j, t, "custom_tool_call")) {
@@ -1029,6 +1140,10 @@ ngx_http_aigw_responses_write_response(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
         }
+
+        if (item[i].type == ngx_http_aigw_part_tool_call) {
+            ngx_http_aigw_responses_namespace(ctx, &item[i]);
+        }
     }
 
     if (ngx_http_aigw_responses_id(r->pool, &resp->id, &id) != NGX_OK) {
@@ -1254,6 +1369,12 @@ ngx_http_aigw_responses_item(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
         ngx_http_aigw_jw_qstr(w, &item->call_id);
         ngx_http_aigw_jw_lit(w, ",\"name\":");
         ngx_http_aigw_jw_qstr(w, &item->name);
+
+        if (item->ns.len) {
+            ngx_http_aigw_jw_lit(w, ",\"namespace\":");
+            ngx_http_aigw_jw_qstr(w, &item->ns);
+        }
+
         ngx_http_aigw_jw_lit(w, ",\"input\":\"");
 
         if (done) {
@@ -1273,6 +1394,12 @@ ngx_http_aigw_responses_item(ngx_http_aigw_jw_t *w, ngx_str_t *rid,
         ngx_http_aigw_jw_qstr(w, &item->call_id);
         ngx_http_aigw_jw_lit(w, ",\"name\":");
         ngx_http_aigw_jw_qstr(w, &item->name);
+
+        if (item->ns.len) {
+            ngx_http_aigw_jw_lit(w, ",\"namespace\":");
+            ngx_http_aigw_jw_qstr(w, &item->ns);
+        }
+
         ngx_http_aigw_jw_lit(w, ",\"arguments\":\"");
 
         if (done) {
@@ -1377,6 +1504,41 @@ ngx_http_aigw_responses_is_custom(ngx_http_aigw_ctx_t *ctx, ngx_str_t *name)
     }
 
     return 0;
+}
+
+
+/*
+ * The call of a namespace tool's function "<namespace>__<name>" as the
+ * call of "<name>" in "<namespace>", as a native provider sends it
+ */
+
+static void
+ngx_http_aigw_responses_namespace(ngx_http_aigw_ctx_t *ctx,
+    ngx_http_aigw_responses_item_t *item)
+{
+    ngx_uint_t             i;
+    ngx_http_aigw_tool_t  *tool;
+
+    if (ctx == NULL || ctx->chat == NULL) {
+        return;
+    }
+
+    tool = ctx->chat->tools.elts;
+
+    for (i = 0; i < ctx->chat->tools.nelts; i++) {
+        if (tool[i].ns
+            && tool[i].name.len == item->name.len
+            && ngx_strncmp(tool[i].name.data, item->name.data,
+                           item->name.len)
+               == 0)
+        {
+            item->ns.data = item->name.data;
+            item->ns.len = tool[i].ns - 2;
+            item->name.data += tool[i].ns;
+            item->name.len -= tool[i].ns;
+            return;
+        }
+    }
 }
 
 
@@ -1647,6 +1809,9 @@ ngx_http_aigw_responses_open(ngx_http_request_t *r,
         item->custom = ngx_http_aigw_responses_is_custom(
                            ngx_http_get_module_ctx(r, ngx_http_aigw_module),
                            &item->name);
+
+        ngx_http_aigw_responses_namespace(
+            ngx_http_get_module_ctx(r, ngx_http_aigw_module), item);
     }
 
     ngx_http_aigw_jw_init(&item->acc, r->pool, 1024);

@@ -66,6 +66,25 @@ $R{custom} = resp(
     ],
     tools => [ { type => 'custom', name => 'apply_patch', description => 'Patch files' }, @$tools ],
     tool_choice => { type => 'custom', name => 'apply_patch' });
+# Codex's defaults: a hosted web_search tool and a namespace tool
+my $ns = { type => 'namespace', name => 'multi_agent', description => 'Sub-agents',
+           tools => [ { type => 'function', name => 'spawn_agent', description => 'Spawn',
+                        parameters => { type => 'object', properties => { task => { type => 'string' } } } },
+                      { type => 'custom', name => 'send_input' } ] };
+$R{namespace} = resp(
+    input => [
+        { role => 'user', content => 'Delegate' },
+        { type => 'function_call', call_id => 'call_n1', name => 'spawn_agent',
+          namespace => 'multi_agent', arguments => '{"task":"y"}' },
+        { type => 'function_call_output', call_id => 'call_n1', output => 'agent 1' },
+    ],
+    tools => [ { type => 'web_search', external_web_access => JSON::PP::false }, $ns,
+               { type => 'file_search', vector_store_ids => ['vs_1'] }, @$tools ]);
+$R{namespace_stream} = resp(input => 'Delegate', stream => JSON::PP::true,
+    tools => [ { type => 'web_search' }, $ns ]);
+$R{forced_hosted} = resp(input => 'hi', tools => [ { type => 'web_search' }, @$tools ],
+    tool_choice => { type => 'web_search' });
+
 $R{custom_stream} = resp(input => 'Fix it', stream => JSON::PP::true,
     tools => [ { type => 'custom', name => 'apply_patch' } ]);
 
@@ -446,7 +465,7 @@ AIGW /v1/responses 200 m=m rm=m p=oai pm=gpt-5.4 s=responses st=0 in=120 out=9 c
 
 
 
-=== TEST 12: errors in the OpenAI shape with their status: a provider's 429, an unknown model, a bad field, a bad input item, a non-function tool
+=== TEST 12: errors in the OpenAI shape with their status: a provider's 429, an unknown model, a bad field, a bad input item, a tool_choice forcing a hosted tool
 --- providers
     aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/429/translate/openai-error-rate/v1 key=sk-oai;
     aigw_model m oai:gpt-5.4;
@@ -455,7 +474,7 @@ AIGW /v1/responses 200 m=m rm=m p=oai pm=gpt-5.4 s=responses st=0 in=120 out=9 c
  "POST /v1/responses\n" . main::json({ model => 'nope', input => 'hi' }),
  "POST /v1/responses\n" . main::json({ model => 'm', input => 5 }),
  "POST /v1/responses\n" . main::json({ model => 'm', input => [ { type => 'local_shell_call', call_id => 'c', id => 'lsh_1' } ] }),
- "POST /v1/responses\n" . main::json({ model => 'm', input => 'hi', tools => [ { type => 'web_search' } ] })]
+ "POST /v1/responses\n$::R{forced_hosted}"]
 --- more_headers
 Content-Type: application/json
 --- error_code eval
@@ -465,7 +484,7 @@ Content-Type: application/json
  { error => { message => "~/nope/" } },
  { error => { type => "invalid_request_error", message => "\"input\" must be a string or an array" } },
  { error => { type => "invalid_request_error", message => "this input item type cannot be translated for this provider" } },
- { error => { type => "invalid_request_error", message => "~/only tools of type \"function\"/" } }]
+ { error => { type => "invalid_request_error", message => "\"tool_choice\" forces a tool of type \"web_search\" that this provider cannot run" } }]
 --- no_error_log
 [alert]
 
@@ -688,3 +707,69 @@ Content-Type: application/json
    body => { response_format => { type => "json_schema", json_schema => { name => "o", schema => { type => "object" } } } } }]
 --- no_error_log
 [error]
+
+
+
+=== TEST 24: Codex's default tools for a Chat provider: hosted tools (web_search, file_search) dropped with an [info] line, a namespace's functions flattened as <namespace>__<name>, a namespaced call in the history joined so, the provider's call back as a function_call in its namespace
+--- providers
+    aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/responses/namespace-chat/v1 key=sk-oai;
+    aigw_model m oai:gpt-5.4;
+--- request eval
+["POST /v1/responses\n$::R{namespace}", "GET /mock_last.json"]
+--- more_headers
+Content-Type: application/json
+--- response_json eval
+[{ status => "completed",
+   output => [ { type => "function_call", id => "fc_0_chatcmpl-Ns1", call_id => "call_spawn",
+                 name => "spawn_agent", namespace => "multi_agent", arguments => '{"task":"x"}',
+                 status => "completed" } ] },
+ { body => {
+     tools => [ { type => "function", function => { name => "multi_agent__spawn_agent", description => "Spawn",
+                  parameters => { type => "object", properties => { task => { type => "string" } } } } },
+                { type => "function", function => { name => "multi_agent__send_input",
+                  parameters => { type => "object", properties => { input => { type => "string" } },
+                                  required => ["input"], additionalProperties => JSON::PP::false } } },
+                { type => "function", function => { name => "get_weather" } } ],
+     messages => [
+       { role => "user", content => "Delegate" },
+       { role => "assistant", tool_calls => [ { id => "call_n1", type => "function", function => {
+           name => "multi_agent__spawn_agent", arguments => '{"task":"y"}' } } ] },
+       { role => "tool", tool_call_id => "call_n1", content => "agent 1" } ] } }]
+--- response_body_unlike eval
+[undef, qr/web_search|file_search|vs_1|"namespace"/]
+--- error_log
+tool of type "web_search" dropped: the provider cannot run it
+tool of type "file_search" dropped: the provider cannot run it
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 25: a streamed call of a namespace tool's function: output_item.added and done carry the name and the namespace, the arguments as deltas
+--- providers
+    aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/responses/namespace-chat/v1 key=sk-oai;
+    aigw_model m oai:gpt-5.4;
+--- request eval
+"POST /v1/responses\n$::R{namespace_stream}"
+--- more_headers
+Content-Type: application/json
+--- sse_events eval
+["response.created", "response.in_progress", "response.output_item.added",
+ "response.function_call_arguments.delta", "response.function_call_arguments.done",
+ "response.output_item.done", "response.completed"]
+--- sse_data eval
+my $item = { type => "function_call", id => "fc_0_chatcmpl-Ns2", call_id => "call_spawn",
+             name => "spawn_agent", namespace => "multi_agent", arguments => '{"task":"x"}',
+             status => "completed" };
+[ {}, {},
+  { output_index => 0, item => { %$item, arguments => "", status => "in_progress" } },
+  { item_id => "fc_0_chatcmpl-Ns2", delta => '{"task":"x"}' },
+  { item_id => "fc_0_chatcmpl-Ns2", arguments => '{"task":"x"}' },
+  { output_index => 0, item => $item },
+  { response => { output => [ $item ] } } ]
+--- error_log
+tool of type "web_search" dropped
+--- no_error_log
+[error]
+[warn]

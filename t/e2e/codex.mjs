@@ -18,8 +18,7 @@
 //
 // Offline: CODEX_HOME and HOME are a fresh temporary directory with only
 // config.toml (no login: the dummy key is in the env_key variable), the
-// update check, analytics, feedback, the hosted web_search tool and the
-// apps and plugins features (which look up chatgpt.com and api.github.com)
+// update check, analytics, feedback and the apps and plugins features (which look up chatgpt.com and api.github.com)
 // are off; the only server it connects to is the gateway.
 
 import { spawn } from 'node:child_process';
@@ -77,7 +76,6 @@ writeFileSync(join(home, 'config.toml'), `
 model = "native/gpt"
 model_provider = "aigw"
 check_for_update_on_startup = false
-web_search = "disabled"
 
 [analytics]
 enabled = false
@@ -143,11 +141,13 @@ function checkCodexRequest(json, what) {
     assert.ok(Array.isArray(json.tools), `${what}: tools`);
 }
 
-// Codex's default tool list has a "namespace" tool (multi_agent_v1, the
-// sub-agent functions grouped): a native provider takes it as sent, the
-// translation takes only "function" and "custom" tools (a 400 otherwise),
-// so the translated runs turn the multi_agent feature off
-const TRANSLATED = ['--disable', 'multi_agent'];
+// Codex's default tool list has the hosted web_search tool and a
+// "namespace" tool (multi_agent_v1, the sub-agent functions grouped): a
+// native provider takes them as sent; the translation drops web_search
+// and flattens the namespace's functions as "<namespace>__<name>"
+function flattened(names) {
+    return names.filter((n) => /^[A-Za-z0-9_-]+__[A-Za-z0-9_-]+$/.test(n));
+}
 
 const PROMPT = 'What is the secret word in note.txt?';
 const ANSWER = `The secret word is ${WORD}.`;
@@ -256,6 +256,8 @@ test('native: codex exec through the gateway to a responses=on provider, a tool 
                   'Codex\'s exec_command tool');
         assert.ok(q.json.tools.some((t) => t.type === 'namespace'),
                   'the namespace tool passed through');
+        assert.ok(q.json.tools.some((t) => t.type === 'web_search'),
+                  'the hosted web_search tool passed through');
         assert.ok(JSON.stringify(q.json.input).includes('note.txt'),
                   'the prompt in input');
     }
@@ -293,7 +295,7 @@ test('chat: codex exec -m chat/gpt through the gateway to a Chat Completions pro
         }));
     });
 
-    const r = await codex(['-m', 'chat/gpt', ...TRANSLATED, PROMPT]);
+    const r = await codex(['-m', 'chat/gpt', PROMPT]);
     assert.equal(r.code, 0, `codex exited ${r.code} (${r.signal})\n` +
                  `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
     assert.equal(r.stdout.trim(), ANSWER,
@@ -308,6 +310,11 @@ test('chat: codex exec -m chat/gpt through the gateway to a Chat Completions pro
         assert.ok(!JSON.stringify(q.headers).includes(GW_KEY),
                   'the gateway key does not reach the provider');
         assert.ok(q.json.tools.every((t) => t.type === 'function'));
+        const names = q.json.tools.map((t) => t.function?.name);
+        assert.ok(flattened(names).length > 0,
+                  `the namespace's functions flattened: ${names}`);
+        assert.ok(!JSON.stringify(q.json.tools).includes('web_search'),
+                  'the hosted web_search tool dropped');
         const exec = q.json.tools.find((t) =>
             t.function?.name === 'exec_command');
         assert.ok(exec, 'exec_command as a Chat function tool');
@@ -354,8 +361,7 @@ test('anthropic: codex exec -m anthropic/claude through the gateway to an Anthro
         }));
     });
 
-    const r = await codex(['-m', 'anthropic/claude', ...TRANSLATED,
-                           PROMPT]);
+    const r = await codex(['-m', 'anthropic/claude', PROMPT]);
     assert.equal(r.code, 0, `codex exited ${r.code} (${r.signal})\n` +
                  `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
     assert.equal(r.stdout.trim(), ANSWER,
@@ -373,6 +379,11 @@ test('anthropic: codex exec -m anthropic/claude through the gateway to an Anthro
         const exec = q.json.tools.find((t) => t.name === 'exec_command');
         assert.ok(exec, 'exec_command as an Anthropic tool');
         assert.equal(exec.input_schema.properties.cmd.type, 'string');
+        const names = q.json.tools.map((t) => t.name);
+        assert.ok(flattened(names).length > 0,
+                  `the namespace's functions flattened: ${names}`);
+        assert.ok(!JSON.stringify(q.json.tools).includes('web_search'),
+                  'the hosted web_search tool dropped');
         assert.ok(q.json.system, 'Codex\'s instructions as system');
     }
 
