@@ -936,9 +936,7 @@ ngx_http_aigw_aisdk_parse_result(ngx_http_request_t *r,
     ngx_uint_t             o, t, v;
     ngx_http_aigw_part_t  *text;
 
-    if (ngx_http_aigw_json_get_str(j, e, "toolCallId", &part->id)
-        == NGX_HTTP_AIGW_JSON_NONE)
-    {
+    if (!ngx_http_aigw_json_get_str(j, e, "toolCallId", &part->id)) {
         return ngx_http_aigw_reject(r, ctx, "a tool result has no "
                                     "\"toolCallId\"");
     }

@@ -840,10 +840,8 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
 
         part->input_string = 1;
 
-        if (ngx_http_aigw_json_get_str(j, e, "call_id", &part->id)
-            == NGX_HTTP_AIGW_JSON_NONE
-            || ngx_http_aigw_json_get_str(j, e, "name", &part->name)
-               == NGX_HTTP_AIGW_JSON_NONE)
+        if (!ngx_http_aigw_json_get_str(j, e, "call_id", &part->id)
+            || !ngx_http_aigw_json_get_str(j, e, "name", &part->name))
         {
             return ngx_http_aigw_reject(r, ctx, "a tool call item needs "
                                         "\"call_id\" and \"name\"");
@@ -885,8 +883,7 @@ ngx_http_aigw_responses_parse_item(ngx_http_request_t *r,
 
         msg->role = ngx_http_aigw_role_tool;
 
-        if (ngx_http_aigw_json_get_str(j, e, "call_id", &msg->tool_call_id)
-            == NGX_HTTP_AIGW_JSON_NONE)
+        if (!ngx_http_aigw_json_get_str(j, e, "call_id", &msg->tool_call_id))
         {
             return ngx_http_aigw_reject(r, ctx, "a tool output item needs "
                                         "\"call_id\"");

@@ -169,7 +169,7 @@ ai-language-model-streaming: true
 
 
 
-=== TEST 4: gateway errors in the protocol's shape: no model header, a bad streaming header, no prompt, an http(s) file URL (400 invalid_request_error), an unknown model (404 model_not_found)
+=== TEST 4: gateway errors in the protocol's shape: no model header, a bad streaming header, no prompt, an http(s) file URL, a tool result without toolCallId (400 invalid_request_error), an unknown model (404 model_not_found)
 --- providers
     aigw_provider oai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/translate/openai-text/v1 key=k;
     aigw_model gpt oai:gpt-5.4;
@@ -182,21 +182,24 @@ ai-language-model-streaming: true
  "POST /v1/ai/language-model\n$::R{plain}",
  "POST /v1/ai/language-model\n{\"prompt\":\"hi\"}",
  "POST /v1/ai/language-model\n$::R{url}",
- "POST /v1/ai/language-model\n$::R{plain}"]
+ "POST /v1/ai/language-model\n$::R{plain}",
+ "POST /v1/ai/language-model\n{\"prompt\":[{\"role\":\"tool\",\"content\":[{\"type\":\"tool-result\",\"toolName\":\"f\",\"output\":{\"type\":\"text\",\"value\":\"ok\"}}]}]}"]
 --- more_headers eval
 ["Content-Type: application/json",
  "Content-Type: application/json\nai-language-model-id: gpt\nai-language-model-streaming: yes",
  "Content-Type: application/json\nai-language-model-id: gpt",
  "Content-Type: application/json\nai-language-model-id: gpt",
- "Content-Type: application/json\nai-language-model-id: nope/none"]
+ "Content-Type: application/json\nai-language-model-id: nope/none",
+ "Content-Type: application/json\nai-language-model-id: gpt"]
 --- error_code eval
-[400, 400, 400, 400, 404]
+[400, 400, 400, 400, 404, 400]
 --- response_json eval
 [{ error => { type => "invalid_request_error", message => "~/missing request header \"ai-language-model-id\"/" } },
  { error => { type => "invalid_request_error", message => "~/must be \"true\" or \"false\"/" } },
  { error => { type => "invalid_request_error", message => "\"prompt\" must be an array" } },
  { error => { type => "invalid_request_error", message => "~/http\\(s\\) URLs are not fetched by the gateway/" } },
- { error => { type => "model_not_found", code => "model_not_found" } }]
+ { error => { type => "model_not_found", code => "model_not_found" } },
+ { error => { type => "invalid_request_error", message => "~/a tool result has no \"toolCallId\"/" } }]
 --- no_error_log
 [alert]
 

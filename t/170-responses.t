@@ -773,3 +773,29 @@ tool of type "web_search" dropped
 --- no_error_log
 [error]
 [warn]
+
+
+
+=== TEST 26: a function_call item without call_id or name, and a function_call_output item without call_id: 400 naming what is missing; nothing reaches a provider
+--- providers
+    aigw_provider oai format=openai url=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/translate/openai-text/v1 key=sk-oai;
+    aigw_model m oai:gpt-5.4;
+--- request eval
+["POST /v1/responses\n" . '{"model":"m","input":[{"type":"function_call","name":"f","arguments":"{}"}]}',
+ "POST /v1/responses\n" . '{"model":"m","input":[{"type":"function_call","call_id":"c1","arguments":"{}"}]}',
+ "POST /v1/responses\n" . '{"model":"m","input":[{"type":"function_call_output","output":"ok"}]}']
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[400, 400, 400]
+--- response_json eval
+[{ error => { type => "invalid_request_error", message => "~/needs \"call_id\" and \"name\"/" } },
+ { error => { type => "invalid_request_error", message => "~/needs \"call_id\" and \"name\"/" } },
+ { error => { type => "invalid_request_error", message => "~/a tool output item needs \"call_id\"/" } }]
+--- grep_access_log eval: qr/^AIGW \S+ \d+/
+--- grep_access_log_out
+AIGW /v1/responses 400
+AIGW /v1/responses 400
+AIGW /v1/responses 400
+--- no_error_log
+[error]
