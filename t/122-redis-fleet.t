@@ -42,7 +42,7 @@ add_block_preprocessor(sub {
     my $http = $block->{http_config} ? $block->{http_config}[0] : '';
     $block->set_value(http_config => <<'_EOC_' . $http);
     aigw_zone aigw 1m;
-    aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT fail=closed;
+    aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s fail=closed;
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         access_log off;

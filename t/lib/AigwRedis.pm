@@ -8,11 +8,13 @@ package AigwRedis;
 # has TEST_NGINX_AIGW_REDIS=1.  With it, aigw_redis_mode() starts a private
 # redis-server (start_redis(): FLUSHALL before each block) and adds
 #
-#     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT fail=closed;
+#     aigw_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s fail=closed;
 #
 # to the http_config of every block but the must_die ones (configuration
 # errors, no counters): fail=closed, so a broken Redis path is a 503 and
-# never a silent pass on the shm counters.  A block whose subject exists
+# never a silent pass on the shm counters; timeout=1s, as these suites test
+# what the counters do, not a slow Redis (t/123-redis-policies.t does), and
+# two suites at once on two cores may keep Redis waiting past 50 ms.  A block whose subject exists
 # only in shared memory (a full zone) is skipped in Redis mode by its own
 #
 #     --- redis_skip: the reason
@@ -88,7 +90,7 @@ sub aigw_redis_mode {
         my $http = $block->{http_config} ? $block->{http_config}[0] : '';
         $block->set_value(http_config => $http
             . "    aigw_redis redis://127.0.0.1:\$TEST_NGINX_REDIS_PORT"
-            . " fail=closed;\n");
+            . " timeout=1s fail=closed;\n");
     });
 
     Test::Nginx::Socket::redis_cmd('CONFIG', 'RESETSTAT');
