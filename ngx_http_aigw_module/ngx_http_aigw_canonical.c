@@ -350,3 +350,67 @@ ngx_http_aigw_write_tool_input(ngx_http_request_t *r,
 
     return NGX_OK;
 }
+
+
+/* Chat Completions' usage, and the Responses API's */
+
+const char  *ngx_http_aigw_usage_chat[] = {
+    "prompt_tokens", "completion_tokens",
+    "prompt_tokens_details", "completion_tokens_details"
+};
+
+const char  *ngx_http_aigw_usage_responses[] = {
+    "input_tokens", "output_tokens",
+    "input_tokens_details", "output_tokens_details"
+};
+
+
+/*
+ * Usage in OpenAI's shapes: the input and output counts, the cached
+ * count in the input's details, the reasoning count in the output's;
+ * "names" is one of the two sets of member names below.
+ */
+
+void
+ngx_http_aigw_usage_read(ngx_http_aigw_json_t *j, ngx_uint_t u,
+    ngx_http_aigw_usage_t *usage, const char **names)
+{
+    int64_t     n;
+    ngx_uint_t  d;
+
+    if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
+        return;
+    }
+
+    usage->seen = 1;
+
+    if (ngx_http_aigw_json_get_count(j, u, names[0],
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
+    {
+        usage->input = n;
+    }
+
+    if (ngx_http_aigw_json_get_count(j, u, names[1],
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
+    {
+        usage->output = n;
+    }
+
+    d = ngx_http_aigw_json_get(j, u, names[2]);
+    if (ngx_http_aigw_json_get_count(j, d, "cached_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
+    {
+        usage->cache_read = n;
+    }
+
+    d = ngx_http_aigw_json_get(j, u, names[3]);
+    if (ngx_http_aigw_json_get_count(j, d, "reasoning_tokens",
+                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
+        == NGX_OK)
+    {
+        usage->reasoning = n;
+    }
+}

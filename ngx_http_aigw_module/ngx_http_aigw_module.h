@@ -1124,6 +1124,10 @@ ngx_http_aigw_part_t *ngx_http_aigw_part_add(ngx_array_t *parts,
 ngx_http_aigw_tool_t *ngx_http_aigw_tool_add(ngx_array_t *tools);
 ngx_int_t ngx_http_aigw_write_tool_input(ngx_http_request_t *r,
     ngx_http_aigw_jw_t *w, ngx_http_aigw_part_t *part);
+extern const char  *ngx_http_aigw_usage_chat[];
+extern const char  *ngx_http_aigw_usage_responses[];
+void ngx_http_aigw_usage_read(ngx_http_aigw_json_t *j, ngx_uint_t u,
+    ngx_http_aigw_usage_t *usage, const char **names);
 ngx_http_aigw_event_t *ngx_http_aigw_event_add(ngx_array_t *events,
     ngx_uint_t type, ngx_uint_t kind);
 ngx_int_t ngx_http_aigw_parse_stop(ngx_http_request_t *r,

@@ -168,8 +168,6 @@ static ngx_http_aigw_event_t *ngx_http_aigw_openai_block(
     ngx_int_t tool);
 static void ngx_http_aigw_openai_parse_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err);
-static void ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j,
-    ngx_uint_t u, ngx_http_aigw_usage_t *usage);
 static ngx_uint_t ngx_http_aigw_openai_stop(ngx_http_aigw_json_t *j,
     ngx_uint_t v);
 static void ngx_http_aigw_openai_finish_scan(ngx_http_aigw_ctx_t *ctx,
@@ -527,53 +525,6 @@ ngx_http_aigw_openai_request_headers(ngx_http_request_t *r,
 }
 
 
-/* usage in the provider's own terms */
-
-static void
-ngx_http_aigw_openai_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
-    ngx_http_aigw_usage_t *usage)
-{
-    int64_t     n;
-    ngx_uint_t  d;
-
-    if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
-        return;
-    }
-
-    usage->seen = 1;
-
-    if (ngx_http_aigw_json_get_count(j, u, "prompt_tokens",
-                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
-        == NGX_OK)
-    {
-        usage->input = n;
-    }
-
-    if (ngx_http_aigw_json_get_count(j, u, "completion_tokens",
-                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
-        == NGX_OK)
-    {
-        usage->output = n;
-    }
-
-    d = ngx_http_aigw_json_get(j, u, "prompt_tokens_details");
-    if (ngx_http_aigw_json_get_count(j, d, "cached_tokens",
-                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
-        == NGX_OK)
-    {
-        usage->cache_read = n;
-    }
-
-    d = ngx_http_aigw_json_get(j, u, "completion_tokens_details");
-    if (ngx_http_aigw_json_get_count(j, d, "reasoning_tokens",
-                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
-        == NGX_OK)
-    {
-        usage->reasoning = n;
-    }
-}
-
-
 /*
  * A passthrough chunk is not parsed: its "finish_reason" string, if any,
  * is looked up as text, for the log
@@ -689,8 +640,8 @@ ngx_http_aigw_openai_parse_response(ngx_http_request_t *r,
         return ngx_http_aigw_openai_parse_images(r, ctx, &j, resp);
     }
 
-    ngx_http_aigw_openai_usage(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
-                               &ctx->usage);
+    ngx_http_aigw_usage_read(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
+                             &ctx->usage, ngx_http_aigw_usage_chat);
 
     if (resp && ctx->endpoint == ngx_http_aigw_ep_embeddings) {
         (void) ngx_http_aigw_json_get_str(&j, 0, "model", &resp->model);
@@ -923,7 +874,8 @@ ngx_http_aigw_openai_parse_event(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_http_aigw_openai_usage(&ctx->eu, 0, &ctx->usage);
+        ngx_http_aigw_usage_read(&ctx->eu, 0, &ctx->usage,
+                                 ngx_http_aigw_usage_chat);
     }
 
     c = ngx_http_aigw_json_get(j, 0, "choices");

@@ -157,8 +157,6 @@ static ngx_int_t ngx_http_aigw_responses_parse_event(ngx_http_request_t *r,
     ngx_array_t *events);
 static void ngx_http_aigw_responses_parse_error(ngx_http_request_t *r,
     ngx_http_aigw_ctx_t *ctx, ngx_str_t *body, ngx_http_aigw_error_t *err);
-static void ngx_http_aigw_responses_usage(ngx_http_aigw_json_t *j,
-    ngx_uint_t u, ngx_http_aigw_usage_t *usage);
 static ngx_int_t ngx_http_aigw_responses_ratelimit_headers(
     ngx_http_request_t *r, const char *what, int64_t limit, int64_t remaining,
     int64_t reset, int64_t now);
@@ -2145,51 +2143,6 @@ ngx_http_aigw_responses_request_headers(ngx_http_request_t *r,
 }
 
 
-static void
-ngx_http_aigw_responses_usage(ngx_http_aigw_json_t *j, ngx_uint_t u,
-    ngx_http_aigw_usage_t *usage)
-{
-    int64_t     n;
-    ngx_uint_t  d;
-
-    if (!ngx_http_aigw_json_is(j, u, ngx_http_aigw_json_object)) {
-        return;
-    }
-
-    usage->seen = 1;
-
-    if (ngx_http_aigw_json_get_count(j, u, "input_tokens",
-                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
-        == NGX_OK)
-    {
-        usage->input = n;
-    }
-
-    if (ngx_http_aigw_json_get_count(j, u, "output_tokens",
-                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
-        == NGX_OK)
-    {
-        usage->output = n;
-    }
-
-    d = ngx_http_aigw_json_get(j, u, "input_tokens_details");
-    if (ngx_http_aigw_json_get_count(j, d, "cached_tokens",
-                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
-        == NGX_OK)
-    {
-        usage->cache_read = n;
-    }
-
-    d = ngx_http_aigw_json_get(j, u, "output_tokens_details");
-    if (ngx_http_aigw_json_get_count(j, d, "reasoning_tokens",
-                                     NGX_HTTP_AIGW_TOKENS_MAX, &n)
-        == NGX_OK)
-    {
-        usage->reasoning = n;
-    }
-}
-
-
 /*
  * A native answer: usage and status; its output items too when a stream
  * was asked for and a whole response came
@@ -2212,8 +2165,8 @@ ngx_http_aigw_responses_parse_response(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_aigw_responses_usage(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
-                                  &ctx->usage);
+    ngx_http_aigw_usage_read(&j, ngx_http_aigw_json_get(&j, 0, "usage"),
+                             &ctx->usage, ngx_http_aigw_usage_responses);
 
     v = ngx_http_aigw_json_get(&j, 0, "incomplete_details");
     v = ngx_http_aigw_json_get(&j, v, "reason");
@@ -2415,7 +2368,8 @@ ngx_http_aigw_responses_parse_event(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_http_aigw_responses_usage(&ctx->eu, 0, &ctx->usage);
+        ngx_http_aigw_usage_read(&ctx->eu, 0, &ctx->usage,
+                                 ngx_http_aigw_usage_responses);
     }
 
     return NGX_DONE;
